@@ -1,0 +1,202 @@
+"""The Journal port: what the runtime needs from durable storage, and an in-memory journal.
+
+``chiffon.journal.postgres.PostgresJournal`` implements it over asyncpg with group commit; the
+in-memory journal serves the runtime's own tests and library users who want no database.
+Both pass the same contract tests (tests/journal/test_contract.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from chiffon.actors.envelope import Envelope
+from chiffon.actors.errors import DuplicateTransition, JournalClosed, UnencodableBody
+
+
+class Durability(enum.Enum):
+    """How a message kind is journaled. Declared on the message class as ``durability``."""
+
+    SYNC = "sync"
+    """The send completes after the record is committed; delivery happens after the commit."""
+    ASYNC = "async"
+    """Delivered at once and journaled in the background (heartbeats, output lines)."""
+    TRANSIENT = "transient"
+    """Not journaled (in-process chatter that no one will ever audit)."""
+
+
+@dataclasses.dataclass(slots=True)
+class Transition:
+    """One state change of one entity, committed with the message that caused it.
+
+    ``seq`` is the entity's own counter (1, 2, 3…): a second writer of the same ``seq`` gets
+    ``DuplicateTransition``, which is how two processes racing on one entity find out.
+    """
+
+    entity_kind: str
+    entity_id: str
+    seq: int
+    from_state: str | None
+    to_state: str
+    reason: str | None = None
+    message_id: int | None = None
+    at: float = dataclasses.field(default_factory=time.time)
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class StoredMessage:
+    """A message as the journal holds it: addresses instead of refs, the body as JSON text."""
+
+    id: int
+    kind: str
+    sender: str | None
+    recipient: str
+    correlation_id: int | None
+    causation_id: int | None
+    created_at: float
+    body: Any
+
+
+def _json_default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # pydantic models, without importing pydantic here
+        return dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, uuid.UUID | dt.datetime | dt.date):
+        return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__qualname__} is not JSON-serialisable")
+
+
+_encoder = json.JSONEncoder(
+    default=_json_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+)
+
+
+def encode_body(kind: str, body: Any) -> str:
+    """A body as JSON text; dataclasses, pydantic models, enums, UUIDs and datetimes included.
+
+    Raises ``UnencodableBody`` naming the kind and the offending type.
+    """
+    try:
+        return _encoder.encode(body)
+    except (TypeError, ValueError) as exc:
+        raise UnencodableBody(kind, str(exc)) from None
+
+
+def address_of(ref: Any) -> str | None:
+    return None if ref is None else str(getattr(ref, "address", ref))
+
+
+class Journal(Protocol):
+    """Durable storage of envelopes, transitions, and processed-message ids.
+
+    Ownership: the journal owns its connections and background writer; whoever builds it
+    (``chiffon.System``) closes it with ``aclose()`` after the actors have stopped.
+    """
+
+    async def append(self, envelope: Envelope, transitions: Sequence[Transition] = ()) -> None:
+        """Record an envelope (and the transitions it caused) and return once committed.
+
+        Raises ``UnencodableBody`` before anything is queued; ``JournalUnavailable`` when the
+        commit failed (nothing stored); ``DuplicateTransition``; ``JournalClosed``.
+        """
+        ...
+
+    def append_nowait(self, envelope: Envelope) -> None:
+        """Queue an envelope to be recorded in the background (async durability).
+
+        Raises ``UnencodableBody`` at once; ``JournalClosed`` after ``aclose``.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Return once everything queued before the call is committed (or has failed)."""
+        ...
+
+    async def mark_processed(self, consumer: str, message_id: int) -> bool:
+        """Record that ``consumer`` processed ``message_id``; ``False`` if it already had."""
+        ...
+
+    async def message(self, message_id: int) -> StoredMessage | None:
+        """A committed message by id, or ``None``."""
+        ...
+
+    async def transitions(self, entity_kind: str, entity_id: str) -> list[Transition]:
+        """Every committed transition of one entity, in sequence order."""
+        ...
+
+    async def aclose(self) -> None:
+        """Flush what is queued, then release every resource. Idempotent."""
+        ...
+
+
+class InMemoryJournal:
+    """A ``Journal`` held in dictionaries: same semantics, nothing survives the process."""
+
+    def __init__(self) -> None:
+        self._messages: dict[int, StoredMessage] = {}
+        self._transitions: dict[tuple[str, str], dict[int, Transition]] = {}
+        self._processed: set[tuple[str, int]] = set()
+        self._closed = False
+
+    def _store(self, envelope: Envelope) -> StoredMessage:
+        if self._closed:
+            raise JournalClosed()
+        text = encode_body(envelope.kind, envelope.body)
+        return StoredMessage(
+            id=envelope.id,
+            kind=envelope.kind,
+            sender=address_of(envelope.sender),
+            recipient=address_of(envelope.recipient) or "",
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.causation_id,
+            created_at=envelope.created_at,
+            body=json.loads(text),
+        )
+
+    async def append(self, envelope: Envelope, transitions: Sequence[Transition] = ()) -> None:
+        stored = self._store(envelope)
+        for t in transitions:
+            if t.seq in self._transitions.get((t.entity_kind, t.entity_id), {}):
+                raise DuplicateTransition(t.entity_kind, t.entity_id, t.seq)
+        self._messages.setdefault(stored.id, stored)
+        for t in transitions:
+            self._transitions.setdefault((t.entity_kind, t.entity_id), {})[t.seq] = t
+
+    def append_nowait(self, envelope: Envelope) -> None:
+        stored = self._store(envelope)
+        self._messages.setdefault(stored.id, stored)
+
+    async def flush(self) -> None:
+        if self._closed:
+            raise JournalClosed()
+
+    async def mark_processed(self, consumer: str, message_id: int) -> bool:
+        if self._closed:
+            raise JournalClosed()
+        key = (consumer, message_id)
+        if key in self._processed:
+            return False
+        self._processed.add(key)
+        return True
+
+    async def message(self, message_id: int) -> StoredMessage | None:
+        return self._messages.get(message_id)
+
+    async def transitions(self, entity_kind: str, entity_id: str) -> list[Transition]:
+        found = self._transitions.get((entity_kind, entity_id), {})
+        return [found[seq] for seq in sorted(found)]
+
+    async def aclose(self) -> None:
+        self._closed = True

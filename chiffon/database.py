@@ -1,0 +1,50 @@
+"""The database port: a small ``Database`` protocol and the shared SQLAlchemy ``MetaData``.
+
+Domain packages declare their tables on ``metadata`` (in their own ``tables.py``) and reach
+PostgreSQL only through ``Database``; ``chiffon.journal.postgres`` implements it with asyncpg.
+This module imports SQLAlchemy Core and nothing else of Chiffon's layers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from sqlalchemy import MetaData
+from sqlalchemy.sql import Executable
+
+# Constraint names that Alembic autogenerate and hand-written migrations agree on.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Database(Protocol):
+    """Run SQLAlchemy Core statements against PostgreSQL.
+
+    Implementations compile each statement once per shape and cache it; rows come back as
+    read-only mappings keyed by column name.
+    """
+
+    async def fetch(self, statement: Executable) -> Sequence[Mapping[str, Any]]:
+        """Run a statement and return every row."""
+        ...
+
+    async def fetch_one(self, statement: Executable) -> Mapping[str, Any] | None:
+        """Run a statement and return its first row, or ``None``."""
+        ...
+
+    async def execute(self, statement: Executable) -> None:
+        """Run a statement for its effect."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Database]:
+        """A transaction: statements through the yielded ``Database`` commit together."""
+        ...
