@@ -1,0 +1,28 @@
+"""The ``chiffon`` command line: a thin typer layer over ``chiffon.System``.
+
+Start-up is part of speed: every subcommand module imports only typer at the top and pulls in
+asyncpg, SQLAlchemy, the journal or the bench inside the command function, so ``chiffon --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from chiffon.cli import bench, db, demo
+
+app = typer.Typer(
+    name="chiffon",
+    help="Plain-language infrastructure requests, planned, approved, executed and audited.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(db.app, name="db")
+app.command("demo")(demo.demo)
+app.command("bench")(bench.bench)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
