@@ -48,13 +48,13 @@ class Envelope:
     ``sender`` and ``recipient`` are refs (anything with an ``address``); ``correlation_id``
     ties together every message of one piece of work and ``causation_id`` names the message
     whose handling sent this one. ``reply`` is set on asks and is where the answer goes.
+    ``created_at`` is read from the id, which saves a second clock read per message.
     """
 
     __slots__ = (
         "body",
         "causation_id",
         "correlation_id",
-        "created_at",
         "id",
         "kind",
         "recipient",
@@ -71,7 +71,6 @@ class Envelope:
         sender: Any = None,
         correlation_id: int | None = None,
         causation_id: int | None = None,
-        created_at: float = 0.0,
         reply: Any = None,
     ) -> None:
         self.id = id
@@ -81,8 +80,12 @@ class Envelope:
         self.sender = sender
         self.correlation_id = correlation_id
         self.causation_id = causation_id
-        self.created_at = created_at
         self.reply = reply
+
+    @property
+    def created_at(self) -> float:
+        """Unix time the envelope was made, read from its id (millisecond precision)."""
+        return (self.id >> 80) / 1000.0
 
     @property
     def uuid(self) -> uuid.UUID:

@@ -1,0 +1,160 @@
+"""ActorRef: the only way to reach an actor, in this process or (through a Transport) another."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any
+
+from chiffon.actors.envelope import Envelope, _kinds, kind_of, new_id
+from chiffon.actors.errors import ActorStopped, MailboxFull, SyncSendNeedsAwait
+from chiffon.actors.journal import Durability
+from chiffon.actors.mailbox import MailboxClosed, MailboxStatistics
+
+if TYPE_CHECKING:
+    from chiffon.actors.cell import Cell
+
+DEFAULT_ASK_TIMEOUT_S = 5.0
+
+
+class ActorRef(abc.ABC):
+    """An address you can send to. Local and remote refs have this same interface."""
+
+    __slots__ = ()
+
+    @property
+    @abc.abstractmethod
+    def address(self) -> str:
+        """A stable, printable name of the actor (``chiffon://system/parent/child``)."""
+
+    @abc.abstractmethod
+    async def tell(self, message: Any, *, sender: ActorRef | None = None) -> None:
+        """Send ``message``; waits while the mailbox is full (backpressure).
+
+        For a kind journaled with sync durability, returns once the record is committed,
+        and the actor sees the message only after the commit. Raises ``ActorStopped`` if the
+        actor has stopped (also when it stops while this send waits for room);
+        ``UnencodableBody`` / ``JournalUnavailable`` from the journal.
+        """
+
+    @abc.abstractmethod
+    def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
+        """Send without waiting. Raises ``MailboxFull`` when the mailbox is at capacity,
+        ``ActorStopped``, ``SyncSendNeedsAwait`` for a sync-durability kind, and
+        ``UnencodableBody`` from the journal."""
+
+    @abc.abstractmethod
+    async def ask(self, message: Any, *, timeout: float = DEFAULT_ASK_TIMEOUT_S) -> Any:
+        """Send ``message`` and return the handler's return value.
+
+        Raises ``AskTimeout`` after ``timeout`` seconds (the message may still be handled);
+        ``ActorStopped`` if the actor stops before answering, including while the message
+        is still queued; the handler's own exception if it raised; ``NoHandler``.
+        """
+
+
+class LocalRef(ActorRef):
+    """A ref to an actor in this process. One per actor; compare refs with ``==``."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+
+    @property
+    def address(self) -> str:
+        return self._cell.address
+
+    @property
+    def name(self) -> str:
+        return self._cell.name
+
+    @property
+    def is_alive(self) -> bool:
+        return not self._cell.stopped
+
+    def statistics(self) -> MailboxStatistics:
+        """The actor's mailbox statistics: depth, high-water mark, counts."""
+        return self._cell.mailbox.statistics()
+
+    def _envelope(self, message: Any, sender: ActorRef | None, reply: Any) -> Envelope:
+        cls = type(message)
+        kind = _kinds.get(cls) or kind_of(cls)
+        cell = self._cell
+        current = cell.system.current_cell()
+        if current is not None:
+            if sender is None:
+                sender = current.ref
+            cause = current.current
+            if cause is not None:
+                return Envelope(
+                    new_id(), kind, message, self, sender,
+                    cause.correlation_id or cause.id, cause.id, reply,
+                )  # fmt: skip
+        return Envelope(new_id(), kind, message, self, sender, None, None, reply)
+
+    async def tell(self, message: Any, *, sender: ActorRef | None = None) -> None:
+        env = self._envelope(message, sender, None)
+        cell = self._cell
+        system = cell.system
+        if system.journal is not None:
+            durability = system.durability_of(type(message))
+            if durability is Durability.SYNC:
+                await system.journal.append(env)
+            elif durability is Durability.ASYNC:
+                system.journal.append_nowait(env)
+        try:
+            if not cell.mailbox.put_nowait(env):
+                await cell.mailbox.put(env)
+        except MailboxClosed:
+            raise ActorStopped(cell.address) from None
+        if cell.task is None:
+            cell.activate()
+
+    def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
+        env = self._envelope(message, sender, None)
+        cell = self._cell
+        system = cell.system
+        if system.journal is not None:
+            durability = system.durability_of(type(message))
+            if durability is Durability.SYNC:
+                raise SyncSendNeedsAwait(env.kind)
+            if durability is Durability.ASYNC:
+                system.journal.append_nowait(env)
+        try:
+            if not cell.mailbox.put_nowait(env):
+                raise MailboxFull(cell.address, cell.mailbox.capacity)
+        except MailboxClosed:
+            raise ActorStopped(cell.address) from None
+        if cell.task is None:
+            cell.activate()
+
+    async def ask(self, message: Any, *, timeout: float = DEFAULT_ASK_TIMEOUT_S) -> Any:
+        cell = self._cell
+        system = cell.system
+        reply = system.loop.create_future()
+        env = self._envelope(message, None, reply)
+        if system.journal is not None:
+            durability = system.durability_of(type(message))
+            if durability is Durability.SYNC:
+                await system.journal.append(env)
+            elif durability is Durability.ASYNC:
+                system.journal.append_nowait(env)
+        try:
+            if not cell.mailbox.put_nowait(env):
+                await cell.mailbox.put(env)
+        except MailboxClosed:
+            raise ActorStopped(cell.address) from None
+        if cell.task is None:
+            cell.activate()
+        system.deadlines.add(reply, timeout, cell.address, env.kind)
+        return await reply
+
+    async def stop(self) -> None:
+        """Stop the actor once its current message is handled, and wait until it has.
+
+        Messages still queued are not handled: their asks fail with ``ActorStopped``.
+        """
+        await self._cell.stop_and_wait()
+
+    def __repr__(self) -> str:
+        return f"<LocalRef {self.address}>"
