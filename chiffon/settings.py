@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     )
     database_url: SecretStr | None = Field(
         default=None,
-        description="PostgreSQL URL (postgresql://user:pass@host:port/db). Unset: the embedded server.",
+        description="PostgreSQL URL (postgresql://user:pass@host/db). Unset: the embedded server.",
     )
     amqp_url: SecretStr | None = Field(
         default=None, description="RabbitMQ URL for remote agents. Unset: local agents only."
@@ -63,9 +63,7 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(part) for part in first["loc"]) or "settings"
-            raise ConfigError(
-                f"CHIFFON_{field.upper()} is invalid: {first['msg']}."
-            ) from None
+            raise ConfigError(f"CHIFFON_{field.upper()} is invalid: {first['msg']}.") from None
 
     @property
     def embedded_data_dir(self) -> Path:

@@ -76,6 +76,7 @@ __all__ = [
     "Terminated",
     "Transition",
     "Transport",
+    "UnencodableBody",
     "handler",
     "id_to_uuid",
     "new_id",

@@ -12,12 +12,14 @@ one case that must run in the parent's own task: it is posted to the parent as a
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from chiffon.actors.actor import Actor, ActorContext
+from chiffon.actors.current import current_cell
 from chiffon.actors.envelope import Envelope, new_id
 from chiffon.actors.errors import ActorStopped, Escalated, NoHandler
 from chiffon.actors.handlers import Dispatch
@@ -93,9 +95,9 @@ class Cell:
         self.ref = LocalRef(self)
         self.children: dict[str, Cell] = {}
         self.current: Envelope | None = None
-        self.signals: deque[tuple[int, Any]] = deque()
+        self.signals: deque[tuple[int, Any]] | None = None
         self.watchers: set[Cell] | None = None
-        self.history = RestartHistory()
+        self.history: RestartHistory | None = None
         self.shared_history: RestartHistory | None = None
         self.task: asyncio.Task[None] | None = None
         self.done: asyncio.Future[None] | None = None
@@ -112,7 +114,7 @@ class Cell:
             self.task = self.system.start_task(self._run(started), self)
 
     async def _run(self, started: asyncio.Future[BaseException | None] | None) -> None:
-        self.system.set_current(self)
+        current_cell.set(self)
         try:
             if started is not None:
                 try:
@@ -131,18 +133,20 @@ class Cell:
         """Handle messages until told to stop; ``True`` for a graceful stop."""
         mailbox = self.mailbox
         buffer = mailbox.buffer
-        signals = self.signals
+        table = self.dispatch.table
         lookup = self.dispatch.lookup
         actor = self.actor
         budget = _BUDGET
         while True:
-            if signals:
+            if self.signals:
                 if not await self._signals():
                     return True
                 actor = self.actor
                 continue
             if buffer:
-                env = mailbox.take()
+                env = buffer.popleft()
+                if mailbox.putters:
+                    mailbox.release()
             elif self.draining:
                 return True
             else:
@@ -151,10 +155,10 @@ class Cell:
                 continue
             self.current = env
             body = env.body
-            entry = lookup(type(body))
+            entry = table.get(type(body)) or lookup(type(body))
             try:
                 if entry is None:
-                    raise NoHandler(self.address, env.kind)
+                    raise NoHandler(self.address, env.kind)  # noqa: TRY301 (one failure path)
                 fn, is_coroutine = entry
                 result = (await fn(actor, body)) if is_coroutine else fn(actor, body)
             except Exception as exc:
@@ -177,6 +181,7 @@ class Cell:
 
     async def _signals(self) -> bool:
         """Act on queued signals; ``False`` when the actor must stop."""
+        assert self.signals is not None
         while self.signals:
             signal, arg = self.signals.popleft()
             if signal == _STOP:
@@ -213,6 +218,8 @@ class Cell:
         """Queue a signal for this actor and make sure it runs to see it."""
         if self.stopped:
             return
+        if self.signals is None:
+            self.signals = deque()
         self.signals.append((signal, arg))
         if self.task is None:
             self.activate()
@@ -348,17 +355,21 @@ class Cell:
             self.done.set_result(None)
 
 
-class Supervisor:
+class Supervisor(abc.ABC):
     """What a failing child needs of its parent: a cell, or the system's guardian."""
 
     shared_history: RestartHistory | None
 
+    @abc.abstractmethod
     def strategy(self) -> SupervisorStrategy: ...
 
+    @abc.abstractmethod
     def children_cells(self) -> list[Cell]: ...
 
+    @abc.abstractmethod
     def decide(self, child: Cell, exc: BaseException) -> tuple[Directive, float, str | None]: ...
 
+    @abc.abstractmethod
     def escalate(self, failure: Escalated) -> None: ...
 
 
@@ -376,6 +387,8 @@ def decide(
             supervisor.shared_history = RestartHistory()
         history = supervisor.shared_history
     else:
+        if child.history is None:
+            child.history = RestartHistory()
         history = child.history
     earlier = history.record(strategy)
     if earlier is None:

@@ -27,7 +27,8 @@ class ActorStopped(ActorError):
 
 
 class AskTimeout(ActorError, TimeoutError):
-    """Raised by ``ask`` when no answer came within its timeout. The message may still be handled."""
+    """Raised by ``ask`` when no answer came within its timeout; the message may still be
+    handled later."""
 
     code = "ask_timeout"
     retryable = True
@@ -112,7 +113,9 @@ class SyncSendNeedsAwait(ActorError):
     code = "sync_send_needs_await"
 
     def __init__(self, kind: str) -> None:
-        super().__init__(f"{kind} is journaled with sync durability: use `await tell`, not tell_nowait")
+        super().__init__(
+            f"{kind} is journaled with sync durability: use `await tell`, not tell_nowait"
+        )
 
 
 class JournalError(ActorError):

@@ -19,11 +19,11 @@ _MARK = "__chiffon_handles__"
 
 
 @overload
-def handler(target: F) -> F: ...
+def handler(target: type) -> Callable[[F], F]: ...
 
 
 @overload
-def handler(target: type) -> Callable[[F], F]: ...
+def handler(target: F) -> F: ...
 
 
 def handler(target: Any) -> Any:
@@ -78,7 +78,7 @@ def _message_class(owner: type, name: str, fn: Callable[..., Any]) -> type:
     declared = getattr(fn, _MARK)
     if declared is not None:
         return typing.cast(type, declared)
-    params = [p for p in inspect.signature(fn).parameters.values()][1:]
+    params = list(inspect.signature(fn).parameters.values())[1:]
     if not params:
         raise HandlerSpecError(f"{owner.__qualname__}.{name} takes no message parameter")
     try:

@@ -46,7 +46,6 @@ class Mailbox:
         "capacity",
         "closed",
         "high_water",
-        "processed",
         "putters",
         "received",
         "waiter",
@@ -59,7 +58,6 @@ class Mailbox:
         self.waiter: asyncio.Future[None] | None = None
         self.putters: deque[asyncio.Future[None]] | None = None
         self.received = 0
-        self.processed = 0
         self.high_water = 0
 
     def put_nowait(self, item: Any) -> bool:
@@ -95,15 +93,14 @@ class Mailbox:
                 if not room.done() or room.cancelled():
                     self._forget(room)
                 elif self.putters and not self.closed:
-                    self._release()  # we were woken for room we won't take: pass it on
+                    self.release()  # we were woken for room we won't take: pass it on
                 raise
 
     def take(self) -> Any:
         """The next item (the caller checked ``buffer`` is not empty)."""
         item = self.buffer.popleft()
-        self.processed += 1
         if self.putters:
-            self._release()
+            self.release()
         return item
 
     async def wait(self) -> None:
@@ -124,7 +121,6 @@ class Mailbox:
         self.closed = True
         left = list(self.buffer)
         self.buffer.clear()
-        self.processed += len(left)
         while self.putters:
             room = self.putters.popleft()
             if not room.done():
@@ -132,7 +128,8 @@ class Mailbox:
         self.wake()
         return left
 
-    def _release(self) -> None:
+    def release(self) -> None:
+        """Wake the first sender waiting for room (the caller just made some)."""
         assert self.putters is not None
         while self.putters:
             room = self.putters.popleft()
@@ -141,11 +138,8 @@ class Mailbox:
                 return
 
     def _forget(self, room: asyncio.Future[None]) -> None:
-        if self.putters is not None:
-            try:
-                self.putters.remove(room)
-            except ValueError:
-                pass
+        if self.putters is not None and room in self.putters:
+            self.putters.remove(room)
 
     def statistics(self) -> MailboxStatistics:
         return MailboxStatistics(
@@ -153,6 +147,6 @@ class Mailbox:
             depth=len(self.buffer),
             high_water=self.high_water,
             received=self.received,
-            processed=self.processed,
+            processed=self.received - len(self.buffer),
             waiting_senders=0 if self.putters is None else len(self.putters),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any
 
+from chiffon.actors.current import current_cell
 from chiffon.actors.envelope import Envelope, _kinds, kind_of, new_id
 from chiffon.actors.errors import ActorStopped, MailboxFull, SyncSendNeedsAwait
 from chiffon.actors.journal import Durability
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from chiffon.actors.cell import Cell
 
 DEFAULT_ASK_TIMEOUT_S = 5.0
+
+_current = current_cell.get
 
 
 class ActorRef(abc.ABC):
@@ -79,8 +82,7 @@ class LocalRef(ActorRef):
     def _envelope(self, message: Any, sender: ActorRef | None, reply: Any) -> Envelope:
         cls = type(message)
         kind = _kinds.get(cls) or kind_of(cls)
-        cell = self._cell
-        current = cell.system.current_cell()
+        current = _current()
         if current is not None:
             if sender is None:
                 sender = current.ref

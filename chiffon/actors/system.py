@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import itertools
 import logging
 from collections.abc import Coroutine
@@ -31,9 +30,6 @@ from chiffon.actors.watch import Terminated
 
 log = logging.getLogger("chiffon.actors")
 
-_current: contextvars.ContextVar[Cell | None] = contextvars.ContextVar(
-    "chiffon_current_actor", default=None
-)
 _dispatch: dict[type, Dispatch] = {}
 
 
@@ -240,17 +236,7 @@ class ActorSystem:
             self._durability[cls] = found
         return found
 
-    @staticmethod
-    def current_cell() -> Cell | None:
-        return _current.get()
-
-    @staticmethod
-    def set_current(cell: Cell) -> None:
-        _current.set(cell)
-
-    def start_task(
-        self, coro: Coroutine[Any, Any, None], cell: Cell
-    ) -> asyncio.Task[None] | None:
+    def start_task(self, coro: Coroutine[Any, Any, None], cell: Cell) -> asyncio.Task[None] | None:
         if self._cancelling or self._loop is None:
             coro.close()
             return None

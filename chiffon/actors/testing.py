@@ -46,8 +46,7 @@ class ManualClock:
 class Probe(Actor):
     """An actor that records every message it gets; ``await probe.expect(n)`` waits for them.
 
-    Spawn with ``ref = await system.spawn(Probe)`` and read the instance through
-    ``Probe.of(ref)``… or, simpler, keep the ``Probe`` you pass as a factory::
+    Keep the instance by spawning it through a factory::
 
         probe = Probe()
         ref = await system.spawn(lambda: probe)

@@ -1,0 +1,1 @@
+"""Chiffon (public API assembled in a later commit)."""
