@@ -58,9 +58,8 @@ _EXPORTS = {
     "Settings": "chiffon.settings",
     "ChiffonError": "chiffon.errors",
     "ConfigError": "chiffon.errors",
-    **{
-        name: "chiffon.actors"
-        for name in (
+    **dict.fromkeys(
+        (
             "Actor",
             "ActorContext",
             "ActorError",
@@ -89,8 +88,9 @@ _EXPORTS = {
             "Transition",
             "UnencodableBody",
             "handler",
-        )
-    },
+        ),
+        "chiffon.actors",
+    ),
 }
 
 __all__ = [

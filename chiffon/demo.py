@@ -9,7 +9,7 @@ PostgreSQL afterwards. The request pipeline replaces it as the README's main com
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from chiffon.actors import (
     Actor,
@@ -54,7 +54,7 @@ class ServiceDown(Exception):
 class Worker(Actor):
     """Checks services; records each job's transitions with the message that caused them."""
 
-    crashed: set[str] = set()  # shared across restarts, so the fault fires once per service
+    crashed: ClassVar[set[str]] = set()  # outlives restarts: the fault fires once per service
 
     def __init__(self, journal: Any) -> None:
         self.journal = journal

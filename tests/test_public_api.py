@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import chiffon
 import chiffon.actors
 
@@ -38,12 +40,8 @@ def test_the_runtime_package_exports_what_its_all_says() -> None:
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
         chiffon.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "NoSuchThing" in str(exc)
-    else:
-        raise AssertionError("chiffon.NoSuchThing resolved")
 
 
 def test_importing_chiffon_loads_no_heavy_library() -> None:

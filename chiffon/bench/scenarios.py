@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from chiffon.actors import Actor, ActorSystem, Durability, handler
 from chiffon.bench import baselines
@@ -113,7 +114,7 @@ async def spawn(actors: int, capacity: int) -> Result:
         # The same actors once each has handled a message and waits for the next, with a task.
         for ref in refs:
             ref.tell_nowait(Ping())
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         await refs[-1].ask(Ping())
         woken_bytes = (rss_bytes() - before) / actors
     return Result(

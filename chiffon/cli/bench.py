@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 
-class Scenario(str, enum.Enum):
+class Scenario(enum.StrEnum):
     local = "local"
     ask = "ask"
     persisted = "persisted"
