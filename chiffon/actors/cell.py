@@ -343,6 +343,13 @@ class Cell:
         """Last rites, run even when the task is cancelled: nothing here awaits."""
         if self.stopped:
             return
+        current = self.current
+        if current is not None:  # cancelled mid-handler (shutdown deadline): answer its asker
+            self.current = None
+            if current.reply is not None and not current.reply.done():
+                current.reply.set_exception(
+                    ActorStopped(self.address, "while handling this message")
+                )
         self._fail_queued()
         self.stopped = True
         self.system.unregister(self)
