@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from chiffon.actors.actor import Actor, ActorContext
 from chiffon.actors.current import current_cell
 from chiffon.actors.envelope import Envelope, new_id
-from chiffon.actors.errors import ActorStopped, Escalated, NoHandler
+from chiffon.actors.errors import ActorStopped, Escalated, NoHandler, SystemShutDown
 from chiffon.actors.handlers import Dispatch
 from chiffon.actors.mailbox import Mailbox
 from chiffon.actors.ref import LocalRef
@@ -65,6 +65,7 @@ class Cell:
         "ref",
         "shared_history",
         "signals",
+        "starting",
         "stopped",
         "system",
         "task",
@@ -101,6 +102,7 @@ class Cell:
         self.shared_history: RestartHistory | None = None
         self.task: asyncio.Task[None] | None = None
         self.done: asyncio.Future[None] | None = None
+        self.starting: asyncio.Future[BaseException | None] | None = None
         self.draining = False
         self.stopped = False
         self.cause: BaseException | None = None
@@ -111,6 +113,7 @@ class Cell:
     def activate(self, started: asyncio.Future[BaseException | None] | None = None) -> None:
         """Give the actor a task (once)."""
         if self.task is None and not self.stopped:
+            self.starting = started
             self.task = self.system.start_task(self._run(started), self)
 
     async def _run(self, started: asyncio.Future[BaseException | None] | None) -> None:
@@ -350,6 +353,9 @@ class Cell:
                 current.reply.set_exception(
                     ActorStopped(self.address, "while handling this message")
                 )
+        starting = self.starting
+        if starting is not None and not starting.done():  # cancelled before on_start ended
+            starting.set_result(SystemShutDown())
         self._fail_queued()
         self.stopped = True
         self.system.unregister(self)
