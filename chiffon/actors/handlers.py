@@ -110,5 +110,10 @@ def build_dispatch(owner: type) -> Dispatch:
                     raise HandlerSpecError(
                         f"{klass.__qualname__} has two handlers for {message_class.__qualname__}"
                     )
-                table[message_class] = (fn, inspect.iscoroutinefunction(fn))
+                # A plain override in a subclass is what the instance calls, so dispatch calls
+                # it too; a decorated one registers itself, for the class it names.
+                impl = getattr(owner, name, fn)
+                if not callable(impl) or hasattr(impl, _MARK):
+                    impl = fn
+                table[message_class] = (impl, inspect.iscoroutinefunction(impl))
     return Dispatch(owner, table)
