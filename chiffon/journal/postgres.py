@@ -1,0 +1,371 @@
+"""The asyncpg adapters: ``PostgresJournal`` (the ``Journal`` port) and ``PostgresDatabase``.
+
+Ownership: both borrow an ``asyncpg`` pool made by ``create_pool`` and never close it; the
+caller that made the pool (``chiffon.journal.open_store``) closes it after them. The journal
+owns its group-commit writer task, started by ``async with`` and stopped by ``aclose``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from types import MappingProxyType, TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeAlias, cast
+
+import anyio
+import asyncpg
+from anyio.abc import TaskGroup
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from chiffon.actors.envelope import Envelope
+from chiffon.actors.errors import JournalClosed, JournalUnavailable, UnencodableBody
+from chiffon.actors.journal import StoredMessage, Transition, encode_body
+from chiffon.journal.writer import (
+    _UNAVAILABLE,
+    GroupCommitWriter,
+    WriterStatistics,
+    _describe,
+    message_row,
+    transition_row,
+    uuid_text,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
+else:
+    Pool = asyncpg.Pool
+
+# PostgreSQL's jsonb refuses the NUL character; catch it at the send, not in a failed batch.
+_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+async def create_pool(dsn: str, *, size: int, timeout: float = 10.0) -> Pool:
+    """A pool of at most ``size`` connections (one opened now, the rest on demand).
+
+    Raises what asyncpg raises when the server cannot be reached; ``open_store`` turns that
+    into a ``ConfigError`` sentence.
+    """
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        timeout=timeout,
+        command_timeout=60.0,
+        max_inactive_connection_lifetime=60.0,
+        server_settings={"application_name": "chiffon", "jit": "off"},
+    )
+    assert pool is not None  # create_pool returns None only when not awaited
+    return pool
+
+
+class PostgresJournal:
+    """The ``Journal`` port over PostgreSQL, with group commit. Use ``async with``.
+
+    ``batch_size``, ``flush_delay`` (seconds) and ``pipeline`` (batches committing at once,
+    each on its own pooled connection) tune the writer; see ``chiffon.journal.writer``.
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        *,
+        batch_size: int = 512,
+        flush_delay: float = 0.002,
+        pipeline: int = 2,
+        max_pending: int = 100_000,
+        op_timeout: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._op_timeout = op_timeout
+        self._writer = GroupCommitWriter(
+            pool,
+            batch_size=batch_size,
+            flush_delay=flush_delay,
+            pipeline=max(1, min(pipeline, pool.get_max_size())),
+            max_pending=max_pending,
+            op_timeout=op_timeout,
+        )
+        self._task_group: TaskGroup | None = None
+        self._open = False
+        self._closed = False
+
+    async def __aenter__(self) -> Self:
+        if self._task_group is not None or self._closed:
+            raise RuntimeError("a PostgresJournal can be entered once")
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        await task_group.start(self._writer.run)
+        self._open = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._task_group is not None
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.aclose()
+        finally:
+            result = await self._task_group.__aexit__(exc_type, exc, tb)
+        return result
+
+    def _check_open(self) -> None:
+        if not self._open:
+            if self._closed:
+                raise JournalClosed()
+            raise RuntimeError("use `async with PostgresJournal(pool) as journal:`")
+
+    @staticmethod
+    def _encode(envelope: Envelope) -> str:
+        text = encode_body(envelope.kind, envelope.body)
+        if "\\u0000" in text and _NUL.search(text):
+            raise UnencodableBody(envelope.kind, "PostgreSQL cannot store the NUL character")
+        return text
+
+    async def append(self, envelope: Envelope, transitions: Sequence[Transition] = ()) -> None:
+        """Record an envelope and the transitions it caused; return once committed.
+
+        A transition without a ``message_id`` is recorded as caused by ``envelope``.
+        Raises ``UnencodableBody`` before anything is queued; ``JournalUnavailable`` when the
+        commit failed or could not be confirmed (re-sending the same envelope is safe: ids are
+        de-duplicated); ``DuplicateTransition`` (and the envelope is not stored);
+        ``JournalClosed``.
+        """
+        if not self._open:
+            self._check_open()
+        text = encode_body(envelope.kind, envelope.body)
+        if "\\u0000" in text and _NUL.search(text):
+            raise UnencodableBody(envelope.kind, "PostgreSQL cannot store the NUL character")
+        writer = self._writer
+        if writer.saturated:
+            await writer.wait_for_space()
+        if transitions:
+            message_id = envelope.id
+            rows = [transition_row(t, message_id) for t in transitions]
+            batch, index = writer.put_sync(message_row(envelope, text), rows)
+        else:
+            batch, index = writer.put_sync(message_row(envelope, text))
+        await batch.done.wait()
+        if batch.rejected or batch.failure is not None:
+            batch.raise_for(index)
+
+    def append_nowait(self, envelope: Envelope) -> None:
+        """Queue an envelope to be committed in the background.
+
+        Raises ``UnencodableBody`` at once; ``JournalClosed`` after ``aclose``.
+        """
+        self._check_open()
+        self._writer.put_async(message_row(envelope, self._encode(envelope)))
+
+    async def flush(self) -> None:
+        """Return once everything queued before the call is committed (or has failed).
+
+        Raises ``JournalClosed`` after ``aclose``.
+        """
+        self._check_open()
+        await self._writer.flush()
+
+    async def mark_processed(self, consumer: str, message_id: int) -> bool:
+        """Record that ``consumer`` processed ``message_id``; ``False`` if it already had.
+
+        Committed on return. Raises ``JournalUnavailable``; ``JournalClosed``.
+        """
+        self._check_open()
+        status = await self._call(
+            self._pool.execute,
+            "INSERT INTO inbox (consumer, message_id, processed_at) VALUES ($1, $2, now())"
+            " ON CONFLICT DO NOTHING",
+            consumer,
+            uuid_text(message_id),
+        )
+        return bool(status == "INSERT 0 1")
+
+    async def message(self, message_id: int) -> StoredMessage | None:
+        """A committed message by id, or ``None``. Raises ``JournalUnavailable``."""
+        row = await self._call(
+            self._pool.fetchrow,
+            "SELECT id, kind, sender, recipient, correlation_id, causation_id, created_at, body"
+            " FROM messages WHERE id = $1",
+            uuid_text(message_id),
+        )
+        if row is None:
+            return None
+        return StoredMessage(
+            id=row["id"].int,
+            kind=row["kind"],
+            sender=row["sender"],
+            recipient=row["recipient"],
+            correlation_id=_int_or_none(row["correlation_id"]),
+            causation_id=_int_or_none(row["causation_id"]),
+            created_at=row["created_at"].timestamp(),
+            body=json.loads(row["body"]),
+        )
+
+    async def transitions(self, entity_kind: str, entity_id: str) -> list[Transition]:
+        """Every committed transition of one entity, in sequence order.
+
+        Raises ``JournalUnavailable``.
+        """
+        rows = await self._call(
+            self._pool.fetch,
+            "SELECT seq, from_state, to_state, reason, message_id, at FROM transitions"
+            " WHERE entity_kind = $1 AND entity_id = $2 ORDER BY seq",
+            entity_kind,
+            entity_id,
+        )
+        return [
+            Transition(
+                entity_kind=entity_kind,
+                entity_id=entity_id,
+                seq=r["seq"],
+                from_state=r["from_state"],
+                to_state=r["to_state"],
+                reason=r["reason"],
+                message_id=_int_or_none(r["message_id"]),
+                at=r["at"].timestamp(),
+            )
+            for r in rows
+        ]
+
+    def statistics(self) -> WriterStatistics:
+        """The group-commit writer's counters (batches committed, records, failures…)."""
+        return self._writer.statistics()
+
+    async def aclose(self) -> None:
+        """Commit what is queued, then stop the writer. Idempotent; the pool stays open."""
+        if self._closed:
+            return
+        self._closed = True
+        self._open = False
+        if self._task_group is not None:
+            await self._writer.close()
+
+    async def _call(self, method: Callable[..., Any], query: str, *args: Any) -> Any:
+        try:
+            with anyio.fail_after(self._op_timeout):
+                return await method(query, *args)
+        except _UNAVAILABLE as exc:
+            raise JournalUnavailable(_describe(exc)) from exc
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value.int)
+
+
+# -- the Database port -------------------------------------------------------------------
+
+_DIALECT = PGDialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+
+Processor = Callable[[Any], Any]
+
+
+class _Compiled:
+    __slots__ = ("binds", "compiled", "results", "sql")
+
+    def __init__(self, compiled: SQLCompiler) -> None:
+        self.compiled = compiled
+        self.sql = str(compiled)
+        # Tuple-typed parameters have a sequence of processors; Core statements we run don't.
+        processors = cast(dict[str, Processor], compiled._bind_processors)
+        self.binds = [(name, processors.get(name)) for name in compiled.positiontup or ()]
+        self.results: dict[str, Processor] = {}
+        for column in compiled._result_columns:
+            impl = column.type.dialect_impl(_DIALECT)
+            processor = impl.result_processor(_DIALECT, None)
+            if processor is not None:
+                self.results[column.name] = processor
+
+    def arguments(self, extracted: Sequence[Any] | None) -> list[Any]:
+        params = self.compiled.construct_params(extracted_parameters=extracted)
+        return [
+            params[name] if fn is None or params[name] is None else fn(params[name])
+            for name, fn in self.binds
+        ]
+
+
+class PostgresDatabase:
+    """The ``Database`` port over an asyncpg pool.
+
+    Each statement is compiled once per shape (SQLAlchemy's cache key) into asyncpg's ``$n``
+    SQL; statements with expanding ``IN`` lists are compiled on every call. Connection
+    failures raise ``JournalUnavailable`` (retryable); anything else PostgreSQL refuses
+    propagates as asyncpg raised it.
+    """
+
+    _cache: ClassVar[dict[Any, _Compiled]] = {}
+
+    def __init__(self, pool: Pool, *, connection: Connection | None = None) -> None:
+        self._pool = pool
+        self._connection = connection
+
+    def _prepare(self, statement: Executable) -> tuple[_Compiled, list[Any]]:
+        key = statement._generate_cache_key()  # type: ignore[attr-defined]
+        if key is not None:
+            entry = self._cache.get(key.key)
+            if entry is not None:
+                return entry, entry.arguments(key.bindparams)
+        compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            compiled = statement.compile(  # type: ignore[attr-defined]
+                dialect=_DIALECT, compile_kwargs={"render_postcompile": True}
+            )
+            entry = _Compiled(compiled)
+            return entry, entry.arguments(None)
+        entry = _Compiled(compiled)
+        if key is not None:
+            self._cache[key.key] = entry
+        return entry, entry.arguments(None)
+
+    async def _run(self, method: str, statement: Executable) -> Any:
+        entry, args = self._prepare(statement)
+        target: Any = self._connection if self._connection is not None else self._pool
+        try:
+            return entry, await getattr(target, method)(entry.sql, *args)
+        except _UNAVAILABLE as exc:
+            raise JournalUnavailable(_describe(exc)) from exc
+
+    async def fetch(self, statement: Executable) -> Sequence[Mapping[str, Any]]:
+        """Run a statement and return every row. Raises ``JournalUnavailable``."""
+        entry, rows = await self._run("fetch", statement)
+        return [_mapping(row, entry.results) for row in rows]
+
+    async def fetch_one(self, statement: Executable) -> Mapping[str, Any] | None:
+        """Run a statement and return its first row, or ``None``. Raises ``JournalUnavailable``."""
+        entry, row = await self._run("fetchrow", statement)
+        return None if row is None else _mapping(row, entry.results)
+
+    async def execute(self, statement: Executable) -> None:
+        """Run a statement for its effect. Raises ``JournalUnavailable``."""
+        await self._run("execute", statement)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresDatabase]:
+        """A transaction (a savepoint when nested). Raises ``JournalUnavailable``."""
+        if self._connection is not None:
+            async with self._connection.transaction():
+                yield self
+            return
+        try:
+            async with self._pool.acquire() as connection, connection.transaction():
+                yield PostgresDatabase(self._pool, connection=connection)
+        except _UNAVAILABLE as exc:
+            raise JournalUnavailable(_describe(exc)) from exc
+
+
+def _mapping(row: asyncpg.Record, processors: dict[str, Processor]) -> Mapping[str, Any]:
+    values = dict(row.items())
+    for name, processor in processors.items():
+        if name in values and values[name] is not None:
+            values[name] = processor(values[name])
+    return MappingProxyType(values)
