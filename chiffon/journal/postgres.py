@@ -1,4 +1,8 @@
-"""The asyncpg adapters: ``PostgresJournal`` (the ``Journal`` port) and ``PostgresDatabase``.
+"""The asyncpg adapter of the ``Journal`` port: ``PostgresJournal``, and the pool it uses.
+
+``PostgresDatabase`` (the ``Database`` port) lives in ``chiffon.journal.database``, apart,
+because it needs SQLAlchemy, whose import costs more than half a second that commands which
+only touch the journal or the schema version should not pay.
 
 Ownership: both borrow an ``asyncpg`` pool made by ``create_pool`` and never close it; the
 caller that made the pool (``chiffon.journal.open_store``) closes it after them. The journal
@@ -9,17 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeAlias, cast
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 import anyio
 import asyncpg
 from anyio.abc import TaskGroup
-from sqlalchemy.dialects.postgresql.base import PGDialect
-from sqlalchemy.sql import Executable
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from chiffon.actors.envelope import Envelope
 from chiffon.actors.errors import JournalClosed, JournalUnavailable, UnencodableBody
@@ -35,10 +35,7 @@ from chiffon.journal.writer import (
 )
 
 if TYPE_CHECKING:
-    from asyncpg.pool import PoolConnectionProxy
-
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
-    Connection: TypeAlias = asyncpg.Connection[Any] | PoolConnectionProxy[Any]
 else:
     Pool = asyncpg.Pool
 
@@ -261,111 +258,3 @@ class PostgresJournal:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value.int)
-
-
-# -- the Database port -------------------------------------------------------------------
-
-_DIALECT = PGDialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
-
-Processor = Callable[[Any], Any]
-
-
-class _Compiled:
-    __slots__ = ("binds", "compiled", "results", "sql")
-
-    def __init__(self, compiled: SQLCompiler) -> None:
-        self.compiled = compiled
-        self.sql = str(compiled)
-        # Tuple-typed parameters have a sequence of processors; Core statements we run don't.
-        processors = cast(dict[str, Processor], compiled._bind_processors)
-        self.binds = [(name, processors.get(name)) for name in compiled.positiontup or ()]
-        self.results: dict[str, Processor] = {}
-        for column in compiled._result_columns:
-            impl = column.type.dialect_impl(_DIALECT)
-            processor = impl.result_processor(_DIALECT, None)
-            if processor is not None:
-                self.results[column.name] = processor
-
-    def arguments(self, extracted: Sequence[Any] | None) -> list[Any]:
-        params = self.compiled.construct_params(extracted_parameters=extracted)
-        return [
-            params[name] if fn is None or params[name] is None else fn(params[name])
-            for name, fn in self.binds
-        ]
-
-
-class PostgresDatabase:
-    """The ``Database`` port over an asyncpg pool.
-
-    Each statement is compiled once per shape (SQLAlchemy's cache key) into asyncpg's ``$n``
-    SQL; statements with expanding ``IN`` lists are compiled on every call. Connection
-    failures raise ``JournalUnavailable`` (retryable); anything else PostgreSQL refuses
-    propagates as asyncpg raised it.
-    """
-
-    _cache: ClassVar[dict[Any, _Compiled]] = {}
-
-    def __init__(self, pool: Pool, *, connection: Connection | None = None) -> None:
-        self._pool = pool
-        self._connection = connection
-
-    def _prepare(self, statement: Executable) -> tuple[_Compiled, list[Any]]:
-        key = statement._generate_cache_key()  # type: ignore[attr-defined]
-        if key is not None:
-            entry = self._cache.get(key.key)
-            if entry is not None:
-                return entry, entry.arguments(key.bindparams)
-        compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
-        if compiled.post_compile_params or compiled.literal_execute_params:
-            compiled = statement.compile(  # type: ignore[attr-defined]
-                dialect=_DIALECT, compile_kwargs={"render_postcompile": True}
-            )
-            entry = _Compiled(compiled)
-            return entry, entry.arguments(None)
-        entry = _Compiled(compiled)
-        if key is not None:
-            self._cache[key.key] = entry
-        return entry, entry.arguments(None)
-
-    async def _run(self, method: str, statement: Executable) -> Any:
-        entry, args = self._prepare(statement)
-        target: Any = self._connection if self._connection is not None else self._pool
-        try:
-            return entry, await getattr(target, method)(entry.sql, *args)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
-
-    async def fetch(self, statement: Executable) -> Sequence[Mapping[str, Any]]:
-        """Run a statement and return every row. Raises ``JournalUnavailable``."""
-        entry, rows = await self._run("fetch", statement)
-        return [_mapping(row, entry.results) for row in rows]
-
-    async def fetch_one(self, statement: Executable) -> Mapping[str, Any] | None:
-        """Run a statement and return its first row, or ``None``. Raises ``JournalUnavailable``."""
-        entry, row = await self._run("fetchrow", statement)
-        return None if row is None else _mapping(row, entry.results)
-
-    async def execute(self, statement: Executable) -> None:
-        """Run a statement for its effect. Raises ``JournalUnavailable``."""
-        await self._run("execute", statement)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PostgresDatabase]:
-        """A transaction (a savepoint when nested). Raises ``JournalUnavailable``."""
-        if self._connection is not None:
-            async with self._connection.transaction():
-                yield self
-            return
-        try:
-            async with self._pool.acquire() as connection, connection.transaction():
-                yield PostgresDatabase(self._pool, connection=connection)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
-
-
-def _mapping(row: asyncpg.Record, processors: dict[str, Processor]) -> Mapping[str, Any]:
-    values = dict(row.items())
-    for name, processor in processors.items():
-        if name in values and values[name] is not None:
-            values[name] = processor(values[name])
-    return MappingProxyType(values)

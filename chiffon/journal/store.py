@@ -20,7 +20,8 @@ from chiffon.journal import url as urls
 from chiffon.journal.errors import DatabaseRejected, DatabaseUnreachable, SchemaOutdated
 
 if TYPE_CHECKING:
-    from chiffon.journal.postgres import Pool, PostgresDatabase, PostgresJournal
+    from chiffon.journal.database import PostgresDatabase
+    from chiffon.journal.postgres import Pool, PostgresJournal
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,7 +96,8 @@ async def open_store(
     off and the schema is behind: all ``ConfigError``s with one sentence.
     """
     from chiffon.journal import migrate
-    from chiffon.journal.postgres import PostgresDatabase, PostgresJournal
+    from chiffon.journal.database import PostgresDatabase
+    from chiffon.journal.postgres import PostgresJournal
 
     async with AsyncExitStack() as stack:
         dsn, display_url = await resolve_dsn(database_url, data_dir, stack)
