@@ -37,8 +37,8 @@ import anyio
 import asyncpg
 import pytest
 
-from chiffon.journal import migrate
 from chiffon.errors import ConfigError
+from chiffon.journal import migrate
 from chiffon.journal.embedded import EmbeddedServer
 
 T = TypeVar("T")

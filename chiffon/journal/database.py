@@ -76,7 +76,9 @@ class PostgresDatabase:
             entry = self._cache.get(key.key)
             if entry is not None:
                 return entry, entry.arguments(key.bindparams)
-        compiled = statement.compile(dialect=_DIALECT)  # type: ignore[attr-defined]
+        # Compiled with its cache key, so that later statements of the same shape can pass
+        # their own parameters (``key.bindparams``) to it: SQLAlchemy's own compiled cache.
+        compiled = _DIALECT.statement_compiler(_DIALECT, statement, cache_key=key)  # type: ignore[arg-type]
         if compiled.post_compile_params or compiled.literal_execute_params:
             compiled = statement.compile(  # type: ignore[attr-defined]
                 dialect=_DIALECT, compile_kwargs={"render_postcompile": True}

@@ -142,9 +142,9 @@ async def test_an_unencodable_body_fails_at_append_naming_the_kind(
     open_journal: OpenJournal,
 ) -> None:
     async with open_journal() as journal:
-        with pytest.raises(UnencodableBody, match="body of secret.kind cannot be journaled"):
+        with pytest.raises(UnencodableBody, match=r"body of secret\.kind cannot be journaled"):
             await journal.append(envelope("secret.kind", {"x": object()}))
-        with pytest.raises(UnencodableBody, match="body of other.kind"):
+        with pytest.raises(UnencodableBody, match=r"body of other\.kind"):
             journal.append_nowait(envelope("other.kind", {1, object()}))
 
 
