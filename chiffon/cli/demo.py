@@ -49,8 +49,11 @@ async def _demo() -> None:
                 transitions.c.entity_id.startswith(f"{run_id}/"),
             )
         )
-        succeeded = sum(1 for move in moves if move["to_state"] == "succeeded")
+        ended = [move["to_state"] for move in moves if move["to_state"] != "running"]
         typer.echo(f"journal: {counted['n'] if counted else 0} messages in this run, committed")
-        typer.echo(f"journal: {len(moves)} job transitions, {succeeded} jobs succeeded")
+        typer.echo(
+            f"journal: {len(moves)} job transitions; {ended.count('succeeded')} jobs succeeded, "
+            f"{ended.count('failed')} failed"
+        )
         typer.echo(f"run:     {run_id}")
     typer.echo(f"done in {time.perf_counter() - started:.2f} s")

@@ -1,0 +1,109 @@
+"""The ``persisted`` scenario: sync-durability sends through the PostgreSQL journal.
+
+``concurrency`` senders each ``await ref.tell(record)`` with ``Durability.SYNC``: a send
+returns only after its row is committed, so throughput comes from group commit. The
+baseline writes the very same rows with raw asyncpg ``copy_records_to_table``, one
+transaction per ``batch_size`` rows, on one connection: what the journal does with no actor,
+no waiting senders and no batching decisions. Rows of both are deleted afterwards, so
+benchmarking does not grow the user's database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import anyio
+
+from chiffon.actors import Actor, ActorSystem, Durability, Envelope, handler, new_id
+from chiffon.actors.journal import encode_body
+from chiffon.bench.report import Result, percentiles
+
+KIND = "bench.record"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Record:
+    """A small command-sized message."""
+
+    kind = KIND
+    durability = Durability.SYNC
+    sender: int
+    n: int
+    note: str = "deploy uptime-kuma to host nas-1"
+
+
+class Sink(Actor):
+    def __init__(self) -> None:
+        self.count = 0
+
+    @handler(Record)
+    def record(self, _: Record) -> None:
+        self.count += 1
+
+
+async def _baseline(store: Any, records: list[Record], batch_size: int) -> float:
+    import asyncpg
+
+    from chiffon.journal.writer import MESSAGE_COLUMNS, message_row
+
+    rows = [
+        message_row(Envelope(new_id(), KIND, r, "chiffon://bench/sink"), encode_body(KIND, r))
+        for r in records
+    ]
+    connection = await asyncpg.connect(store.dsn)
+    try:
+        start = time.perf_counter()
+        for i in range(0, len(rows), batch_size):
+            async with connection.transaction():
+                await connection.copy_records_to_table(
+                    "messages", records=rows[i : i + batch_size], columns=MESSAGE_COLUMNS
+                )
+        return time.perf_counter() - start
+    finally:
+        await connection.close()
+
+
+async def _cleanup(store: Any) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(store.dsn)
+    try:
+        await connection.execute("DELETE FROM messages WHERE kind = $1", KIND)
+    finally:
+        await connection.close()
+
+
+async def persisted(
+    messages: int, concurrency: int, capacity: int, store: Any, batch_size: int
+) -> Result:
+    per_sender = max(1, messages // concurrency)
+    total = per_sender * concurrency
+    records = [Record(c, i) for c in range(concurrency) for i in range(per_sender)]
+    try:
+        baseline_s = await _baseline(store, records, batch_size)
+        samples: list[int] = []
+        clock = time.perf_counter_ns
+        async with ActorSystem(journal=store.journal, mailbox_capacity=capacity) as system:
+            ref = await system.spawn(Sink)
+
+            async def send(part: list[Record]) -> None:
+                for record in part:
+                    t0 = clock()
+                    await ref.tell(record)
+                    samples.append(clock() - t0)
+
+            start = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for c in range(concurrency):
+                    tg.start_soon(send, records[c * per_sender : (c + 1) * per_sender])
+            seconds = time.perf_counter() - start
+    finally:
+        await _cleanup(store)
+    p50, p99 = percentiles(samples)
+    return Result(
+        "persisted", total, concurrency, seconds, total / seconds, total / baseline_s,
+        baseline_s, p50, p99,
+        {"latency": "sync send, until committed", "batch_size": batch_size},
+    )  # fmt: skip
