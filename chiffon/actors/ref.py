@@ -121,6 +121,12 @@ class LocalRef(ActorRef):
             if durability is Durability.SYNC:
                 raise SyncSendNeedsAwait(env.kind)
             if durability is Durability.ASYNC:
+                # Refuse before journaling: a send that raises must leave no record behind.
+                mailbox = cell.mailbox
+                if mailbox.closed:
+                    raise ActorStopped(cell.address)
+                if len(mailbox.buffer) >= mailbox.capacity:
+                    raise MailboxFull(cell.address, mailbox.capacity)
                 system.journal.append_nowait(env)
         try:
             if not cell.mailbox.put_nowait(env):

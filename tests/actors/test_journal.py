@@ -10,17 +10,19 @@ import pytest
 
 from chiffon.actors import (
     Actor,
+    ActorStopped,
     ActorSystem,
     Durability,
     InMemoryJournal,
     LocalRef,
+    MailboxFull,
     StoredMessage,
     SyncSendNeedsAwait,
     UnencodableBody,
     handler,
 )
 
-from .support import WAIT_S
+from .support import WAIT_S, Gate, Hold
 
 
 @dataclasses.dataclass
@@ -242,3 +244,21 @@ async def test_tell_nowait_of_an_unencodable_async_body_fails_and_is_not_deliver
             with pytest.raises(UnencodableBody, match=r"body of Heartbeat cannot be journaled"):
                 clerk.tell_nowait(Heartbeat(1, object()))
             assert clerk.statistics().received == 0
+
+
+async def test_tell_nowait_refused_by_a_full_or_closed_mailbox_leaves_no_record() -> None:
+    journal = InMemoryJournal()
+    gate, release = Gate(), anyio.Event()
+    with anyio.fail_after(WAIT_S):
+        async with ActorSystem(journal=journal, default_durability=Durability.TRANSIENT) as system:
+            ref = await system.spawn(lambda: gate, capacity=1)
+            ref.tell_nowait(Hold(release, then_stop=True))
+            await gate.holding.wait()
+            ref.tell_nowait(Chatter("fills the mailbox"))
+            with pytest.raises(MailboxFull):
+                ref.tell_nowait(Heartbeat(1))
+            release.set()
+            await ref.stop()
+            with pytest.raises(ActorStopped):
+                ref.tell_nowait(Heartbeat(2))
+    assert journal._messages == {}  # white-box: the port has no way to list what it holds
