@@ -21,8 +21,10 @@ Failure handling, chosen on purpose:
   transaction, so only the offending record fails: a sync sender gets ``UnencodableBody``, an
   async record is dropped, counted and logged.
 * Duplicate message ids (a redelivery) never fail a batch: the batch is COPYed straight into
-  ``messages`` (measured: as fast as raw COPY) and, only if that hits the primary key, redone
-  through a temporary table and ``INSERT … ON CONFLICT DO NOTHING``.
+  ``messages`` and, only if that hits the primary key, redone through a temporary table and
+  ``INSERT … ON CONFLICT DO NOTHING``. Measured on the CI machine's PostgreSQL 15, 512-row
+  batches: direct COPY 83-114k rows/s, through the temporary table 44-47k rows/s — so the
+  de-duplicating path is the fallback, not the rule.
 * A transition whose (entity, seq) is already recorded fails its own record only, with
   ``DuplicateTransition``; its message is not stored, the rest of the batch commits.
 """
