@@ -63,12 +63,22 @@ class StoredMessage:
     body: Any
 
 
+_dataclass_fields: dict[type, tuple[str, ...]] = {}
+
+
 def _json_default(value: Any) -> Any:
+    # Dataclass field names are cached per class: ``dataclasses.fields`` per message cost
+    # more than the JSON encoding itself.
+    names = _dataclass_fields.get(type(value))
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
     dump = getattr(value, "model_dump", None)
     if callable(dump):  # pydantic models, without importing pydantic here
         return dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        names = tuple(f.name for f in dataclasses.fields(value))
+        _dataclass_fields[type(value)] = names
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, uuid.UUID | dt.datetime | dt.date):
         return str(value) if isinstance(value, uuid.UUID) else value.isoformat()
     if isinstance(value, enum.Enum):
