@@ -60,7 +60,7 @@ class SchemaUnknown(ConfigError):
     def __init__(self, revision: str) -> None:
         super().__init__(
             f"the database schema is at revision {revision}, which this version of Chiffon"
-            " does not know; upgrade Chiffon"
+            " does not know; upgrade Chiffon."
         )
         self.revision = revision
 
@@ -74,5 +74,5 @@ class SchemaOutdated(ConfigError):
         at = "empty" if current is None else f"at revision {current}"
         super().__init__(
             f"the database schema is {at}, this version of Chiffon needs {head}:"
-            " run `chiffon db upgrade`"
+            " run `chiffon db upgrade`."
         )
