@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from chiffon.actors.current import current_cell
 from chiffon.actors.envelope import Envelope, _kinds, kind_of, new_id
-from chiffon.actors.errors import ActorStopped, MailboxFull, SyncSendNeedsAwait
+from chiffon.actors.errors import ActorStopped, AskTimeout, MailboxFull, SyncSendNeedsAwait
 from chiffon.actors.journal import Durability
 from chiffon.actors.mailbox import MailboxClosed, MailboxStatistics
 
@@ -149,13 +150,29 @@ class LocalRef(ActorRef):
                 system.journal.append_nowait(env)
         try:
             if not cell.mailbox.put_nowait(env):
-                await cell.mailbox.put(env)
+                return await self._ask_when_full(env, timeout)
         except MailboxClosed:
             raise ActorStopped(cell.address) from None
         if cell.task is None:
             cell.activate()
         system.deadlines.add(reply, timeout, cell.address, env.kind)
         return await reply
+
+    async def _ask_when_full(self, env: Envelope, timeout: float) -> Any:
+        """The slow path of ``ask``: the timeout covers the wait for room as well as the
+        answer. Raises ``MailboxClosed`` when the actor stops while this waits for room."""
+        cell = self._cell
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                await cell.mailbox.put(env)
+                if cell.task is None:
+                    cell.activate()
+                return await env.reply
+        except TimeoutError:
+            if scope.expired():
+                raise AskTimeout(cell.address, env.kind, timeout) from None
+            raise  # the handler's own TimeoutError
 
     async def stop(self) -> None:
         """Stop the actor once its current message is handled, and wait until it has.

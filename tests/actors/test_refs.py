@@ -6,11 +6,13 @@ import anyio
 import pytest
 
 from chiffon.actors import (
+    Actor,
     ActorStopped,
     ActorSystem,
     AskTimeout,
     MailboxFull,
     MailboxStatistics,
+    handler,
 )
 from chiffon.actors.testing import Probe
 
@@ -113,6 +115,41 @@ async def test_ask_raises_ask_timeout_naming_the_actor_the_message_and_the_timeo
             assert isinstance(info.value, TimeoutError)
             release.set()
             assert await ref.ask(Note("still here")) == "still here"
+
+
+async def test_an_ask_waiting_for_room_in_a_full_mailbox_times_out_all_the_same() -> None:
+    gate, release = Gate(), anyio.Event()
+    with anyio.fail_after(WAIT_S):
+        async with ActorSystem() as system:
+            ref = await system.spawn(lambda: gate, name="full", capacity=1)
+            ref.tell_nowait(Hold(release))
+            await gate.holding.wait()
+            ref.tell_nowait(Note("queued"))
+            with pytest.raises(
+                AskTimeout, match=r"chiffon://chiffon/full did not answer Note within 0\.05 s"
+            ):
+                await ref.ask(Note("no room"), timeout=0.05)
+            assert ref.statistics().waiting_senders == 0
+            release.set()
+            assert await ref.ask(Note("later")) == "later"
+            assert gate.notes == ["queued", "later"]  # the timed-out ask was never delivered
+
+
+async def test_a_handler_s_own_timeout_error_reaches_the_asker_unchanged() -> None:
+    class Impatient(Actor):
+        @handler
+        def note(self, message: Note) -> None:
+            raise TimeoutError("the upstream did not answer")
+
+    with anyio.fail_after(WAIT_S):
+        async with ActorSystem() as system:
+            ref = await system.spawn(Impatient, capacity=1)
+            with pytest.raises(TimeoutError, match="the upstream did not answer"):
+                await ref.ask(Note("fast path"))
+            ref.tell_nowait(Note("fills the mailbox"))
+            with pytest.raises(TimeoutError, match="the upstream did not answer") as info:
+                await ref.ask(Note("slow path"))  # waits for room first
+            assert not isinstance(info.value, AskTimeout)
 
 
 async def test_ask_to_a_stopped_actor_raises_actor_stopped() -> None:
