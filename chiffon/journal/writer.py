@@ -45,27 +45,15 @@ from anyio.abc import TaskStatus
 
 from chiffon.actors.envelope import Envelope
 from chiffon.actors.errors import (
-    DuplicateTransition,
     JournalClosed,
     JournalError,
     JournalUnavailable,
     UnencodableBody,
 )
 from chiffon.actors.journal import Transition
+from chiffon.journal.commit import MESSAGE_COLUMNS, write_batch
 
 log = structlog.get_logger("chiffon.journal")
-
-MESSAGE_COLUMNS = (
-    "id",
-    "kind",
-    "sender",
-    "recipient",
-    "correlation_id",
-    "causation_id",
-    "created_at",
-    "body",
-)
-"""The column order of ``message_row`` tuples, as ``copy_records_to_table`` wants it."""
 
 TRANSITION_COLUMNS = (
     "entity_kind",
@@ -79,6 +67,7 @@ TRANSITION_COLUMNS = (
 )
 
 Row = tuple[Any, ...]
+__all__ = ["MESSAGE_COLUMNS", "TRANSITION_COLUMNS", "GroupCommitWriter", "message_row"]
 _UTC = dt.UTC
 _from_timestamp = dt.datetime.fromtimestamp
 
@@ -359,7 +348,7 @@ class GroupCommitWriter:
                 try:
                     with anyio.fail_after(self._op_timeout):
                         async with self._pool.acquire() as conn:
-                            await _write_batch(conn, batch)
+                            await write_batch(conn, batch)
                 except _UNAVAILABLE as exc:
                     if attempt == 1 and not isinstance(exc, TimeoutError):
                         continue  # perhaps a stale pooled connection: once more on a fresh one
@@ -431,7 +420,7 @@ class GroupCommitWriter:
         try:
             with anyio.fail_after(self._op_timeout):
                 async with self._pool.acquire() as conn:
-                    await _write_batch(conn, single)
+                    await write_batch(conn, single)
         except _UNAVAILABLE as exc:
             return JournalUnavailable(_describe(exc))
         except asyncpg.PostgresError as exc:
@@ -455,111 +444,3 @@ def _describe(exc: BaseException) -> str:
         return "no answer from PostgreSQL in time"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-# -- one batch's transaction ---------------------------------------------------------------
-
-_INSERT_TRANSITIONS = (
-    "INSERT INTO transitions (entity_kind, entity_id, seq, from_state, to_state, reason,"
-    " message_id, at) SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[],"
-    " $5::text[], $6::text[], $7::uuid[], $8::timestamptz[]) ON CONFLICT DO NOTHING"
-)
-_EXISTING_TRANSITIONS = (
-    "SELECT t.entity_kind, t.entity_id, t.seq FROM transitions t JOIN"
-    " unnest($1::text[], $2::text[], $3::int8[]) AS k(entity_kind, entity_id, seq)"
-    " USING (entity_kind, entity_id, seq)"
-)
-
-
-class _Conflict(Exception):
-    """Internal: the fast path met a duplicate; redo the batch on the exact path."""
-
-
-async def _write_batch(conn: Any, batch: Batch) -> None:
-    """Commit ``batch`` on ``conn``; fills ``batch.rejected`` for duplicate transitions."""
-    if not batch.transition_rows:
-        rows = batch.sync_rows + batch.async_rows
-        try:
-            await conn.copy_records_to_table("messages", records=rows, columns=MESSAGE_COLUMNS)
-        except asyncpg.UniqueViolationError:
-            async with conn.transaction():
-                await _copy_deduplicated(conn, rows)
-        return
-    # Sorted so that two batches racing on the same keys lock them in the same order.
-    transitions = sorted(batch.transition_rows, key=_transition_key)
-    try:
-        async with conn.transaction():
-            _check_all_inserted(await _insert_transitions(conn, transitions), len(transitions))
-            rows = batch.sync_rows + batch.async_rows
-            await conn.copy_records_to_table("messages", records=rows, columns=MESSAGE_COLUMNS)
-    except (_Conflict, asyncpg.UniqueViolationError):
-        pass
-    else:
-        return
-    async with conn.transaction():
-        rejected = await _insert_transitions_exactly(conn, batch)
-        kept = [row for i, row in enumerate(batch.sync_rows) if i not in rejected]
-        await _copy_deduplicated(conn, kept + batch.async_rows)
-    for index, (kind, entity, seq) in rejected.items():
-        batch.rejected[index] = DuplicateTransition(kind, entity, seq)
-
-
-def _check_all_inserted(inserted: int, expected: int) -> None:
-    if inserted != expected:
-        raise _Conflict
-
-
-def _transition_key(row: Row) -> tuple[str, str, int]:
-    return (row[0], row[1], row[2])
-
-
-async def _insert_transitions(conn: Any, rows: Sequence[Row]) -> int:
-    status: str = await conn.execute(_INSERT_TRANSITIONS, *map(list, zip(*rows, strict=True)))
-    return int(status.rsplit(" ", 1)[1])
-
-
-async def _insert_transitions_exactly(conn: Any, batch: Batch) -> dict[int, tuple[str, str, int]]:
-    """Insert the transitions of every record none of whose keys is taken, in append order.
-
-    Returns the rejected sync indices with the key that was taken. Another process may take a
-    key between our look-up and our insert; the savepoint lets us look again.
-    """
-    by_owner: dict[int, list[Row]] = {}
-    for owner, row in zip(batch.owners, batch.transition_rows, strict=True):
-        by_owner.setdefault(owner, []).append(row)
-    keys = [_transition_key(r) for r in batch.transition_rows]
-    while True:
-        found = await conn.fetch(_EXISTING_TRANSITIONS, *map(list, zip(*keys, strict=True)))
-        claimed = {(r[0], r[1], r[2]) for r in found}
-        rejected: dict[int, tuple[str, str, int]] = {}
-        kept: list[Row] = []
-        for owner, rows in by_owner.items():
-            own = [_transition_key(r) for r in rows]
-            taken = next((k for k in own if k in claimed), None)
-            if taken is None and len(set(own)) < len(own):
-                taken = own[0]
-            if taken is not None:
-                rejected[owner] = taken
-                continue
-            claimed.update(own)
-            kept.extend(rows)
-        if not kept:
-            return rejected
-        try:
-            async with conn.transaction():
-                kept.sort(key=_transition_key)
-                _check_all_inserted(await _insert_transitions(conn, kept), len(kept))
-        except _Conflict:
-            continue
-        return rejected
-
-
-async def _copy_deduplicated(conn: Any, rows: Sequence[Row]) -> None:
-    """COPY into a temporary table, then keep only ids ``messages`` does not hold yet."""
-    if not rows:
-        return
-    await conn.execute("CREATE TEMPORARY TABLE incoming_messages (LIKE messages) ON COMMIT DROP")
-    await conn.copy_records_to_table("incoming_messages", records=rows, columns=MESSAGE_COLUMNS)
-    await conn.execute(
-        "INSERT INTO messages SELECT * FROM incoming_messages ON CONFLICT (id) DO NOTHING"
-    )
