@@ -311,6 +311,11 @@ class Cell:
 
     async def stop_and_wait(self) -> None:
         self.request_stop(drain=False)
+        caller = current_cell.get()
+        while caller is not None:
+            if caller is self:
+                return  # asked by this actor or a descendant: waiting would deadlock
+            caller = caller.parent
         await self.wait_stopped()
 
     async def wait_stopped(self) -> None:

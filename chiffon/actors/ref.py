@@ -178,6 +178,8 @@ class LocalRef(ActorRef):
         """Stop the actor once its current message is handled, and wait until it has.
 
         Messages still queued are not handled: their asks fail with ``ActorStopped``.
+        Called by the actor itself or one of its descendants, it only requests the stop (the
+        caller's own handler must return first, so waiting would deadlock).
         """
         await self._cell.stop_and_wait()
 

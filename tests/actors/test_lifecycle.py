@@ -183,6 +183,34 @@ async def test_an_actor_can_stop_itself_after_the_current_message() -> None:
             await until(lambda: not ref.is_alive)
 
 
+async def test_an_actor_awaiting_its_own_stop_or_its_ancestors_does_not_deadlock() -> None:
+    class StopRef(Actor):
+        """Stops whatever ref it is sent, awaiting ``ref.stop()``."""
+
+        @handler
+        async def stop_it(self, message: LocalRef) -> str:
+            await message.stop()
+            return "stop requested"
+
+        @handler
+        async def adopt(self, message: Adopt) -> LocalRef:
+            return await self.context.spawn(StopRef, name=message.name)
+
+    with anyio.fail_after(WAIT_S):
+        async with ActorSystem() as system:
+            itself = await system.spawn(StopRef)
+            assert await itself.ask(itself) == "stop requested"
+            await until(lambda: not itself.is_alive)
+
+            grandparent = await system.spawn(StopRef)
+            parent = await grandparent.ask(Adopt("parent"))
+            child = await parent.ask(Adopt("child"))
+            assert await child.ask(grandparent) == "stop requested"
+            await until(lambda: not grandparent.is_alive)
+            assert not parent.is_alive
+            assert not child.is_alive
+
+
 async def test_children_stop_before_their_parent_runs_on_stop() -> None:
     events: list[str] = []
     with anyio.fail_after(WAIT_S):
