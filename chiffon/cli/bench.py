@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from chiffon.bench.report import Result
+    from chiffon.settings import Settings
 
 
 class Scenario(enum.StrEnum):
@@ -54,9 +58,9 @@ async def _measure(
     concurrency: int | None,
     repeat: int,
     json_output: bool,
-) -> list[object]:
+) -> list[Result]:
     from chiffon.bench import scenarios
-    from chiffon.bench.report import Result, median_result, to_json
+    from chiffon.bench.report import median_result, to_json
     from chiffon.settings import Settings
 
     settings = Settings.load()
@@ -78,15 +82,13 @@ async def _measure(
         results.append(result)
         if json_output:
             typer.echo(to_json(result))
-    return list(results)
+    return results
 
 
-async def _persisted(settings: object, count: int, senders: int) -> object:
+async def _persisted(settings: Settings, count: int, senders: int) -> Result:
     from chiffon.bench import scenarios
     from chiffon.journal import open_store
-    from chiffon.settings import Settings
 
-    assert isinstance(settings, Settings)
     url = settings.database_url.get_secret_value() if settings.database_url else None
     async with open_store(
         url,
