@@ -250,7 +250,7 @@ async def test_on_stop_raising_is_logged_and_the_actor_stops_all_the_same(
         async with ActorSystem() as system:
             watching = await system.spawn(lambda: watcher)
             clumsy = await system.spawn(Clumsy, name="clumsy")
-            await watching.tell(clumsy)
+            await watching.ask(clumsy)
             assert await clumsy.ask(Note("hi")) == "hi"
             with caplog.at_level(logging.ERROR, logger="chiffon.actors"):
                 await clumsy.stop()
