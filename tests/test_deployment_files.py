@@ -112,9 +112,9 @@ def containerfile_env(text: str) -> dict[str, str]:
 
 def readme_test_command(readme: str) -> str:
     """The test command README.md gives (`uv run pytest …`), or ``uv run pytest`` if none."""
-    match = re.search(r"^\s*(?:\$\s*)?`{0,3}(uv run pytest[^`\n]*)`{0,3}\s*$", readme, re.M)
+    match = re.search(r"^\s*(?:\$\s*)?`{0,3}(uv run pytest[^`\n#]*)", readme, re.M)
     if match is None:
-        match = re.search(r"`(uv run pytest[^`\n]*)`", readme)
+        match = re.search(r"`(uv run pytest[^`\n#]*)`", readme)
     return match.group(1).strip() if match else "uv run pytest"
 
 
