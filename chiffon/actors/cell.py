@@ -136,6 +136,7 @@ class Cell:
         """Handle messages until told to stop; ``True`` for a graceful stop."""
         mailbox = self.mailbox
         buffer = mailbox.buffer
+        new_waiter = self.system.loop.create_future
         table = self.dispatch.table
         lookup = self.dispatch.lookup
         actor = self.actor
@@ -154,7 +155,8 @@ class Cell:
                 return True
             else:
                 budget = _BUDGET
-                await mailbox.wait()
+                waiter = mailbox.waiter = new_waiter()  # mailbox.wait(), inlined: hot
+                await waiter
                 continue
             self.current = env
             body = env.body

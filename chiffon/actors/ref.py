@@ -140,7 +140,7 @@ class LocalRef(ActorRef):
     async def ask(self, message: Any, *, timeout: float = DEFAULT_ASK_TIMEOUT_S) -> Any:
         cell = self._cell
         system = cell.system
-        reply = system.loop.create_future()
+        reply = system.new_future()
         env = self._envelope(message, None, reply)
         if system.journal is not None:
             durability = system.durability_of(type(message))
@@ -155,7 +155,7 @@ class LocalRef(ActorRef):
             raise ActorStopped(cell.address) from None
         if cell.task is None:
             cell.activate()
-        system.deadlines.add(reply, timeout, cell.address, env.kind)
+        system.ask_deadlines.add(reply, timeout, cell.address, env.kind)
         return await reply
 
     async def _ask_when_full(self, env: Envelope, timeout: float) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
 from typing import Any
 
@@ -99,12 +99,16 @@ class ActorSystem:
         self._host: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: AskDeadlines | None = None
+        # Set at start, read on every ask: plain attributes, not properties.
+        self.ask_deadlines: AskDeadlines
+        self.new_future: Callable[[], asyncio.Future[Any]]
 
     # -- context manager ----------------------------------------------------------------
 
     async def __aenter__(self) -> ActorSystem:
         self._loop = asyncio.get_running_loop()
-        self._deadlines = AskDeadlines(self._loop)
+        self._deadlines = self.ask_deadlines = AskDeadlines(self._loop)
+        self.new_future = self._loop.create_future
         self._host = asyncio.current_task()
         return self
 
