@@ -8,10 +8,14 @@ the commands start (or join) the embedded server under ``CHIFFON_HOME`` for thei
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 import typer
 
 from chiffon.cli.runner import run
+
+if TYPE_CHECKING:
+    from chiffon.journal.retention import Pruned
 
 app = typer.Typer(help="The database: schema upgrades and where it lives.", no_args_is_help=True)
 
@@ -80,3 +84,38 @@ def url() -> None:
             return display
 
     typer.echo(run(main))
+
+
+@app.command()
+def prune(
+    older_than: str = typer.Option(
+        ..., "--older-than", help="Age of what to delete: 30d, 12h, 90m, 2w."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count only; delete nothing."),
+) -> None:
+    """Delete journaled messages and inbox entries older than an age (transitions are kept:
+    they are the entities' history)."""
+    import datetime as dt
+
+    from chiffon.journal.retention import parse_age
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--older-than") from None
+    before = dt.datetime.now(dt.UTC) - age
+
+    async def main() -> Pruned:
+        from chiffon.journal.retention import prune as prune_journal
+
+        async with AsyncExitStack() as stack:
+            dsn, _ = await _dsn(stack)
+            await _unreachable_to_config_error(dsn)
+            return await prune_journal(dsn, before, dry_run=dry_run)
+
+    pruned = run(main)
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(
+        f"{verb} {pruned.messages} messages and {pruned.inbox} inbox entries "
+        f"made before {before:%Y-%m-%d %H:%M} UTC"
+    )
