@@ -63,6 +63,7 @@ class Cell:
         "name",
         "parent",
         "ref",
+        "retired",
         "shared_history",
         "signals",
         "starting",
@@ -106,6 +107,7 @@ class Cell:
         self.draining = False
         self.stopped = False
         self.cause: BaseException | None = None
+        self.retired: Actor | None = None  # the instance whose on_stop has run
         actor.context = ActorContext(self)
 
     # -- life ---------------------------------------------------------------------------
@@ -282,10 +284,12 @@ class Cell:
             parent = self.parent if self.parent is not None else self.system.guardian
             await parent.strategy().clock.sleep(delay)
         await self._stop_children(drain=False)
-        try:
-            await self.actor.on_stop()
-        except Exception:
-            log.exception("on_stop of %s raised during restart", self.address)
+        if self.actor is not self.retired:  # not yet, if a constructor failed last time
+            self.retired = self.actor
+            try:
+                await self.actor.on_stop()
+            except Exception:
+                log.exception("on_stop of %s raised during restart", self.address)
         args, kwargs = self.factory_args
         try:
             fresh = self.factory(*args, **kwargs)
@@ -337,6 +341,9 @@ class Cell:
     async def _stop_gracefully(self) -> None:
         self._fail_queued()
         await self._stop_children(drain=self.draining)
+        if self.actor is self.retired:
+            return  # stopped by a restart whose constructor then failed
+        self.retired = self.actor
         try:
             await self.actor.on_stop()
         except Exception as exc:

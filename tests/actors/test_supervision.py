@@ -406,3 +406,27 @@ async def test_on_restart_raising_is_a_new_failure_that_counts_toward_the_intens
         "(last failure: RuntimeError: cannot restart (2))"
     )
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+async def test_a_constructor_failing_at_restart_is_a_new_failure_and_on_stop_runs_once() -> None:
+    events: list[str] = []
+    built: list[int] = []
+
+    def build() -> Worker:
+        built.append(len(built) + 1)
+        if len(built) == 2:
+            raise OSError("config file vanished")
+        return Worker(f"w{len(built)}", events)
+
+    with anyio.fail_after(WAIT_S):
+        async with ActorSystem(strategy=OneForOne(max_restarts=3)) as system:
+            worker = await system.spawn(build)
+            with pytest.raises(ValueError, match="boom"):
+                await worker.ask(Fail(ValueError("boom")))
+            assert await worker.ask(Bump()) == 1
+            assert built == [1, 2, 3]
+            assert events == [
+                "w1 start",
+                "w1 stop",  # once, though two restarts were needed
+                "w3 restart after OSError('config file vanished')",
+            ]
