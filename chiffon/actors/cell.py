@@ -194,7 +194,8 @@ class Cell:
             if signal == _STOP:
                 return False
             if signal == _RESTART:
-                if not await self._restart(arg, 0.0):
+                cause, delay = arg  # a sibling's restart under one-for-all: same backoff
+                if not await self._restart(cause, delay):
                     return False
             elif signal == _FAILED:
                 if not await self._failed(arg):
@@ -253,7 +254,7 @@ class Cell:
             if strategy.all_for_one:
                 for sibling in supervisor.children_cells():
                     if sibling is not self:
-                        sibling.post(_RESTART, exc)
+                        sibling.post(_RESTART, (exc, delay))
             return await self._restart(exc, delay)
         self.cause = exc
         if directive is Directive.STOP:

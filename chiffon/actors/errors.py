@@ -59,6 +59,13 @@ class NoHandler(ActorError):
         super().__init__(f"actor {actor} has no handler for {kind}")
 
 
+class HandlerSpecError(ActorError, TypeError):
+    """Raised by ``spawn`` (when an actor class is first used) if a ``@handler`` method's
+    message class cannot be determined, or a class has two handlers for one message class."""
+
+    code = "handler_spec_error"
+
+
 class NameTaken(ActorError):
     """Raised by ``spawn`` when another live actor already has the requested name."""
 

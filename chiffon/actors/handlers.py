@@ -13,6 +13,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
+from chiffon.actors.errors import HandlerSpecError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MARK = "__chiffon_handles__"
@@ -42,10 +44,6 @@ def handler(target: Any) -> Any:
         return mark
     setattr(target, _MARK, None)
     return target
-
-
-class HandlerSpecError(TypeError):
-    """Raised when a handler's message class cannot be determined or is declared twice."""
 
 
 class Dispatch:

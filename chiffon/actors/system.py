@@ -150,7 +150,8 @@ class ActorSystem:
         """Start a top-level actor: ``factory(*args, **kwargs)`` builds the instance.
 
         Returns once its ``on_start`` has finished. Raises ``StartFailed`` (cause chained)
-        when the constructor or ``on_start`` raises, ``NameTaken``, ``SystemShutDown``.
+        when the constructor or ``on_start`` raises, ``NameTaken``, ``SystemShutDown``,
+        ``HandlerSpecError`` when the actor class's handlers are malformed.
         """
         return await self.spawn_under(None, factory, args, kwargs, name=name, capacity=capacity)
 
