@@ -59,10 +59,13 @@ class ActorRef(abc.ABC):
 class LocalRef(ActorRef):
     """A ref to an actor in this process. One per actor; compare refs with ``==``."""
 
-    __slots__ = ("_cell",)
+    __slots__ = ("_cell", "_journal", "_mailbox")
 
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
+        # Read on every send: kept here rather than reached through cell and system.
+        self._mailbox = cell.mailbox
+        self._journal = cell.system.journal
 
     @property
     def address(self) -> str:
@@ -96,22 +99,28 @@ class LocalRef(ActorRef):
         return Envelope(new_id(), kind, message, self, sender, None, None, reply)
 
     async def tell(self, message: Any, *, sender: ActorRef | None = None) -> None:
-        env = self._envelope(message, sender, None)
-        cell = self._cell
-        system = cell.system
-        if system.journal is not None:
-            durability = system.durability_of(type(message))
+        # The hot path of every in-process message: the envelope is built inline when the
+        # send does not come from a handler, the journal and mailbox are read off the ref.
+        cls = type(message)
+        if _current() is None:
+            env = Envelope(new_id(), _kinds.get(cls) or kind_of(cls), message, self, sender)
+        else:
+            env = self._envelope(message, sender, None)
+        journal = self._journal
+        if journal is not None:
+            durability = self._cell.system.durability_of(cls)
             if durability is Durability.SYNC:
-                await system.journal.append(env)
+                await journal.append(env)
             elif durability is Durability.ASYNC:
-                system.journal.append_nowait(env)
+                journal.append_nowait(env)
+        mailbox = self._mailbox
         try:
-            if not cell.mailbox.put_nowait(env):
-                await cell.mailbox.put(env)
+            if not mailbox.put_nowait(env):
+                await mailbox.put(env)
         except MailboxClosed:
-            raise ActorStopped(cell.address) from None
-        if cell.task is None:
-            cell.activate()
+            raise ActorStopped(self._cell.address) from None
+        if self._cell.task is None:
+            self._cell.activate()
 
     def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
         env = self._envelope(message, sender, None)
