@@ -53,44 +53,12 @@ if TYPE_CHECKING:
     from chiffon.errors import ChiffonError, ConfigError
     from chiffon.settings import Settings
 
-_EXPORTS = {
+# Where each public name lives, when not in the actor runtime.
+_HOMES = {
     "System": "chiffon.assembly",
     "Settings": "chiffon.settings",
     "ChiffonError": "chiffon.errors",
     "ConfigError": "chiffon.errors",
-    **dict.fromkeys(
-        (
-            "Actor",
-            "ActorContext",
-            "ActorError",
-            "ActorNotFound",
-            "ActorRef",
-            "ActorStopped",
-            "ActorSystem",
-            "AskTimeout",
-            "Directive",
-            "Durability",
-            "Envelope",
-            "Escalated",
-            "InMemoryJournal",
-            "Journal",
-            "JournalUnavailable",
-            "LocalRef",
-            "MailboxFull",
-            "NameTaken",
-            "NoHandler",
-            "OneForAll",
-            "OneForOne",
-            "StartFailed",
-            "SupervisorStrategy",
-            "SystemShutDown",
-            "Terminated",
-            "Transition",
-            "UnencodableBody",
-            "handler",
-        ),
-        "chiffon.actors",
-    ),
 }
 
 __all__ = [
@@ -130,10 +98,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name not in __all__:
         raise AttributeError(f"module 'chiffon' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(_HOMES.get(name, "chiffon.actors")), name)
     globals()[name] = value
     return value
 
