@@ -98,6 +98,14 @@ class LocalRef(ActorRef):
                 )  # fmt: skip
         return Envelope(new_id(), kind, message, self, sender, None, None, reply)
 
+    def _journaled(self, cls: type) -> Durability:
+        """How a send of ``cls`` is journaled; refuses a stopped actor first, so that a send
+        that raises leaves no record behind."""
+        durability = self._cell.system.durability_of(cls)
+        if durability is not Durability.TRANSIENT and self._mailbox.closed:
+            raise ActorStopped(self._cell.address)
+        return durability
+
     async def tell(self, message: Any, *, sender: ActorRef | None = None) -> None:
         # The hot path of every in-process message: the envelope is built inline when the
         # send does not come from a handler, the journal and mailbox are read off the ref.
@@ -108,7 +116,7 @@ class LocalRef(ActorRef):
             env = self._envelope(message, sender, None)
         journal = self._journal
         if journal is not None:
-            durability = self._cell.system.durability_of(cls)
+            durability = self._journaled(cls)
             if durability is Durability.SYNC:
                 await journal.append(env)
             elif durability is Durability.ASYNC:
@@ -125,22 +133,19 @@ class LocalRef(ActorRef):
     def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
         env = self._envelope(message, sender, None)
         cell = self._cell
-        system = cell.system
-        if system.journal is not None:
-            durability = system.durability_of(type(message))
+        mailbox = self._mailbox
+        journal = self._journal
+        if journal is not None:
+            durability = self._journaled(type(message))
             if durability is Durability.SYNC:
                 raise SyncSendNeedsAwait(env.kind)
             if durability is Durability.ASYNC:
-                # Refuse before journaling: a send that raises must leave no record behind.
-                mailbox = cell.mailbox
-                if mailbox.closed:
-                    raise ActorStopped(cell.address)
-                if len(mailbox.buffer) >= mailbox.capacity:
+                if len(mailbox.buffer) >= mailbox.capacity:  # refuse before journaling
                     raise MailboxFull(cell.address, mailbox.capacity)
-                system.journal.append_nowait(env)
+                journal.append_nowait(env)
         try:
-            if not cell.mailbox.put_nowait(env):
-                raise MailboxFull(cell.address, cell.mailbox.capacity)
+            if not mailbox.put_nowait(env):
+                raise MailboxFull(cell.address, mailbox.capacity)
         except MailboxClosed:
             raise ActorStopped(cell.address) from None
         if cell.task is None:
@@ -151,14 +156,15 @@ class LocalRef(ActorRef):
         system = cell.system
         reply = system.new_future()
         env = self._envelope(message, None, reply)
-        if system.journal is not None:
-            durability = system.durability_of(type(message))
+        journal = self._journal
+        if journal is not None:
+            durability = self._journaled(type(message))
             if durability is Durability.SYNC:
-                await system.journal.append(env)
+                await journal.append(env)
             elif durability is Durability.ASYNC:
-                system.journal.append_nowait(env)
+                journal.append_nowait(env)
         try:
-            if not cell.mailbox.put_nowait(env):
+            if not self._mailbox.put_nowait(env):
                 return await self._ask_when_full(env, timeout)
         except MailboxClosed:
             raise ActorStopped(cell.address) from None

@@ -203,7 +203,7 @@ async def test_tell_nowait_of_a_sync_kind_is_refused_and_nothing_is_delivered() 
             ):
                 clerk.tell_nowait(Command("deploy"))
             assert clerk.statistics().received == 0
-    assert journal._messages == {}  # white-box: the port has no way to list what it holds
+    assert journal.records == 0  # white-box: the port has no way to list what it holds
 
 
 @pytest.mark.parametrize(
@@ -233,7 +233,7 @@ async def test_an_unencodable_body_of_a_journaled_kind_fails_at_send_and_is_not_
                 await send(clerk)
             assert clerk.statistics().received == 0
     assert clerk_instance.seen == []
-    assert journal._messages == {}
+    assert journal.records == 0
 
 
 async def test_tell_nowait_of_an_unencodable_async_body_fails_and_is_not_delivered() -> None:
@@ -261,4 +261,46 @@ async def test_tell_nowait_refused_by_a_full_or_closed_mailbox_leaves_no_record(
             await ref.stop()
             with pytest.raises(ActorStopped):
                 ref.tell_nowait(Heartbeat(2))
-    assert journal._messages == {}  # white-box: the port has no way to list what it holds
+    assert journal.records == 0  # white-box: the port has no way to list what it holds
+
+
+class _CountingJournal(InMemoryJournal):
+    """Counts the records the runtime hands over, through the port's own methods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records = 0
+
+    async def append(self, envelope: Any, transitions: Any = ()) -> None:
+        self.records += 1
+        await super().append(envelope, transitions)
+
+    def append_nowait(self, envelope: Any) -> None:
+        self.records += 1
+        super().append_nowait(envelope)
+
+
+async def test_a_journaled_send_to_a_stopped_actor_is_refused_and_leaves_no_record() -> None:
+    journal = _CountingJournal()
+    async with ActorSystem(journal=journal) as system:
+        ref = await system.spawn(_Quiet)
+        await ref.stop()
+        for send in (ref.tell, ref.ask):
+            with pytest.raises(ActorStopped, match="has stopped"):
+                await send(_Recorded(1))
+        with pytest.raises(ActorStopped, match="has stopped"):
+            ref.tell_nowait(_Recorded(2))
+    assert journal.records == 0
+
+
+class _Recorded:
+    durability = Durability.SYNC
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+class _Quiet(Actor):
+    @handler(_Recorded)
+    def recorded(self, message: _Recorded) -> None:
+        pass
