@@ -265,19 +265,19 @@ async def test_tell_nowait_refused_by_a_full_or_closed_mailbox_leaves_no_record(
 
 
 class _CountingJournal(InMemoryJournal):
-    """Counts the records the runtime hands over, through the port's own methods."""
+    """Counts the records the journal accepted, through the port's own methods."""
 
     def __init__(self) -> None:
         super().__init__()
         self.records = 0
 
     async def append(self, envelope: Any, transitions: Any = ()) -> None:
-        self.records += 1
         await super().append(envelope, transitions)
+        self.records += 1
 
     def append_nowait(self, envelope: Any) -> None:
-        self.records += 1
         super().append_nowait(envelope)
+        self.records += 1
 
 
 async def test_a_journaled_send_to_a_stopped_actor_is_refused_and_leaves_no_record() -> None:
