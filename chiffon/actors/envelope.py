@@ -15,21 +15,34 @@ import uuid
 from typing import Any
 
 # UUIDv7 layout: unix_ts_ms (48) | ver=7 (4) | rand_a (12) | var=0b10 (2) | rand_b (62).
-# rand_a and the top 24 bits of rand_b are random per process; the low 38 bits of rand_b are
-# a counter, so ids from one process are unique and strictly increasing within a millisecond,
-# and two processes collide only if 36 random bits agree.
+# rand_a and the top 24 bits of rand_b are random per process; the low 38 bits of rand_b
+# count the ids made in the current millisecond. So ids from one process are unique and
+# strictly increasing, and two processes collide only if 36 random bits agree.
 _PROCESS_BITS = int.from_bytes(os.urandom(5), "big") & ((1 << 36) - 1)
 _FIXED_BITS = (
     (0x7 << 76) | ((_PROCESS_BITS >> 24) << 64) | (0b10 << 62) | ((_PROCESS_BITS & 0xFFFFFF) << 38)
 )
-_COUNTER_MASK = (1 << 38) - 1
-_counter = itertools.count(int.from_bytes(os.urandom(2), "big"))
 _time_ns = time.time_ns
+# The current millisecond, its id prefix, and the counter of ids made in it: rewritten once
+# per millisecond, so the common case is a clock read, a compare and one OR.
+_ms = -1
+_prefix = 0
+_next_in_ms = itertools.count().__next__
 
 
 def new_id() -> int:
-    """A new UUIDv7 as an ``int``: time-ordered, unique across processes."""
-    return ((_time_ns() // 1_000_000) << 80) | _FIXED_BITS | (next(_counter) & _COUNTER_MASK)
+    """A new UUIDv7 as an ``int``: time-ordered, unique across processes.
+
+    If the wall clock steps back, ids keep the last millisecond seen (and its counter), so
+    they stay unique and increasing.
+    """
+    global _ms, _prefix, _next_in_ms
+    ms = _time_ns() // 1_000_000
+    if ms > _ms:
+        _ms = ms
+        _prefix = (ms << 80) | _FIXED_BITS
+        _next_in_ms = itertools.count().__next__
+    return _prefix | _next_in_ms()
 
 
 def id_to_uuid(value: int) -> uuid.UUID:

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import anyio
+import pytest
 
 from chiffon.actors import Actor, ActorSystem, Envelope, LocalRef, handler, id_to_uuid, new_id
 
@@ -141,3 +142,19 @@ async def test_the_kind_of_a_message_is_its_kind_attribute_or_its_class_name() -
             await ref.tell(Hop(1))
             await ref.ask(Greeting())
     assert [e.kind for e in seen] == ["greeting.v1", "Hop", "greeting.v1"]
+
+
+def test_ids_stay_unique_and_increasing_when_the_wall_clock_steps_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from chiffon.actors import envelope
+
+    now = [envelope._time_ns() + 10_000_000_000]  # ahead of anything made so far
+    monkeypatch.setattr(envelope, "_time_ns", lambda: now[0])
+    ids = [envelope.new_id() for _ in range(3)]
+    now[0] -= 5_000_000_000  # the clock steps back five seconds
+    ids += [envelope.new_id() for _ in range(3)]
+    now[0] += 10_000_000_000
+    ids += [envelope.new_id() for _ in range(3)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
