@@ -150,6 +150,8 @@ def test_ids_stay_unique_and_increasing_when_the_wall_clock_steps_back(
     from chiffon.actors import envelope
 
     now = [envelope._time_ns() + 10_000_000_000]  # ahead of anything made so far
+    for state in ("_ms", "_prefix", "_next_in_ms"):  # restored afterwards, with the clock
+        monkeypatch.setattr(envelope, state, getattr(envelope, state))
     monkeypatch.setattr(envelope, "_time_ns", lambda: now[0])
     ids = [envelope.new_id() for _ in range(3)]
     now[0] -= 5_000_000_000  # the clock steps back five seconds
