@@ -87,6 +87,9 @@ def _json_default(value: Any) -> Any:
         return value.value
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    address = getattr(value, "address", None)
+    if isinstance(address, str):  # an actor ref (local or remote): recorded as its address
+        return {"ref": address}
     raise TypeError(f"{type(value).__qualname__} is not JSON-serialisable")
 
 

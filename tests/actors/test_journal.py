@@ -300,7 +300,29 @@ class _Recorded:
         self.n = n
 
 
+@dataclasses.dataclass
+class _Introduce:
+    durability = Durability.SYNC
+    ref: LocalRef
+
+
 class _Quiet(Actor):
     @handler(_Recorded)
     def recorded(self, message: _Recorded) -> None:
         pass
+
+    @handler(_Introduce)
+    def introduce(self, message: _Introduce) -> int:
+        envelope = self.context.envelope
+        assert envelope is not None
+        return envelope.id
+
+
+async def test_a_ref_inside_a_journaled_body_is_recorded_as_its_address() -> None:
+    journal = InMemoryJournal()
+    async with ActorSystem(journal=journal) as system:
+        clerk = await system.spawn(_Quiet)
+        envelope = await clerk.ask(_Introduce(clerk))
+    stored = await journal.message(envelope)
+    assert stored is not None
+    assert stored.body == {"ref": {"ref": clerk.address}}
