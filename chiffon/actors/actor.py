@@ -101,7 +101,8 @@ class Actor:
     - ``on_restart(cause)`` runs on the *new* instance when a RESTART directive replaced a
       failed one (after ``on_stop`` of the old instance); by default it calls ``on_start``.
       If it raises, that is a new failure handed to the supervisor, counting toward the
-      restart intensity.
+      restart intensity; the instance whose ``on_restart`` raised is the one whose
+      ``on_stop`` runs at the next restart or stop.
     """
 
     supervisor_strategy: ClassVar[SupervisorStrategy] = OneForOne()

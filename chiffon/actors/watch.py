@@ -15,6 +15,7 @@ class Terminated:
 
     ``cause`` is the exception that stopped it (a failure, an escalation), or ``None`` for a
     requested stop or shutdown. Handle it like any message: ``@handler`` on ``Terminated``.
+    A watcher that is itself stopping when the notice comes does not get it.
     """
 
     ref: LocalRef
