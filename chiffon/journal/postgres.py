@@ -11,6 +11,7 @@ owns its group-commit writer task, started by ``async with`` and stopped by ``ac
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -90,12 +91,14 @@ class PostgresJournal:
             op_timeout=op_timeout,
         )
         self._task_group: TaskGroup | None = None
+        self._loop: asyncio.AbstractEventLoop  # the writer's, set on entry
         self._open = False
         self._closed = False
 
     async def __aenter__(self) -> Self:
         if self._task_group is not None or self._closed:
             raise RuntimeError("a PostgresJournal can be entered once")
+        self._loop = asyncio.get_running_loop()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -147,15 +150,15 @@ class PostgresJournal:
         writer = self._writer
         if writer.saturated:
             await writer.wait_for_space()
+        # One future per sender, resolved by the commit with this record's own outcome.
+        waiter: asyncio.Future[None] = self._loop.create_future()
         if transitions:
             message_id = envelope.id
             rows = [transition_row(t, message_id) for t in transitions]
-            batch, index = writer.put_sync(message_row(envelope, text), rows)
+            writer.put_sync(message_row(envelope, text), waiter, rows)
         else:
-            batch, index = writer.put_sync(message_row(envelope, text))
-        await batch.done.wait()
-        if batch.rejected or batch.failure is not None:
-            batch.raise_for(index)
+            writer.put_sync(message_row(envelope, text), waiter)
+        await waiter
 
     def append_nowait(self, envelope: Envelope) -> None:
         """Queue an envelope to be committed in the background.

@@ -4,9 +4,15 @@ Records are encoded into row tuples at append time (so a bad body fails at the s
 it) and collected into the open batch. A background task seals the batch when it holds
 ``batch_size`` records, when ``flush_delay`` has passed since its first record, or when
 someone calls ``flush``; up to ``pipeline`` sealed batches commit at once on their own pooled
-connections, so the next batch fills while the previous one commits. Every sync record of a
-batch waits on one shared event, released after the commit: no per-record await inside the
-writer, no per-record object beyond the row tuple.
+connections, so the next batch fills while the previous one commits. Each sync sender awaits
+one future of its own, which the commit resolves (or fails) the moment the transaction is
+over: no per-record await inside the writer.
+
+The writer keeps the connections it commits on (at most ``pipeline``, and always one fewer
+than the pool's size, so reads are never starved) instead of handing each back to the pool
+after its batch: asyncpg resets a released connection with a round trip of its own, which
+cost the senders of every batch about as much as the COPY itself. Connections go back to the
+pool after ``IDLE_RELEASE_S`` without work, when the writer stops, or when one fails.
 
 Failure handling, chosen on purpose:
 
@@ -31,6 +37,8 @@ Failure handling, chosen on purpose:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import time
@@ -54,6 +62,9 @@ from chiffon.actors.journal import Transition
 from chiffon.journal.commit import MESSAGE_COLUMNS, write_batch
 
 log = structlog.get_logger("chiffon.journal")
+
+IDLE_RELEASE_S = 1.0
+"""Seconds without work after which the writer hands its kept connections back to the pool."""
 
 TRANSITION_COLUMNS = (
     "entity_kind",
@@ -127,29 +138,33 @@ def transition_row(transition: Transition, message_id: int) -> Row:
 
 
 class Batch:
-    """Records committed in one transaction, and the outcome their senders wait for.
+    """Records committed in one transaction, and the senders waiting for the outcome.
 
-    ``sync_rows[i]`` belongs to the i-th sync sender; ``owners[j]`` is the sync index whose
-    append carried ``transition_rows[j]``.
+    ``sync_rows[i]`` belongs to the sender awaiting ``waiters[i]``; ``owners[j]`` is the sync
+    index whose append carried ``transition_rows[j]``; ``flushers`` are ``flush`` calls.
     """
 
     __slots__ = (
         "async_rows",
         "done",
         "failure",
+        "flushers",
         "owners",
         "rejected",
         "sync_rows",
         "transition_rows",
         "urgent",
+        "waiters",
     )
 
     def __init__(self) -> None:
         self.sync_rows: list[Row] = []
+        self.waiters: list[asyncio.Future[None]] = []
         self.async_rows: list[Row] = []
         self.transition_rows: list[Row] = []
         self.owners: list[int] = []
-        self.done = anyio.Event()
+        self.flushers: list[asyncio.Future[None]] = []
+        self.done = False
         self.failure: str | None = None
         self.rejected: dict[int, JournalError] = {}
         self.urgent = False
@@ -157,12 +172,36 @@ class Batch:
     def __len__(self) -> int:
         return len(self.sync_rows) + len(self.async_rows)
 
-    def raise_for(self, index: int) -> None:
-        """Once ``done``: raise what happened to sync record ``index``, if it failed."""
-        if self.rejected and index in self.rejected:
-            raise self.rejected[index]
-        if self.failure is not None:
-            raise JournalUnavailable(self.failure)
+    def finish(self) -> None:
+        """Mark the batch over and tell each waiting sender its own outcome."""
+        if self.done:
+            return
+        self.done = True
+        rejected, failure = self.rejected, self.failure
+        if not rejected and failure is None:
+            for waiter in self.waiters:
+                if not waiter.done():  # a sender cancelled while waiting leaves a cancelled one
+                    waiter.set_result(None)
+        else:
+            for index, waiter in enumerate(self.waiters):
+                if not waiter.done():
+                    error = rejected.get(index)
+                    if error is None and failure is not None:
+                        error = JournalUnavailable(failure)
+                    if error is None:
+                        waiter.set_result(None)
+                    else:
+                        waiter.set_exception(error)
+        for flusher in self.flushers:
+            if not flusher.done():
+                flusher.set_result(None)
+
+    async def wait(self) -> None:
+        """Return once the batch is over, whatever its outcome (for ``flush``)."""
+        if not self.done:
+            flusher = asyncio.get_running_loop().create_future()
+            self.flushers.append(flusher)
+            await flusher
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -191,8 +230,9 @@ class GroupCommitWriter:
     """Batches records and commits each batch in one transaction; see the module docstring.
 
     Ownership: the writer borrows connections from ``pool`` (never more than ``pipeline`` at
-    once) and owns its background task, which ``run`` is; whoever started ``run`` in a task
-    group stops it with ``close``.
+    once, and keeps at most ``pipeline`` of them, one fewer than the pool holds, between
+    batches) and owns its background task, which ``run`` is; whoever started ``run`` in a task
+    group stops it with ``close``, which also gives the kept connections back.
     """
 
     def __init__(
@@ -213,7 +253,9 @@ class GroupCommitWriter:
         self.max_pending = max(max_pending, batch_size)
         self._op_timeout = op_timeout
         self._pipeline = pipeline
-        self._slots = anyio.Semaphore(pipeline)
+        # Connections kept between batches: never the pool's last one.
+        self._keep = max(0, min(pipeline, pool.get_max_size() - 1))
+        self._idle: list[Any] = []
         # Batches are sealed at ``_split`` records: the batch size, or less when fewer records
         # are in flight, so that with N sync senders each of the ``pipeline`` commits carries
         # about N / pipeline of them and the next batch fills while the previous one commits.
@@ -221,31 +263,40 @@ class GroupCommitWriter:
         self._batch = Batch()
         self._ready: deque[Batch] = deque()
         self._in_flight: set[Batch] = set()
-        self._signal = anyio.Event()
+        self._wakers: list[asyncio.Future[bool]] = []  # idle committers, woken by _notify
         self._closing = False
         self._stopped = anyio.Event()
         self._space = anyio.Event()
         self._retry_at = 0.0
         self._failures_in_row = 0
         self._batches = self._records = self._failed = self._dropped = 0
+        self.saturated = False
+        """Whether ``max_pending`` records are queued: an attribute, read on every append."""
 
     # -- the append side: plain functions, no awaits ------------------------------------
 
-    def put_sync(self, row: Row, transitions: Sequence[Row] = ()) -> tuple[Batch, int]:
-        """Queue a sync record; the caller awaits ``batch.wait(index)``.
+    def put_sync(
+        self, row: Row, waiter: asyncio.Future[None], transitions: Sequence[Row] = ()
+    ) -> None:
+        """Queue a sync record; ``waiter`` gets the outcome: ``None`` once committed, or
+        ``JournalUnavailable`` / ``DuplicateTransition`` / ``UnencodableBody``.
 
         Raises ``JournalClosed`` once ``close`` was called.
         """
         if self._closing:
             raise JournalClosed()
         batch = self._batch
-        index = len(batch.sync_rows)
-        batch.sync_rows.append(row)
         if transitions:
+            index = len(batch.sync_rows)
             batch.transition_rows.extend(transitions)
             batch.owners.extend([index] * len(transitions))
-        self._queued(batch)
-        return batch, index
+        batch.sync_rows.append(row)
+        batch.waiters.append(waiter)
+        size = len(batch.sync_rows) + len(batch.async_rows)
+        if size >= self._split:
+            self._seal(batch)
+        elif size == 1 and self._wakers:
+            self._notify()
 
     def put_async(self, row: Row) -> None:
         """Queue a record to be committed in the background. Raises ``JournalClosed``."""
@@ -253,26 +304,30 @@ class GroupCommitWriter:
             raise JournalClosed()
         batch = self._batch
         batch.async_rows.append(row)
-        self._queued(batch)
-
-    def _queued(self, batch: Batch) -> None:
         size = len(batch.sync_rows) + len(batch.async_rows)
         if size >= self._split:
-            self._ready.append(batch)
-            self._batch = Batch()
-            self._signal.set()
-        elif size == 1:
-            self._signal.set()
+            self._seal(batch)
+        elif size == 1 and self._wakers:
+            self._notify()
+
+    def _seal(self, batch: Batch) -> None:
+        self._ready.append(batch)
+        self._batch = Batch()
+        self.saturated = len(self._ready) * self._split >= self.max_pending
+        if self._wakers:
+            self._notify()
+
+    def _notify(self) -> None:
+        """Wake the idle committers: a record arrived, a batch was sealed, flush, close."""
+        wakers, self._wakers = self._wakers, []
+        for waker in wakers:
+            if not waker.done():
+                waker.set_result(True)
 
     @property
     def pending(self) -> int:
         """Records queued and not yet handed to a commit."""
         return len(self._batch) + sum(len(b) for b in self._ready)
-
-    @property
-    def saturated(self) -> bool:
-        """Whether ``max_pending`` records are queued; cheap enough to ask on every append."""
-        return len(self._ready) * self._split >= self.max_pending
 
     async def wait_for_space(self) -> None:
         """Wait, for back-pressure, while more than ``max_pending`` records are queued."""
@@ -285,14 +340,14 @@ class GroupCommitWriter:
         if len(self._batch):
             self._batch.urgent = True
             waiting.append(self._batch)
-            self._signal.set()
+            self._notify()
         for batch in waiting:
-            await batch.done.wait()
+            await batch.wait()
 
     async def close(self) -> None:
         """Stop taking records, commit what is queued, and wait for the background task."""
         self._closing = True
-        self._signal.set()
+        self._notify()
         self._space.set()
         await self._stopped.wait()
 
@@ -304,57 +359,97 @@ class GroupCommitWriter:
     # -- the background side -------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """The writer task: seal batches and start their commits until closed and drained."""
+        """The writer task: ``pipeline`` committers, each taking the next sealed batch and
+        committing it, until closed and drained."""
         try:
-            async with anyio.create_task_group() as commits:
+            async with anyio.create_task_group() as committers:
+                for _ in range(self._pipeline):
+                    committers.start_soon(self._committer)
                 task_status.started()
-                while True:
-                    batch = await self._next_batch()
-                    if batch is None:
-                        break
-                    await self._slots.acquire()
-                    self._in_flight.add(batch)
-                    commits.start_soon(self._commit, batch)
         finally:
             self._fail_queued("the journal writer stopped")
+            await self._release_idle()
             self._stopped.set()
 
+    async def _committer(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            if batch is None:
+                return
+            await self._commit(batch)
+
     async def _next_batch(self) -> Batch | None:
-        while not self._ready and not len(self._batch):
-            if self._closing:
-                return None
-            self._signal = anyio.Event()
-            await self._signal.wait()
-        if not self._ready and not self._closing and not self._batch.urgent:
-            self._signal = anyio.Event()
-            with anyio.move_on_after(self.flush_delay):
-                await self._signal.wait()
-        backoff = self._retry_at - time.monotonic()
-        if backoff > 0 and not self._closing:
-            await anyio.sleep(backoff)
-        if self._ready:
-            batch = self._ready.popleft()
-            self._space.set()
-            self._space = anyio.Event()
-        else:
-            batch, self._batch = self._batch, Batch()
-        in_flight = len(batch) + self.pending + sum(len(b) for b in self._in_flight)
-        self._split = max(1, min(self.batch_size, -(-in_flight // self._pipeline)))
-        return batch
+        """Seal and take the next batch: a full one, else the open one once ``flush_delay``
+        has passed (at once on ``flush`` or ``close``). ``None`` once closed and drained."""
+        while True:
+            if not self._ready and not len(self._batch):
+                if self._closing:
+                    return None
+                idle = self._idle and not self._in_flight
+                if not await self._wait(IDLE_RELEASE_S if idle else None):
+                    await self._release_idle()
+                continue
+            if not self._ready and not self._closing and not self._batch.urgent:
+                opened = self._batch
+                await self._wait(self.flush_delay)
+                if self._batch is not opened and not self._ready:
+                    continue  # another committer took it
+            backoff = self._retry_at - time.monotonic()
+            if backoff > 0 and not self._closing:
+                await anyio.sleep(backoff)
+                continue
+            if self._ready:
+                batch = self._ready.popleft()
+            elif len(self._batch):
+                batch, self._batch = self._batch, Batch()
+            else:
+                continue
+            self._in_flight.add(batch)
+            in_flight = self.pending + sum(len(b) for b in self._in_flight)
+            self._split = max(1, min(self.batch_size, -(-in_flight // self._pipeline)))
+            saturated, self.saturated = (
+                self.saturated,
+                len(self._ready) * self._split >= self.max_pending,
+            )
+            if saturated:
+                self._space.set()
+                self._space = anyio.Event()
+            return batch
+
+    async def _wait(self, timeout: float | None) -> bool:
+        """Wait for ``_notify``; ``False`` when ``timeout`` seconds passed first."""
+        loop = asyncio.get_running_loop()
+        waker: asyncio.Future[bool] = loop.create_future()
+        self._wakers.append(waker)
+        timer = None if timeout is None else loop.call_later(timeout, _time_out, waker)
+        try:
+            return await waker
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if waker in self._wakers:  # timed out or cancelled: not woken by _notify
+                self._wakers.remove(waker)
 
     async def _commit(self, batch: Batch) -> None:
+        conn = None
         try:
             for attempt in (1, 2):
                 try:
                     with anyio.fail_after(self._op_timeout):
-                        async with self._pool.acquire() as conn:
-                            await write_batch(conn, batch)
+                        if conn is None:
+                            conn = await self._connection()
+                        await write_batch(conn, batch)
                 except _UNAVAILABLE as exc:
+                    await self._discard(conn)
+                    conn = None
                     if attempt == 1 and not isinstance(exc, TimeoutError):
-                        continue  # perhaps a stale pooled connection: once more on a fresh one
+                        continue  # perhaps a stale connection: once more on a fresh one
                     self._unavailable(batch, exc)
                     return
                 except asyncpg.PostgresError:
+                    # The transaction was rolled back; the connection itself is fine.
+                    await self._give_back(conn)
+                    conn = None
                     await self._replay_one_by_one(batch)
                     return
                 else:
@@ -362,8 +457,48 @@ class GroupCommitWriter:
                     return
         finally:
             self._in_flight.discard(batch)
-            self._slots.release()
-            batch.done.set()
+            batch.finish()  # the senders first; the connection's fate can wait
+            await self._give_back(conn)
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def _connection(self) -> Any:
+        """A kept connection, or a fresh one from the pool."""
+        if self._idle:
+            return self._idle.pop()
+        return await self._pool.acquire()
+
+    async def _give_back(self, conn: Any) -> None:
+        """Keep ``conn`` for the next batch, or hand it back to the pool."""
+        if conn is None:
+            return
+        if len(self._idle) < self._keep and _alive(conn):
+            self._idle.append(conn)
+        else:
+            await self._release(conn)
+
+    async def _discard(self, conn: Any) -> None:
+        """Drop a connection that failed, and the kept ones: after an outage they are stale
+        too. The pool makes fresh ones on demand."""
+        stale = [*self._idle, *([conn] if conn is not None else [])]
+        self._idle.clear()
+        for each in stale:
+            _terminate(each)
+            await self._release(each)
+
+    async def _release_idle(self) -> None:
+        """Hand every kept connection back to the pool (idle, or the writer stops)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await self._release(conn)
+
+    async def _release(self, conn: Any) -> None:
+        # asyncpg resets a released connection with a query: bounded, and not interrupted
+        # half-way by a cancellation (asyncpg shields it too).
+        with anyio.CancelScope(shield=True), anyio.move_on_after(self._op_timeout) as scope:
+            await self._pool.release(conn)
+        if scope.cancelled_caught:
+            _terminate(conn)
 
     def _committed(self, batch: Batch) -> None:
         self._batches += 1
@@ -389,7 +524,7 @@ class GroupCommitWriter:
                 self._dropped += len(kept) - max(room, 0)
                 kept = kept[len(kept) - max(room, 0) :]
             self._batch.async_rows[:0] = kept
-            self._signal.set()
+            self._notify()
         if self._failures_in_row == 1:
             log.warning("journal_unavailable", reason=detail, kept_async=len(kept))
 
@@ -429,9 +564,28 @@ class GroupCommitWriter:
 
     def _fail_queued(self, reason: str) -> None:
         for batch in [*self._ready, self._batch, *self._in_flight]:
-            if not batch.done.is_set():
+            if not batch.done:
                 batch.failure = reason
-                batch.done.set()
+                batch.finish()
+
+
+def _time_out(waker: asyncio.Future[bool]) -> None:
+    if not waker.done():
+        waker.set_result(False)
+
+
+def _alive(conn: Any) -> bool:
+    """Whether a pooled connection can still be used: asyncpg hands a connection whose
+    server went away back to its pool by itself, after which the proxy refuses every call."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
+def _terminate(conn: Any) -> None:
+    with contextlib.suppress(asyncpg.InterfaceError):  # already handed back by asyncpg
+        conn.terminate()
 
 
 def single_kind(batch: Batch) -> str:
