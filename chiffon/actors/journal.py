@@ -137,7 +137,7 @@ _NATIVE = (str, int, float, list, tuple, dict)  # the C encoder never calls ``de
 
 def _body_encoder(cls: type) -> Any:
     """Compile the encoder of a dataclass body class: one attribute read per field, strings
-    escaped by the C ``encode_basestring``, other values through ``_encode_value``. Same text
+    and ints written inline, other values through ``_encode_value``. Same text
     as the C encoder given ``_json_default``'s dict (measured: 0.7 µs instead of 2.8 µs for a
     three-field command). ``None`` when ``cls`` is not such a dataclass."""
     if (
@@ -157,10 +157,18 @@ def _body_encoder(cls: type) -> Any:
         lines.append(f"    x{i} = v.{name}")
         prefix = ("{" if i == 0 else ",") + _encode_str(name) + ":"
         parts.append(f"{prefix!r}")
-        parts.append(f"_encode_str(x{i}) if type(x{i}) is str else _encode_value(x{i})")
+        parts.append(
+            f"_encode_str(x{i}) if (t{i} := type(x{i})) is str"
+            f" else _int_repr(x{i}) if t{i} is int else _encode_value(x{i})"
+        )
     parts.append("'}'")
     lines.append(f"    return _join(({', '.join(parts)}))")
-    scope = {"_encode_str": _encode_str, "_encode_value": _encode_value, "_join": _join}
+    scope = {
+        "_encode_str": _encode_str,
+        "_encode_value": _encode_value,
+        "_int_repr": int.__repr__,
+        "_join": _join,
+    }
     exec("\n".join(lines), scope)  # generated from the field names only
     return scope["encode"]
 

@@ -85,8 +85,9 @@ _from_timestamp = dt.datetime.fromtimestamp
 
 def uuid_text(value: int) -> str:
     """An envelope id as the 32 hex digits asyncpg's uuid codec parses (measured: twice as
-    cheap to build as ``uuid.UUID(int=…)``, and the same COPY speed)."""
-    return f"{value:032x}"
+    cheap to build as ``uuid.UUID(int=…)``, and the same COPY speed; ``to_bytes().hex()``
+    is twice as cheap again as ``f"{value:032x}"``)."""
+    return value.to_bytes(16).hex()
 
 
 def message_row(envelope: Envelope, body_json: str) -> Row:
@@ -94,25 +95,29 @@ def message_row(envelope: Envelope, body_json: str) -> Row:
 
     Values are what a plain asyncpg connection encodes: uuids as hex text, ``created_at`` as an
     aware datetime (read from the UUIDv7 id, as ``Envelope.created_at`` does), the body as JSON
-    text. This runs once per message, so it inlines ``address_of`` and reuses the datetime of
-    the previous id when both fall in the same millisecond (most do, under load).
+    text. This runs once per message, so it inlines ``address_of``, reuses the datetime of
+    the previous id when both fall in the same millisecond (most do, under load), and the
+    address of the previous recipient when it is the same ref (a ref's address never changes).
     """
-    global _last_ms, _last_datetime
+    global _last_ms, _last_datetime, _last_recipient, _last_address
     message_id = envelope.id
     ms = message_id >> 80
     if ms != _last_ms:
         _last_ms, _last_datetime = ms, _from_timestamp(ms / 1000.0, _UTC)
-    sender = envelope.sender
     recipient = envelope.recipient
+    if recipient is not _last_recipient:
+        _last_recipient = recipient
+        _last_address = "" if recipient is None else str(getattr(recipient, "address", recipient))
+    sender = envelope.sender
     correlation = envelope.correlation_id
     causation = envelope.causation_id
     return (
-        f"{message_id:032x}",
+        message_id.to_bytes(16).hex(),
         envelope.kind,
         None if sender is None else str(getattr(sender, "address", sender)),
-        "" if recipient is None else str(getattr(recipient, "address", recipient)),
-        None if correlation is None else f"{correlation:032x}",
-        None if causation is None else f"{causation:032x}",
+        _last_address,
+        None if correlation is None else correlation.to_bytes(16).hex(),
+        None if causation is None else causation.to_bytes(16).hex(),
         _last_datetime,
         body_json,
     )
@@ -120,6 +125,8 @@ def message_row(envelope: Envelope, body_json: str) -> Row:
 
 _last_ms = -1
 _last_datetime = _from_timestamp(0, _UTC)
+_last_recipient: Any = None
+_last_address = ""
 
 
 def transition_row(transition: Transition, message_id: int) -> Row:
@@ -132,7 +139,7 @@ def transition_row(transition: Transition, message_id: int) -> Row:
         transition.from_state,
         transition.to_state,
         transition.reason,
-        f"{cause:032x}",
+        cause.to_bytes(16).hex(),
         _from_timestamp(transition.at, _UTC),
     )
 
