@@ -8,7 +8,7 @@ flushes and the database connections close.
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,22 @@ from chiffon.settings import Settings
 if TYPE_CHECKING:
     from chiffon.actors.journal import Journal
     from chiffon.database import Database
+
+
+def store_for(settings: Settings) -> AbstractAsyncContextManager[Any]:
+    """The store ``settings`` describe: the configured or embedded PostgreSQL, upgraded at
+    start when ``auto_upgrade``, with its journal (``chiffon.journal.open_store``)."""
+    from chiffon.journal import open_store
+
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return open_store(
+        url,
+        settings.embedded_data_dir,
+        pool_size=settings.journal_pool_size,
+        batch_size=settings.journal_batch_size,
+        flush_delay_s=settings.journal_flush_ms / 1000.0,
+        auto_upgrade=settings.auto_upgrade,
+    )
 
 
 class System:
@@ -46,25 +62,13 @@ class System:
         self._store: Any = None
 
     async def __aenter__(self) -> System:
-        from chiffon.journal import open_store
-
         settings = self.settings
         if self._configure_logs:
             configure_logging(settings.log_level, settings.log_format)
         stack = AsyncExitStack()
         await stack.__aenter__()
         try:
-            url = settings.database_url.get_secret_value() if settings.database_url else None
-            self._store = await stack.enter_async_context(
-                open_store(
-                    url,
-                    settings.embedded_data_dir,
-                    pool_size=settings.journal_pool_size,
-                    batch_size=settings.journal_batch_size,
-                    flush_delay_s=settings.journal_flush_ms / 1000.0,
-                    auto_upgrade=settings.auto_upgrade,
-                )
-            )
+            self._store = await stack.enter_async_context(store_for(settings))
             self._actors = await stack.enter_async_context(
                 ActorSystem(
                     journal=self._store.journal,

@@ -86,18 +86,10 @@ async def _measure(
 
 
 async def _persisted(settings: Settings, count: int, senders: int) -> Result:
+    from chiffon.assembly import store_for
     from chiffon.bench import scenarios
-    from chiffon.journal import open_store
 
-    url = settings.database_url.get_secret_value() if settings.database_url else None
-    async with open_store(
-        url,
-        settings.embedded_data_dir,
-        pool_size=settings.journal_pool_size,
-        batch_size=settings.journal_batch_size,
-        flush_delay_s=settings.journal_flush_ms / 1000.0,
-        auto_upgrade=True,
-    ) as store:
+    async with store_for(settings) as store:
         return await scenarios.persisted(
             count, senders, settings.mailbox_capacity, store, settings.journal_batch_size
         )
