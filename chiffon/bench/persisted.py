@@ -3,9 +3,10 @@
 ``concurrency`` senders each ``await ref.tell(record)`` with ``Durability.SYNC``: a send
 returns only after its row is committed, so throughput comes from group commit. The
 baseline writes the very same rows with raw asyncpg ``copy_records_to_table``, one
-transaction per ``batch_size`` rows, on one connection: what the journal does with no actor,
-no waiting senders and no batching decisions. Rows of both are deleted afterwards, so
-benchmarking does not grow the user's database.
+transaction per ``batch_size`` rows, on one connection set up as the journal's are
+(``use_row_codecs``): what the journal does with no actor, no waiting senders and no
+batching decisions. Rows of both are deleted afterwards, so benchmarking does not grow the
+user's database.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Sink(Actor):
 async def _baseline(store: Any, records: list[Record], batch_size: int) -> float:
     import asyncpg
 
-    from chiffon.journal.writer import MESSAGE_COLUMNS, message_row
+    from chiffon.journal.writer import MESSAGE_COLUMNS, message_row, use_row_codecs
 
     rows = [
         message_row(Envelope(new_id(), KIND, r, "chiffon://bench/sink"), encode_body(KIND, r))
@@ -54,6 +55,7 @@ async def _baseline(store: Any, records: list[Record], batch_size: int) -> float
     ]
     connection = await asyncpg.connect(store.dsn)
     try:
+        await use_row_codecs(connection)  # as the journal's connections: the same encoding
         start = time.perf_counter()
         for i in range(0, len(rows), batch_size):
             async with connection.transaction():

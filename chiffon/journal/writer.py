@@ -41,6 +41,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import struct
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -78,7 +79,14 @@ TRANSITION_COLUMNS = (
 )
 
 Row = tuple[Any, ...]
-__all__ = ["MESSAGE_COLUMNS", "TRANSITION_COLUMNS", "GroupCommitWriter", "message_row"]
+__all__ = [
+    "MESSAGE_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "GroupCommitWriter",
+    "drop_row_codecs",
+    "message_row",
+    "use_row_codecs",
+]
 _UTC = dt.UTC
 _from_timestamp = dt.datetime.fromtimestamp
 
@@ -90,20 +98,50 @@ def uuid_text(value: int) -> str:
     return value.to_bytes(16).hex()
 
 
+_pack_int64 = struct.Struct("!q").pack
+_PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_PG_EPOCH_MS = 946_684_800_000  # 2000-01-01 in Unix milliseconds
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def timestamptz(moment: dt.datetime) -> bytes:
+    """A ``timestamptz`` as the rows carry it: PostgreSQL's binary form, microseconds since
+    2000-01-01 UTC as a big-endian int64 (see ``use_row_codecs``)."""
+    return _pack_int64((moment - _PG_EPOCH) // _MICROSECOND)
+
+
+async def use_row_codecs(conn: Any) -> None:
+    """Make ``conn`` encode the rows of ``message_row`` and ``transition_row``: their
+    ``timestamptz`` values are already in PostgreSQL's binary form, passed through as they
+    are. asyncpg's own encoder of a datetime (two comparisons with its infinity datetimes,
+    a subtraction, three attribute reads) cost 1.4 µs of client CPU per COPYed row, a third
+    of the COPY. Undo with ``drop_row_codecs`` before the connection serves anyone else.
+    """
+    await conn.set_type_codec(
+        "timestamptz", schema="pg_catalog", encoder=bytes, decoder=bytes, format="binary"
+    )
+
+
+async def drop_row_codecs(conn: Any) -> None:
+    """Give ``conn`` asyncpg's own ``timestamptz`` codec back."""
+    await conn.reset_type_codec("timestamptz", schema="pg_catalog")
+
+
 def message_row(envelope: Envelope, body_json: str) -> Row:
     """The ``messages`` row of an envelope, in ``MESSAGE_COLUMNS`` order.
 
-    Values are what a plain asyncpg connection encodes: uuids as hex text, ``created_at`` as an
-    aware datetime (read from the UUIDv7 id, as ``Envelope.created_at`` does), the body as JSON
-    text. This runs once per message, so it inlines ``address_of``, reuses the datetime of
-    the previous id when both fall in the same millisecond (most do, under load), and the
-    address of the previous recipient when it is the same ref (a ref's address never changes).
+    Values are what a connection prepared by ``use_row_codecs`` encodes: uuids as hex text,
+    ``created_at`` (read from the UUIDv7 id, as ``Envelope.created_at`` does) in the binary
+    form of ``timestamptz``, the body as JSON text. This runs once per message, so it inlines
+    ``address_of``, reuses the timestamp of the previous id when both fall in the same
+    millisecond (most do, under load), and the address of the previous recipient when it is
+    the same ref (a ref's address never changes).
     """
-    global _last_ms, _last_datetime, _last_recipient, _last_address
+    global _last_ms, _last_created, _last_recipient, _last_address
     message_id = envelope.id
     ms = message_id >> 80
     if ms != _last_ms:
-        _last_ms, _last_datetime = ms, _from_timestamp(ms / 1000.0, _UTC)
+        _last_ms, _last_created = ms, _pack_int64((ms - _PG_EPOCH_MS) * 1000)
     recipient = envelope.recipient
     if recipient is not _last_recipient:
         _last_recipient = recipient
@@ -118,13 +156,13 @@ def message_row(envelope: Envelope, body_json: str) -> Row:
         _last_address,
         None if correlation is None else correlation.to_bytes(16).hex(),
         None if causation is None else causation.to_bytes(16).hex(),
-        _last_datetime,
+        _last_created,
         body_json,
     )
 
 
 _last_ms = -1
-_last_datetime = _from_timestamp(0, _UTC)
+_last_created = b""
 _last_recipient: Any = None
 _last_address = ""
 
@@ -140,7 +178,7 @@ def transition_row(transition: Transition, message_id: int) -> Row:
         transition.to_state,
         transition.reason,
         cause.to_bytes(16).hex(),
-        _from_timestamp(transition.at, _UTC),
+        timestamptz(_from_timestamp(transition.at, _UTC)),
     )
 
 
@@ -238,8 +276,10 @@ class GroupCommitWriter:
 
     Ownership: the writer borrows connections from ``pool`` (never more than ``pipeline`` at
     once, and keeps at most ``pipeline`` of them, one fewer than the pool holds, between
-    batches) and owns its background task, which ``run`` is; whoever started ``run`` in a task
-    group stops it with ``close``, which also gives the kept connections back.
+    batches), sets them up with ``use_row_codecs`` while it has them and undoes that before
+    it hands them back; it owns its background task, which ``run`` is; whoever started
+    ``run`` in a task group stops it with ``close``, which also gives the kept connections
+    back.
     """
 
     def __init__(
@@ -470,10 +510,16 @@ class GroupCommitWriter:
     # -- connections ---------------------------------------------------------------------
 
     async def _connection(self) -> Any:
-        """A kept connection, or a fresh one from the pool."""
+        """A kept connection, or a fresh one from the pool, set up for our rows."""
         if self._idle:
             return self._idle.pop()
-        return await self._pool.acquire()
+        conn = await self._pool.acquire()
+        try:
+            await use_row_codecs(conn)
+        except BaseException:
+            _terminate(conn)  # never back to the pool half set up
+            raise
+        return conn
 
     async def _give_back(self, conn: Any) -> None:
         """Keep ``conn`` for the next batch, or hand it back to the pool."""
@@ -500,9 +546,15 @@ class GroupCommitWriter:
             await self._release(conn)
 
     async def _release(self, conn: Any) -> None:
-        # asyncpg resets a released connection with a query: bounded, and not interrupted
-        # half-way by a cancellation (asyncpg shields it too).
+        """Hand ``conn`` back to the pool with asyncpg's codecs, or terminate it: a pooled
+        connection must never serve anyone else with ours. Bounded, and not interrupted
+        half-way by a cancellation (asyncpg shields its own reset query too)."""
         with anyio.CancelScope(shield=True), anyio.move_on_after(self._op_timeout) as scope:
+            if _alive(conn):
+                try:
+                    await drop_row_codecs(conn)
+                except Exception:
+                    _terminate(conn)
             await self._pool.release(conn)
         if scope.cancelled_caught:
             _terminate(conn)
@@ -559,14 +611,20 @@ class GroupCommitWriter:
         self._committed(batch)
 
     async def _write_alone(self, single: Batch) -> JournalError | None:
+        conn = None
         try:
             with anyio.fail_after(self._op_timeout):
-                async with self._pool.acquire() as conn:
-                    await write_batch(conn, single)
+                conn = await self._connection()
+                await write_batch(conn, single)
         except _UNAVAILABLE as exc:
+            if conn is not None:
+                _terminate(conn)
+                await self._release(conn)
             return JournalUnavailable(_describe(exc))
         except asyncpg.PostgresError as exc:
+            await self._give_back(conn)
             return UnencodableBody(single_kind(single), _describe(exc))
+        await self._give_back(conn)
         return None
 
     def _fail_queued(self, reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import anyio
@@ -11,6 +12,7 @@ import pytest
 from chiffon.actors.envelope import Envelope, new_id
 from chiffon.actors.errors import DuplicateTransition, UnencodableBody
 from chiffon.actors.journal import Transition
+from chiffon.journal import writer
 from chiffon.journal.postgres import PostgresJournal, create_pool
 
 
@@ -137,23 +139,67 @@ async def test_a_nul_character_is_refused_at_append_not_by_a_failed_batch(pg_dsn
         await pool.close()
 
 
-def test_the_row_format_is_what_plain_asyncpg_copies(machine_dsn: str) -> None:
-    from chiffon.journal.writer import MESSAGE_COLUMNS, message_row
+async def test_connections_go_back_to_the_pool_with_asyncpgs_own_codecs(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "IDLE_RELEASE_S", 0.05)
+    pool = await create_pool(pg_dsn, size=3)
+
+    async def every_connection_decodes_datetimes() -> None:
+        held = [await pool.acquire() for _ in range(pool.get_max_size())]
+        try:
+            for connection in held:
+                assert isinstance(await connection.fetchval("SELECT now()"), dt.datetime)
+        finally:
+            for connection in held:
+                await pool.release(connection)
+
+    try:
+        async with PostgresJournal(pool, flush_delay=0.001) as journal:
+            with anyio.fail_after(10):
+                async with anyio.create_task_group() as group:
+                    for _ in range(50):
+                        group.start_soon(journal.append, envelope())
+                await anyio.sleep(0.3)  # idle: the writer hands its connections back
+                await every_connection_decodes_datetimes()
+                await journal.append(envelope())  # and takes them again
+        with anyio.fail_after(10):
+            await every_connection_decodes_datetimes()
+    finally:
+        await pool.close()
+
+
+def test_the_row_format_is_what_asyncpg_copies_with_the_row_codecs(machine_dsn: str) -> None:
+    from chiffon.journal.writer import (
+        MESSAGE_COLUMNS,
+        drop_row_codecs,
+        message_row,
+        use_row_codecs,
+    )
     from tests.conftest import run_async
 
     item = envelope("bench", {"x": [1, 2]})
 
-    async def copy() -> object:
+    async def copy() -> tuple[object, object, object]:
         connection = await asyncpg.connect(machine_dsn)
         try:
+            await use_row_codecs(connection)
             row = message_row(item, '{"x":[1,2]}')
             await connection.copy_records_to_table(
                 "messages", records=[row], columns=MESSAGE_COLUMNS
             )
-            return await connection.fetchval(
-                "SELECT body->'x' FROM messages WHERE id = $1", item.uuid
+            await drop_row_codecs(connection)
+            return tuple(
+                await connection.fetchrow(
+                    "SELECT body->'x', created_at, recipient FROM messages WHERE id = $1",
+                    item.uuid,
+                )
             )
         finally:
             await connection.close()
 
-    assert run_async(copy) == "[1, 2]"
+    body, created_at, recipient = run_async(copy)
+    assert body == "[1, 2]"
+    assert isinstance(created_at, dt.datetime)
+    assert created_at.timestamp() == item.created_at
+    assert recipient == "test/recipient"
