@@ -50,7 +50,51 @@ class Settings(BaseSettings):
     shutdown_deadline_s: float = Field(default=5.0, ge=0.0)
     auto_upgrade: bool = Field(default=True, description="Upgrade the schema at start.")
 
-    @field_validator("database_url", "amqp_url", mode="before")
+    catalog: Path | None = Field(
+        default=None, description="The playbook catalog directory (catalog.yml + inventory)."
+    )
+    target_root: Path | None = Field(
+        default=None,
+        description="Where playbooks write on localhost targets. Unset: CHIFFON_HOME/target.",
+    )
+    audit_dir: Path | None = Field(
+        default=None, description="The git audit trail repository. Unset: CHIFFON_HOME/audit."
+    )
+    approval_ttl_s: float = Field(
+        default=900.0, gt=0.0, description="How long a plan waits for a decision, then expires."
+    )
+    output_cap_bytes: int = Field(
+        default=65536, ge=1024, description="Ansible output kept per step (the tail beyond it)."
+    )
+    budget_usd: float = Field(default=0.50, ge=0.0, description="Per-run model spending cap.")
+    llm_local_model: str | None = Field(
+        default=None, description="LiteLLM model name of the local model, e.g. ollama/llama3.1."
+    )
+    llm_local_api_base: str | None = Field(
+        default=None, description="Base URL of the local model server (Ollama's, by default)."
+    )
+    llm_external_model: str | None = Field(
+        default=None, description="LiteLLM model name of the external fallback model."
+    )
+    llm_external_api_base: str | None = None
+    llm_external_api_key: SecretStr | None = None
+    llm_local_quota_url: str | None = Field(
+        default=None,
+        description="URL answering the local model's remaining quota as JSON {remaining: 0..1}.",
+    )
+    llm_timeout_s: float = Field(default=60.0, gt=0.0)
+
+    @field_validator(
+        "database_url",
+        "amqp_url",
+        "llm_local_model",
+        "llm_local_api_base",
+        "llm_external_model",
+        "llm_external_api_base",
+        "llm_external_api_key",
+        "llm_local_quota_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -68,3 +112,11 @@ class Settings(BaseSettings):
     @property
     def embedded_data_dir(self) -> Path:
         return self.home / "pgdata"
+
+    @property
+    def target_root_dir(self) -> Path:
+        return self.target_root if self.target_root is not None else self.home / "target"
+
+    @property
+    def audit_repo_dir(self) -> Path:
+        return self.audit_dir if self.audit_dir is not None else self.home / "audit"

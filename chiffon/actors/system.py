@@ -233,10 +233,13 @@ class ActorSystem:
     # -- runtime services for cells and refs --------------------------------------------
 
     def durability_of(self, cls: type) -> Durability:
-        """How messages of ``cls`` are journaled (its ``durability`` attribute, or the default)."""
+        """How messages of ``cls`` are journaled: its ``durability`` attribute (a ``Durability``
+        or its value, ``"sync"``/``"async"``/``"transient"``), or the default."""
         found = self._durability.get(cls)
         if found is None:
             declared = getattr(cls, "durability", None)
+            if isinstance(declared, str):  # wire models declare it without importing actors
+                declared = Durability(declared)
             found = declared if isinstance(declared, Durability) else self.default_durability
             self._durability[cls] = found
         return found

@@ -1,0 +1,1 @@
+"""Audit: the git trail, failure records for post-mortems, the queries of `chiffon audit`."""

@@ -1,0 +1,1 @@
+"""Models through LiteLLM: one client, local-first routing, cost records and budgets."""

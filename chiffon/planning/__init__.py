@@ -1,0 +1,1 @@
+"""Planning: the playbook catalog, the planners (catalog and LLM) and plan validation."""

@@ -1,0 +1,195 @@
+"""The playbook catalog and its inventory, loaded from a directory.
+
+A catalog directory holds ``catalog.yml`` (the entries: id, description, tags, services,
+typed variables with defaults, resource needs), the playbooks it names, and an Ansible YAML
+inventory. Loading parses YAML only: Ansible itself is imported by the agent that runs the
+playbooks, never by planning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from chiffon.planning.errors import CatalogError
+
+VariableType = Literal["str", "int", "float", "bool", "list"]
+Risk = Literal["low", "medium", "high"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Variable(_Model):
+    """A declared playbook variable. ``secret`` values are redacted wherever shown or stored."""
+
+    type: VariableType = "str"
+    default: Any = None
+    description: str = ""
+    secret: bool = False
+    choices: tuple[Any, ...] | None = None
+    pattern: str | None = Field(default=None, description="A regex a str value must match.")
+
+
+class Resources(_Model):
+    """What a step of this entry needs from the machine that runs it."""
+
+    cpu_cores: float = 0.0
+    memory_mb: int = 0
+    gpu_vram_mb: int = 0
+
+
+class CatalogEntry(_Model):
+    """One playbook the planners may use."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    playbook: str = Field(description="Path of the playbook, relative to the catalog root.")
+    description: str
+    tags: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = Field(
+        default=(), description="Other words people use for this entry (the catalog planner)."
+    )
+    hosts: str = Field(description="Default inventory group or host when the request names none.")
+    after: tuple[str, ...] = Field(
+        default=(), description="Entry ids that must run before this one when both are planned."
+    )
+    needs: tuple[str, ...] = Field(
+        default=(), description="Entry ids whose result this one reads (e.g. monitors need Kuma)."
+    )
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    resources: Resources = Resources()
+    risk: Risk = "low"
+
+
+class Inventory(_Model):
+    """Hosts and groups of an Ansible YAML inventory (``all.children``, ``hosts``)."""
+
+    path: Path
+    groups: dict[str, tuple[str, ...]] = Field(
+        description="Group -> its hosts, children flattened."
+    )
+
+    @cached_property
+    def hosts(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for members in self.groups.values():
+            seen.update(dict.fromkeys(members))
+        return tuple(seen)
+
+    def resolve(self, target: str) -> tuple[str, ...]:
+        """The hosts a target (host or group) names; empty when it names nothing."""
+        if target in self.groups:
+            return self.groups[target]
+        return (target,) if target in self.hosts else ()
+
+
+class Catalog(_Model):
+    """A loaded catalog: its root directory, entries by id, and inventory."""
+
+    root: Path
+    entries: dict[str, CatalogEntry]
+    inventory: Inventory
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Catalog:
+        for entry in self.entries.values():
+            for other in (*entry.after, *entry.needs):
+                if other not in self.entries:
+                    raise ValueError(f"entry {entry.id!r} refers to unknown entry {other!r}")
+            if not self.inventory.resolve(entry.hosts):
+                raise ValueError(
+                    f"entry {entry.id!r} targets {entry.hosts!r}, which the inventory lacks"
+                )
+        return self
+
+    def playbook_path(self, entry_id: str) -> Path:
+        """The playbook file of an entry, found by id (never a path joined from a message)."""
+        return self.root / self.entries[entry_id].playbook
+
+    def digest(self, entry_id: str) -> str:
+        """sha256 over the entry's playbook and every file under its directory's roles,
+        templates and files: what an approval of this entry's step approves."""
+        playbook = self.playbook_path(entry_id)
+        h = hashlib.sha256()
+        files = [playbook]
+        base = playbook.parent
+        for sub in ("roles", "templates", "files"):
+            folder = base / sub
+            if folder.is_dir():
+                files.extend(p for p in sorted(folder.rglob("*")) if p.is_file())
+        for path in files:
+            h.update(str(path.relative_to(self.root)).encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+        return "sha256:" + h.hexdigest()
+
+
+def _groups(data: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    """Flatten an Ansible YAML inventory into group -> hosts (children included)."""
+    if not isinstance(data, dict) or "all" not in data:
+        raise CatalogError(f"{path}: an Ansible YAML inventory must start with `all:`")
+    groups: dict[str, list[str]] = {}
+
+    def walk(name: str, node: Any) -> list[str]:
+        node = node or {}
+        if not isinstance(node, dict):
+            raise CatalogError(f"{path}: group {name!r} must be a mapping")
+        members = list((node.get("hosts") or {}).keys())
+        for child, child_node in (node.get("children") or {}).items():
+            for host in walk(child, child_node):
+                if host not in members:
+                    members.append(host)
+        groups.setdefault(name, [])
+        groups[name].extend(h for h in members if h not in groups[name])
+        return members
+
+    walk("all", data["all"])
+    return {name: tuple(members) for name, members in groups.items()}
+
+
+def load_catalog(root: Path | str) -> Catalog:
+    """Load ``root/catalog.yml`` and its inventory. Raises ``CatalogError`` naming the file
+    and the problem."""
+    root = Path(root).resolve()
+    index = root / "catalog.yml"
+    try:
+        data = yaml.load(index.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise CatalogError(f"{root} is not a catalog: it has no catalog.yml") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{index} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise CatalogError(f"{index}: expected a mapping with an `entries` list")
+    inventory_path = root / str(data.get("inventory", "inventory.yml"))
+    try:
+        inventory_data = yaml.load(
+            inventory_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+    except FileNotFoundError:
+        raise CatalogError(f"{index}: inventory {inventory_path} does not exist") from None
+    inventory = Inventory(path=inventory_path, groups=_groups(inventory_data, inventory_path))
+    entries: dict[str, CatalogEntry] = {}
+    for n, raw in enumerate(data["entries"]):
+        try:
+            entry = CatalogEntry.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise CatalogError(f"{index}: entry {n + 1}: {where}: {first['msg']}") from None
+        if entry.id in entries:
+            raise CatalogError(f"{index}: entry id {entry.id!r} appears twice")
+        if not (root / entry.playbook).is_file():
+            raise CatalogError(f"{index}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+        entries[entry.id] = entry
+    try:
+        return Catalog(root=root, entries=entries, inventory=inventory)
+    except ValidationError as exc:
+        raise CatalogError(f"{index}: {exc.errors()[0]['msg']}") from None

@@ -1,0 +1,33 @@
+"""Planning's errors, one class per condition."""
+
+from __future__ import annotations
+
+from chiffon.errors import ChiffonError
+
+
+class CatalogError(ChiffonError):
+    """Raised when a catalog directory cannot be loaded: a missing ``catalog.yml``, an entry
+    whose playbook file is missing, a malformed inventory. The message names the file and
+    the field."""
+
+    code = "catalog_error"
+
+
+class InvalidPlan(ChiffonError):
+    """Raised by ``validate_plan`` when a plan names an unknown playbook, host or variable,
+    or a variable of the wrong type. ``reasons`` lists every problem found, one sentence
+    each; such a plan is never shown for approval and never executed."""
+
+    code = "invalid_plan"
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("the plan is invalid: " + "; ".join(reasons))
+        self.reasons = reasons
+
+
+class PlanningFailed(ChiffonError):
+    """Raised when a planner could not produce a valid plan (a model that kept answering
+    invalid plans after the repair round, an unreachable model with no fallback, a budget
+    spent). The message says why."""
+
+    code = "planning_failed"
