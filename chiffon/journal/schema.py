@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -34,6 +35,13 @@ messages = Table(
     Column("body", JSONB, nullable=False),
     Index("ix_messages_correlation_id", "correlation_id"),
     Index("ix_messages_created_at", "created_at"),
+    # Messages about one run (its timeline, `chiffon audit show`), found by the run_id their
+    # bodies carry; partial, so the runtime's other messages cost the index nothing.
+    Index(
+        "ix_messages_run_id",
+        text("(body ->> 'run_id')"),
+        postgresql_where=text("body ? 'run_id'"),
+    ),
     comment="Every journaled envelope; ids are UUIDv7, so the primary key grows in time order.",
 )
 

@@ -9,6 +9,9 @@ import anyio
 import asyncpg
 import pytest
 
+import chiffon.audit.tables
+import chiffon.llm.tables
+import chiffon.orchestrator.tables  # noqa: F401  (every tables module, as migrations/env.py)
 from chiffon.database import metadata
 from chiffon.journal import migrate
 from tests.conftest import with_database
