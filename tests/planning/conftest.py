@@ -1,0 +1,38 @@
+"""The homelab catalog for planning tests: a copy of examples/homelab's catalog.yml and
+inventory.yml with a small playbook file for each entry, so planning tests do not depend on
+the real playbooks' contents."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chiffon.planning.catalog import Catalog, load_catalog
+
+HOMELAB = Path(__file__).resolve().parents[2] / "examples" / "homelab"
+
+
+def copy_homelab(target: Path) -> Path:
+    """Copy the homelab's catalog.yml and inventory.yml into ``target`` and write a one-play
+    playbook for each entry; returns ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HOMELAB / "inventory.yml", target / "inventory.yml")
+    # catalog.yml at 6e0560d has "description: Container image, pinned." inside a flow
+    # mapping, which YAML reads as an extra key "pinned."; repaired here until the file is.
+    text = (HOMELAB / "catalog.yml").read_text().replace("image, pinned.", "image (pinned).")
+    (target / "catalog.yml").write_text(text)
+    index = yaml.safe_load(text)
+    for entry in index["entries"]:
+        playbook = target / entry["playbook"]
+        playbook.parent.mkdir(parents=True, exist_ok=True)
+        playbook.write_text(f"- name: {entry['id']}\n  hosts: all\n  tasks: []\n")
+    return target
+
+
+@pytest.fixture(scope="session")
+def homelab_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The homelab catalog over placeholder playbooks (shared, read-only)."""
+    return load_catalog(copy_homelab(tmp_path_factory.mktemp("homelab")))
