@@ -8,7 +8,12 @@ flushes and the database connections close.
 
 from __future__ import annotations
 
+import asyncio
+import getpass
+import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +24,14 @@ from chiffon.settings import Settings
 if TYPE_CHECKING:
     from chiffon.actors.journal import Journal
     from chiffon.database import Database
+    from chiffon.domain import Domain
+    from chiffon.orchestrator.approval import Approver, Verdict
+    from chiffon.orchestrator.events import Listener
+    from chiffon.planning.catalog import Catalog
+    from chiffon.protocol import PlanProposed, RunFinished
+    from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
+
+    ApproverLike = Approver | Callable[[PlanProposed], Verdict | bool | Awaitable[Verdict | bool]]
 
 
 def store_for(settings: Settings) -> AbstractAsyncContextManager[Any]:
@@ -45,6 +58,10 @@ class System:
     server is started under ``CHIFFON_HOME``. Start-up problems (a bad URL, a refused
     connection, an unusable data directory) raise ``ConfigError`` with one readable
     sentence.
+
+    With a ``catalog`` (argument or ``CHIFFON_CATALOG``), the domain starts too — infra
+    agent, orchestrator (reconciling runs left by stopped processes) — and ``run`` and
+    ``resume`` handle infrastructure requests end to end.
     """
 
     def __init__(
@@ -53,8 +70,11 @@ class System:
         *,
         default_durability: Durability = Durability.ASYNC,
         configure_logs: bool = True,
+        catalog: Catalog | Path | str | None = None,
     ) -> None:
         self.settings = settings if settings is not None else Settings.load()
+        self._catalog = catalog if catalog is not None else self.settings.catalog
+        self._domain: Domain | None = None
         self._default_durability = default_durability
         self._configure_logs = configure_logs
         self._stack: AsyncExitStack | None = None
@@ -77,6 +97,13 @@ class System:
                     shutdown_deadline_s=settings.shutdown_deadline_s,
                 )
             )
+            if self._catalog is not None:
+                from chiffon.domain import start_domain
+
+                self._domain = await start_domain(
+                    settings, self._actors, self._store.database, self._store.journal,
+                    catalog=self._catalog,
+                )  # fmt: skip
         except BaseException:
             await stack.aclose()
             raise
@@ -118,3 +145,96 @@ class System:
     ) -> LocalRef:
         """Spawn a top-level actor; see ``ActorSystem.spawn``."""
         return await self.actors.spawn(factory, *args, name=name, **kwargs)
+
+    @property
+    def domain(self) -> Domain:
+        """The running domain; raises ``RuntimeError`` when the system has no catalog."""
+        if self._domain is None:
+            raise RuntimeError("System has no catalog: pass catalog=… or set CHIFFON_CATALOG")
+        return self._domain
+
+    async def run(
+        self,
+        request: str,
+        *,
+        approver: ApproverLike,
+        planner: PlannerChoice = "auto",
+        high_value: bool = False,
+        listener: Listener | None = None,
+        approver_name: str | None = None,
+        channel: ApprovalChannel = "library",
+        run_id: uuid.UUID | None = None,
+    ) -> RunFinished:
+        """Handle one request end to end and return how it ended (``RunFinished``).
+
+        ``approver`` decides on each plan: an ``Approver``, or a function of the
+        ``PlanProposed`` returning a ``Verdict`` or a bool. The decision is recorded under
+        ``approver_name`` (default: the OS user) and ``channel``. ``listener`` sees the run's
+        events as they happen. Raises ``JournalUnavailable`` when the database is down
+        before the run starts; everything after that ends in the returned status.
+        """
+        from chiffon.protocol import RunRequested
+
+        self.domain  # noqa: B018  (raises when the system has no catalog)
+        run_id = run_id or uuid.uuid4()
+        decider = _approver(approver)
+        message = RunRequested(
+            run_id=run_id, request=request, requested_by=approver_name or getpass.getuser(),
+            planner=planner, high_value=high_value,
+            budget_usd=self.settings.budget_usd, dry_run=decider.wants_dry_run,
+        )  # fmt: skip
+        return await self._drive(run_id, message, decider, listener, approver_name, channel)
+
+    async def resume(
+        self,
+        run_id: uuid.UUID | str,
+        *,
+        approver: ApproverLike,
+        listener: Listener | None = None,
+        approver_name: str | None = None,
+        channel: ApprovalChannel = "library",
+    ) -> RunFinished:
+        """Pick up a run a stopped process left (``chiffon run --resume``). Raises
+        ``RunNotFound`` and ``NotResumable``."""
+        from chiffon.orchestrator.orchestrator import ResumeRun
+
+        domain = self.domain
+        resolved = await domain.services.store.resolve(str(run_id))
+        decider = _approver(approver)
+        message = ResumeRun(
+            resolved, approver_name or getpass.getuser(), dry_run=decider.wants_dry_run
+        )
+        return await self._drive(resolved, message, decider, listener, approver_name, channel)
+
+    async def _drive(
+        self,
+        run_id: uuid.UUID,
+        message: Any,
+        approver: Approver,
+        listener: Listener | None,
+        approver_name: str | None,
+        channel: ApprovalChannel,
+    ) -> RunFinished:
+        from chiffon.orchestrator.session import Session, Submit
+
+        domain = self.domain
+        finished: asyncio.Future[RunFinished] = asyncio.get_running_loop().create_future()
+        if listener is not None:
+            domain.services.listeners.setdefault(run_id, []).append(listener)
+        try:
+            session = await self.actors.spawn(
+                Session, approver, approver_name=approver_name or getpass.getuser(),
+                channel=channel, finished=finished,
+            )  # fmt: skip
+            await session.tell(Submit(domain.orchestrator, message))
+            return await finished
+        finally:
+            domain.services.listeners.pop(run_id, None)
+
+
+def _approver(approver: Any) -> Approver:
+    from chiffon.orchestrator.approval import CallbackApprover
+
+    if hasattr(approver, "decide") and hasattr(approver, "wants_dry_run"):
+        return approver  # type: ignore[no-any-return]
+    return CallbackApprover(approver)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import bench, db, demo
+from chiffon.cli import bench, db, demo, run
 
 app = typer.Typer(
     name="chiffon",
@@ -18,6 +18,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.command("plan")(run.plan)
+app.command("run")(run.run)
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)

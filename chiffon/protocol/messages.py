@@ -34,6 +34,9 @@ class RunRequested(WireModel):
     planner: PlannerChoice = "auto"
     high_value: bool = False
     budget_usd: float = Field(default=0.50, ge=0.0)
+    dry_run: bool = Field(
+        default=True, description="Preview each step in Ansible's check mode before approval."
+    )
 
 
 class PlanProposed(WireModel):

@@ -1,0 +1,124 @@
+"""How plans, questions and run summaries look in the terminal (rich), and as JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chiffon.planning.catalog import Catalog
+    from chiffon.planning.planner import NeedsClarification
+    from chiffon.protocol import Plan, RunFinished
+
+RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
+STATUS_STYLE = {
+    "succeeded": "bold green", "failed": "bold red", "rejected": "yellow",
+    "expired": "yellow", "interrupted": "yellow", "cancelled": "yellow",
+}  # fmt: skip
+
+
+def shown_variables(plan: Plan, catalog: Catalog) -> list[dict[str, Any]]:
+    """Each step's variables with secret values replaced by ``***``."""
+    out = []
+    for step in plan.steps:
+        declared = catalog.entries[step.playbook].variables
+        out.append(
+            {
+                k: ("***" if k in declared and declared[k].secret else v)
+                for k, v in step.variables.items()
+            }
+        )
+    return out
+
+
+def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> None:
+    """The plan as a table: steps, hosts, variables (secrets hidden), risk, confidence."""
+    from rich.table import Table
+
+    table = Table(title=f"Plan: {plan.summary or plan.request}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("playbook", style="bold")
+    table.add_column("hosts")
+    table.add_column("variables")
+    table.add_column("why", style="dim")
+    for n, (step, variables) in enumerate(
+        zip(plan.steps, shown_variables(plan, catalog), strict=True)
+    ):
+        shown = ", ".join(f"{k}={v}" for k, v in variables.items())
+        table.add_row(str(n + 1), step.playbook, ", ".join(step.hosts), shown, step.reason)
+    console.print(table)
+    risk = RISK_STYLE.get(plan.risk, "")
+    console.print(
+        f"risk [{risk}]{plan.risk}[/]  confidence {plan.confidence:.2f}  "
+        f"planner {plan.planner}  plan {digest[:19]}…"
+    )
+
+
+def print_question(console: Console, question: NeedsClarification) -> None:
+    console.print(f"[yellow]Chiffon needs more to go on:[/] {question.question}")
+    if question.candidates:
+        console.print("candidates: " + ", ".join(question.candidates))
+
+
+def print_dry_run(console: Console, plan: Plan, dry_run: tuple[str, ...]) -> None:
+    """Each step's check-mode diff, highlighted, long ones cut."""
+    from rich.syntax import Syntax
+
+    for n, (step, diff) in enumerate(zip(plan.steps, dry_run, strict=False)):
+        console.rule(f"dry run {n + 1}: {step.playbook}", align="left", style="dim")
+        text = diff.strip() or "(no changes reported)"
+        lines = text.splitlines()
+        if len(lines) > 60:
+            text = "\n".join([*lines[:60], f"… {len(lines) - 60} more lines"])
+        console.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=True))
+
+
+def print_summary(console: Console, summary: RunFinished) -> None:
+    from rich.table import Table
+
+    style = STATUS_STYLE.get(summary.status, "")
+    table = Table(title_justify="left", show_edge=False)
+    for column in ("#", "playbook", "status", "hosts", "ok", "changed", "failed", "unreachable"):
+        table.add_column(column)
+    for n, step in enumerate(summary.steps):
+        s = step.stats
+        table.add_row(
+            str(n + 1), step.playbook, step.status, ", ".join(step.hosts), str(s.ok),
+            str(s.changed), str(s.failed), str(s.unreachable),
+        )  # fmt: skip
+    if summary.steps:
+        console.print(table)
+    reason = f" — {summary.reason}" if summary.reason else ""
+    console.print(
+        f"run {summary.run_id} [{style}]{summary.status}[/]{reason}  "
+        f"{summary.seconds:.1f} s  ${summary.cost_usd:.4f}"
+    )
+
+
+def summary_json(summary: RunFinished) -> dict[str, Any]:
+    """The ``--json`` object of ``chiffon run``."""
+    return {
+        "run_id": str(summary.run_id),
+        "status": summary.status,
+        "reason": summary.reason,
+        "steps": [
+            {
+                "playbook": s.playbook, "status": s.status, "hosts": list(s.hosts),
+                "attempt": s.attempt,
+                "stats": {
+                    "ok": s.stats.ok, "changed": s.stats.changed, "failed": s.stats.failed,
+                    "unreachable": s.stats.unreachable,
+                },
+            }
+            for s in summary.steps
+        ],
+        "cost_usd": summary.cost_usd,
+        "seconds": summary.seconds,
+    }  # fmt: skip
+
+
+def until(expires_at: dt.datetime) -> str:
+    seconds = max(0, int((expires_at - dt.datetime.now(dt.UTC)).total_seconds()))
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"

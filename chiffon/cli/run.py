@@ -1,0 +1,288 @@
+"""``chiffon plan`` and ``chiffon run``: a request to a validated plan, and to an audited change.
+
+Start-up is part of speed: with the catalog planner the plan is computed and shown before
+the database, SQLAlchemy or the actor system are even imported; the run then starts the
+system, plans again inside the run (same catalog, same answer, same hash: nothing is shown
+twice) and asks for approval.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chiffon.planning.catalog import Catalog
+    from chiffon.planning.planner import PlanOutcome
+    from chiffon.protocol import Plan, RunFinished
+    from chiffon.protocol.messages import ApprovalChannel
+    from chiffon.settings import Settings
+
+EXIT = {"succeeded": 0, "failed": 1, "rejected": 2, "expired": 3, "interrupted": 3, "cancelled": 3}
+
+CatalogOption = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalog directory (catalog.yml, playbooks, inventory)."),
+]
+PlannerOption = Annotated[
+    str,
+    typer.Option(
+        "--planner",
+        help="catalog (offline), llm (a configured model), or auto (llm if configured).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"chiffon: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, str]:
+    from chiffon.errors import ChiffonError
+    from chiffon.planning.catalog import load_catalog
+    from chiffon.settings import Settings
+
+    try:
+        settings = Settings.load()
+        root = catalog_dir or settings.catalog
+        if root is None:
+            raise _fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
+        catalog = load_catalog(root)
+    except ChiffonError as exc:
+        raise _fail(str(exc)) from None
+    if planner not in ("auto", "catalog", "llm"):
+        raise _fail(f"--planner must be catalog, llm or auto, not {planner!r}")
+    configured = settings.llm_local_model or settings.llm_external_model
+    if planner == "llm" and not configured:
+        raise _fail("--planner llm needs a model: set CHIFFON_LLM_LOCAL_MODEL (or _EXTERNAL_MODEL)")
+    effective = "llm" if planner == "llm" or (planner == "auto" and configured) else "catalog"
+    return settings, catalog, effective
+
+
+def _catalog_plan(catalog: Catalog, request: str) -> PlanOutcome:
+    """The catalog planner, validated: a ``Plan``, a ``NeedsClarification``, or ``InvalidPlan``
+    raised."""
+    import anyio
+
+    from chiffon.planning.catalog_planner import CatalogPlanner
+    from chiffon.planning.planner import NeedsClarification, PlanRequest
+    from chiffon.planning.validation import validate_plan
+
+    outcome = anyio.run(CatalogPlanner(catalog).plan, PlanRequest(text=request))
+    if isinstance(outcome, NeedsClarification):
+        return outcome
+    return validate_plan(outcome, catalog)
+
+
+def plan(
+    request: Annotated[str, typer.Argument(help="What you want, in plain words.")],
+    catalog: CatalogOption = None,
+    planner: PlannerOption = "auto",
+    json_output: JsonOption = False,
+) -> None:
+    """Plan a request against the catalog and show the validated plan. Nothing is executed."""
+    from rich.console import Console
+
+    from chiffon.planning.errors import InvalidPlan, PlanningFailed
+    from chiffon.planning.planner import NeedsClarification
+    from chiffon.protocol import plan_hash
+
+    settings, cat, effective = _setup(catalog, planner)
+    try:
+        if effective == "catalog":
+            outcome = _catalog_plan(cat, request)
+        else:
+            from chiffon.cli.runner import run as run_async
+
+            outcome = run_async(lambda: _llm_plan(settings, cat, request, planner))
+    except InvalidPlan as exc:
+        if json_output:
+            typer.echo(_dumps({"status": "invalid", "reasons": exc.reasons}))
+        raise _fail(str(exc)) from None
+    except PlanningFailed as exc:
+        raise _fail(str(exc), 1) from None
+    console = Console(stderr=json_output)
+    if isinstance(outcome, NeedsClarification):
+        if json_output:
+            typer.echo(
+                _dumps(
+                    {
+                        "status": "needs_clarification",
+                        "question": outcome.question,
+                        "candidates": list(outcome.candidates),
+                    }
+                )
+            )
+        else:
+            from chiffon.cli.render import print_question
+
+            print_question(console, outcome)
+        raise typer.Exit(2)
+    digest = plan_hash(outcome)
+    if json_output:
+        typer.echo(_dumps({"status": "planned", "plan_hash": digest, "plan": _shown(outcome, cat)}))
+        return
+    from chiffon.cli.render import print_plan
+
+    print_plan(console, outcome, digest, cat)
+
+
+async def _llm_plan(settings: Settings, catalog: Catalog, request: str, choice: str) -> PlanOutcome:
+    from chiffon.assembly import store_for
+    from chiffon.domain import planners
+    from chiffon.planning.planner import NeedsClarification, PlanRequest
+    from chiffon.planning.validation import validate_plan
+
+    async with store_for(settings) as store:
+        planner = planners(settings, catalog, store.database)(choice, False)
+        outcome = await planner.plan(PlanRequest(text=request))
+    if isinstance(outcome, NeedsClarification):
+        return outcome
+    return validate_plan(outcome, catalog)
+
+
+def run(
+    request: Annotated[str | None, typer.Argument(help="What you want, in plain words.")] = None,
+    catalog: CatalogOption = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Approve the plan without asking (recorded as such).")
+    ] = False,
+    planner: PlannerOption = "auto",
+    high_value: Annotated[
+        bool, typer.Option("--high-value", help="Plan with the external model.")
+    ] = False,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Resume a stopped run (id or unique prefix).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Plan a request, ask for approval, execute it, and record everything.
+
+    Exit status: 0 succeeded, 1 failed, 2 rejected or invalid, 3 expired or interrupted.
+    """
+    from rich.console import Console
+
+    if (request is None) == (resume is None):
+        raise _fail("give a REQUEST, or --resume RUN_ID")
+    settings, cat, effective = _setup(catalog, planner)
+    if not yes and not sys.stdin.isatty():
+        raise _fail(
+            "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
+            "explicitly"
+        )
+    console = Console(stderr=json_output)
+    shown: str | None = None
+    if request is not None and effective == "catalog":
+        shown = _show_early(console, cat, request)
+    run_id = uuid.uuid4()
+    from chiffon.cli.runner import run as run_async
+
+    try:
+        summary = run_async(
+            lambda: _run(settings, cat, console, request, resume, run_id, yes, planner,
+                         high_value, shown)
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        which = resume or str(run_id)
+        raise _fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
+    if json_output:
+        from chiffon.cli.render import summary_json
+
+        typer.echo(_dumps(summary_json(summary)))
+    else:
+        from chiffon.cli.render import print_summary
+
+        print_summary(console, summary)
+    raise typer.Exit(EXIT.get(summary.status, 1))
+
+
+def _show_early(console: Console, catalog: Catalog, request: str) -> str | None:
+    """The catalog plan, on screen before the system starts; its hash, or None."""
+    from chiffon.cli.render import print_plan
+    from chiffon.errors import ChiffonError
+    from chiffon.protocol import Plan, plan_hash
+
+    try:
+        outcome = _catalog_plan(catalog, request)
+    except ChiffonError:
+        return None  # the run records the rejection and says why
+    if not isinstance(outcome, Plan):
+        return None
+    digest = plan_hash(outcome)
+    print_plan(console, outcome, digest, catalog)
+    return digest
+
+
+async def _run(
+    settings: Settings,
+    catalog: Catalog,
+    console: Console,
+    request: str | None,
+    resume: str | None,
+    run_id: uuid.UUID,
+    yes: bool,
+    planner: str,
+    high_value: bool,
+    shown: str | None,
+) -> RunFinished:
+    from chiffon.assembly import System
+    from chiffon.cli.progress import RunDisplay
+    from chiffon.errors import ChiffonError
+    from chiffon.logs import configure_logging
+    from chiffon.orchestrator.approval import AutoApprove
+
+    # The display is the CLI's voice; logs only speak up for warnings unless asked to.
+    level = settings.log_level if "log_level" in settings.model_fields_set else "warning"
+    configure_logging(level, settings.log_format)
+    display = RunDisplay(console, catalog, shown_hash=shown)
+    approver: Any
+    if yes:
+        approver = AutoApprove()
+    else:
+        from chiffon.cli.prompt import TerminalApprover
+
+        approver = TerminalApprover(console)
+    channel: ApprovalChannel = "yes" if yes else "terminal"
+    try:
+        async with System(settings, catalog=catalog) as system:
+            try:
+                if resume is not None:
+                    return await system.resume(
+                        resume, approver=approver, listener=display, channel=channel
+                    )
+                assert request is not None
+                return await system.run(
+                    request, approver=approver, planner=planner,  # type: ignore[arg-type]
+                    high_value=high_value, listener=display, channel=channel, run_id=run_id,
+                )  # fmt: skip
+            finally:
+                display.stop()
+    except ChiffonError as exc:
+        from chiffon.errors import ConfigError
+
+        if isinstance(exc, ConfigError):
+            raise
+        raise _fail(str(exc), 1) from None
+
+
+def _shown(plan: Plan, catalog: Catalog) -> dict[str, Any]:
+    from chiffon.cli.render import shown_variables
+
+    data = plan.model_dump(mode="json")
+    for step, variables in zip(data["steps"], shown_variables(plan, catalog), strict=True):
+        step["variables"] = variables
+    return data
+
+
+def _dumps(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=2, default=str)

@@ -1,0 +1,541 @@
+"""``RunActor``: one run, from request to plan, approval, execution and its end.
+
+Message-driven: the run plans when started, proposes the plan to its session, and moves only
+when a message arrives — a ``PlanDecision`` (from the session, or its own expiry timer), a
+``StepOutput`` or ``StepResult`` from the agent. Each state change is written with the
+message that caused it (``RunStore``); every message it receives was journaled before it
+arrived. A run that cannot go on (a database outage, a planner failure) ends ``failed`` with
+the reason; one whose process dies is found by start-up reconciliation and interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import time
+import uuid
+from typing import Any
+
+import structlog
+
+from chiffon.actors import Actor, ActorRef, handler
+from chiffon.errors import ChiffonError
+from chiffon.orchestrator.errors import DispatchRefused
+from chiffon.orchestrator.events import PlanReady, StepStarted
+from chiffon.orchestrator.services import RunServices
+from chiffon.orchestrator.states import STEP_TERMINAL
+from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
+from chiffon.planning.errors import InvalidPlan
+from chiffon.planning.planner import NeedsClarification, PlanRequest
+from chiffon.planning.validation import validate_plan
+from chiffon.protocol import (
+    HostStats,
+    Plan,
+    PlanDecision,
+    PlanProposed,
+    RunFinished,
+    StepExecute,
+    StepOutput,
+    StepResult,
+    StepSummary,
+    plan_hash,
+)
+from chiffon.protocol.messages import RunOutcome
+
+log = structlog.get_logger("chiffon.run")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StartRun:
+    """Internal kick from the orchestrator: plan (or, resuming, pick up where it stopped).
+    Not journaled: the ``RunRequested`` (or resume command) it follows was."""
+
+    cause: uuid.UUID
+    resume: bool = False
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApprovalTimeout:
+    """The run's own timer: the proposal of ``plan_hash`` was not decided in time."""
+
+    plan_hash: str
+    durability = "transient"
+
+
+class RunActor(Actor):
+    """Drives one run. Constructed by the ``Orchestrator``; the session is the requester."""
+
+    def __init__(
+        self,
+        run_id: uuid.UUID,
+        services: RunServices,
+        session: ActorRef | None,
+        *,
+        planner: str,
+        high_value: bool,
+        budget_usd: float,
+        dry_run: bool,
+    ) -> None:
+        self.run_id = run_id
+        self.s = services
+        self.session = session
+        self.planner_choice = planner
+        self.high_value = high_value
+        self.budget_usd = budget_usd
+        self.dry_run = dry_run
+        self.status = "received"
+        self.revision = 0
+        self.plan: Plan | None = None
+        self.plan_hash: str | None = None
+        self.approval: ApprovalRecord | None = None
+        self.steps: list[StepRecord] = []  # the current attempt of each position
+        self.started = time.monotonic()
+        self.timer: asyncio.TimerHandle | None = None
+        self.output_seen: set[uuid.UUID] = set()
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def emit(self, event: object) -> None:
+        listeners = self.s.listeners.get(self.run_id)
+        if not listeners:
+            return
+        for listener in list(listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("listener failed; dropped", run_id=str(self.run_id))
+                listeners.remove(listener)
+
+    # -- start and planning ----------------------------------------------------------------
+
+    @handler(StartRun)
+    async def on_start_run(self, message: StartRun) -> None:
+        try:
+            if message.resume:
+                await self.resume(message.cause)
+            else:
+                await self.move("planning", message.cause)
+                await self.propose(message.cause, feedback=None)
+        except Exception as exc:
+            await self.fail_run(exc, message.cause)
+
+    async def propose(self, cause: uuid.UUID, feedback: str | None) -> None:
+        """Plan, validate, store the revision, and send it to the session for a decision."""
+        run = await self.s.store.run(self.run_id)
+        planner = self.s.planner_for(self.planner_choice, self.high_value)
+        outcome = await planner.plan(
+            PlanRequest(
+                text=run.request, run_id=self.run_id, feedback=feedback, previous=self.plan,
+                high_value=self.high_value, budget_usd=self.budget_usd,
+            )
+        )  # fmt: skip
+        if isinstance(outcome, NeedsClarification):
+            await self.finish("rejected", cause, reason=f"needs clarification: {outcome.question}")
+            return
+        try:
+            plan = validate_plan(outcome, self.s.catalog)
+        except InvalidPlan as exc:
+            await self.finish("rejected", cause, reason=str(exc))
+            return
+        digest = plan_hash(plan)
+        self.revision = run.revision + 1
+        services = sorted(
+            {s for step in plan.steps for s in self.s.catalog.entries[step.playbook].services}
+        )
+        await self.s.store.add_plan(
+            self.run_id, self.revision, plan, digest, services=services, feedback=feedback,
+            message_id=cause,
+        )  # fmt: skip
+        self.status = "awaiting_approval"
+        self.plan, self.plan_hash = plan, digest
+        self.emit(PlanReady(self.run_id, self.revision, plan, digest))
+        await self.send_proposal()
+
+    async def send_proposal(self) -> None:
+        plan, digest = self.proposed()
+        dry_run: tuple[str, ...] = ()
+        if self.dry_run and self.s.preview is not None:
+            try:
+                dry_run = await self.s.preview(plan)
+            except Exception as exc:  # a preview is a courtesy: its failure is shown, not fatal
+                dry_run = tuple(f"dry run unavailable: {exc}" for _ in plan.steps)
+        ttl = self.s.approval_ttl
+        proposal = PlanProposed(
+            run_id=self.run_id, revision=self.revision, plan=plan,
+            plan_hash=digest, expires_at=now() + ttl, dry_run=dry_run,
+        )  # fmt: skip
+        self.arm_timer(digest, ttl.total_seconds())
+        self.emit(proposal)
+        if self.session is not None:
+            await self.session.tell(proposal)
+
+    def arm_timer(self, digest: str, seconds: float) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        me = self.context.self_ref
+
+        def expire() -> None:
+            if me.is_alive:
+                me.tell_nowait(ApprovalTimeout(digest))
+
+        self.timer = asyncio.get_running_loop().call_later(max(seconds, 0.0), expire)
+
+    @handler(ApprovalTimeout)
+    async def on_timeout(self, message: ApprovalTimeout) -> None:
+        if self.status == "awaiting_approval" and message.plan_hash == self.plan_hash:
+            # Journaled like any decision, with the timer as its channel.
+            await self.context.self_ref.tell(
+                PlanDecision(
+                    run_id=self.run_id, plan_hash=message.plan_hash, decision="expired",
+                    approver="chiffon", channel="timer",
+                )
+            )  # fmt: skip
+
+    # -- decisions -------------------------------------------------------------------------
+
+    @handler(PlanDecision)
+    async def on_decision(self, message: PlanDecision) -> None:
+        cause = self.cause()
+        if self.status != "awaiting_approval" or message.plan_hash != self.plan_hash:
+            log.info(
+                "stale decision ignored", run_id=str(self.run_id), decision=message.decision,
+                status=self.status,
+            )  # fmt: skip
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        to_state = {
+            "approve": "approved", "reject": "rejected", "modify": "planning",
+            "expired": "expired",
+        }[message.decision]  # fmt: skip
+        try:
+            record = await self.s.store.record_decision(
+                self.run_id, plan_hash=message.plan_hash, decision=message.decision,
+                approver=message.approver, channel=message.channel, feedback=message.feedback,
+                valid_for=self.s.approval_ttl, message_id=cause, to_state=to_state,
+            )  # fmt: skip
+            self.status = to_state
+            if message.decision == "approve":
+                self.approval = record
+                await self.milestone("approved", f"approved by {message.approver}")
+                await self.move("running", cause)
+                await self.create_steps(cause, start=0)
+                await self.dispatch_next(cause)
+            elif message.decision == "modify":
+                await self.propose(cause, feedback=message.feedback)
+            else:
+                reason = (
+                    f"rejected by {message.approver}"
+                    if message.decision == "reject"
+                    else "no decision before the approval expired"
+                )
+                outcome: RunOutcome = "rejected" if message.decision == "reject" else "expired"
+                await self.finish(outcome, cause, reason=reason, recorded=True)
+        except Exception as exc:
+            await self.fail_run(exc, cause)
+
+    # -- execution -------------------------------------------------------------------------
+
+    async def create_steps(
+        self, cause: uuid.UUID, *, start: int, attempts: dict[int, int] | None = None
+    ) -> None:
+        plan, digest, approval = self.approved()
+        wanted = [
+            (position, (attempts or {}).get(position, 1), step)
+            for position, step in enumerate(plan.steps)
+            if position >= start
+        ]
+        created = await self.s.store.create_steps(
+            self.run_id, wanted, plan_hash=digest, approval_id=approval.id, message_id=cause
+        )
+        by_position = {step.position: step for step in self.steps}
+        by_position.update({step.position: step for step in created})
+        self.steps = [by_position[p] for p in sorted(by_position)]
+
+    async def dispatch_next(self, cause: uuid.UUID) -> None:
+        pending = next((s for s in self.steps if s.status == "pending"), None)
+        if pending is None:
+            await self.finish("succeeded", cause)
+            return
+        _, digest, approval = self.approved()
+        try:
+            await self.s.store.transition_step(
+                pending.id, "pending", "dispatched", message_id=cause
+            )
+        except DispatchRefused as exc:
+            await self.skip_pending(cause, f"not dispatched: {exc}")
+            await self.finish("failed", cause, reason=f"the database refused to dispatch: {exc}")
+            return
+        step = self.replace(pending, status="dispatched")
+        self.emit(
+            StepStarted(
+                self.run_id, step.id, step.position, step.attempt, step.playbook, step.hosts,
+                len(self.steps),
+            )
+        )  # fmt: skip
+        await self.s.infra.tell(
+            StepExecute(
+                run_id=self.run_id, step_id=step.id, attempt=step.attempt,
+                playbook=step.playbook, digest=step.digest, hosts=step.hosts,
+                variables=step.variables, approval_id=approval.id, plan_hash=digest,
+            )
+        )  # fmt: skip
+
+    @handler(StepOutput)
+    async def on_output(self, message: StepOutput) -> None:
+        step = self.current(message.step_id)
+        if step is None:
+            return
+        if step.status == "dispatched" and message.step_id not in self.output_seen:
+            self.output_seen.add(message.step_id)
+            try:
+                await self.s.store.transition_step(
+                    step.id, "dispatched", "running", message_id=self.cause()
+                )
+                self.replace(step, status="running")
+            except Exception as exc:
+                log.warning("step start not recorded", error=str(exc), step_id=str(step.id))
+        self.emit(message)
+
+    @handler(StepResult)
+    async def on_result(self, message: StepResult) -> None:
+        cause = self.cause()
+        step = self.current(message.step_id)
+        if step is None or step.attempt != message.attempt or step.status in STEP_TERMINAL:
+            log.info("result for no current step ignored", step_id=str(message.step_id))
+            return
+        try:
+            stats = {host: s.model_dump() for host, s in message.stats.items()}
+            reason = message.failure.error if message.failure else None
+            await self.s.store.transition_step(
+                step.id, step.status, message.status, message_id=cause, reason=reason,
+                stats=stats,
+            )  # fmt: skip
+            self.replace(step, status=message.status, stats=stats, reason=reason)
+            self.emit(message)
+            if message.status == "succeeded":
+                await self.dispatch_next(cause)
+                return
+            if message.failure is not None:
+                await self.s.record_failure(
+                    run_id=self.run_id, step_id=step.id, attempt=step.attempt,
+                    playbook=step.playbook, failure=message.failure,
+                )  # fmt: skip
+            await self.skip_pending(cause, f"step {step.position + 1} ({step.playbook}) failed")
+            await self.finish("failed", cause, reason=f"{step.playbook} failed: {reason}")
+        except Exception as exc:
+            await self.fail_run(exc, cause)
+
+    async def skip_pending(self, cause: uuid.UUID, reason: str) -> None:
+        for step in list(self.steps):
+            if step.status == "pending":
+                await self.s.store.transition_step(
+                    step.id, "pending", "skipped", message_id=cause, reason=reason
+                )
+                self.replace(step, status="skipped", reason=reason)
+
+    # -- resuming --------------------------------------------------------------------------
+
+    async def resume(self, cause: uuid.UUID) -> None:
+        """Pick the run up from its stored state (DESIGN.md's recovery rules)."""
+        run = await self.s.store.run(self.run_id)
+        self.status = run.status
+        self.revision = run.revision
+        if run.revision:
+            self.plan, self.plan_hash = await self.s.store.plan(self.run_id, run.revision)
+        if run.status in ("received", "planning") or (
+            run.status == "interrupted" and self.plan is None
+        ):
+            if run.status != "planning":
+                await self.move("planning", cause)
+            await self.propose(cause, feedback=None)
+            return
+        if run.status == "awaiting_approval":
+            await self.send_proposal()
+            return
+        assert self.plan_hash is not None
+        self.approval = await self.s.store.latest_approval(self.run_id, self.plan_hash)
+        attempts = await self.s.store.steps(self.run_id)
+        latest: dict[int, StepRecord] = {}
+        for step in attempts:
+            latest[step.position] = step
+        for step in list(latest.values()):
+            if step.status in ("dispatched", "running"):
+                reason = "the process driving it stopped; resumed as a new attempt"
+                await self.s.store.transition_step(
+                    step.id, step.status, "interrupted", message_id=cause, reason=reason
+                )
+                latest[step.position] = dataclasses.replace(step, status="interrupted")
+        self.steps = [latest[p] for p in sorted(latest)]
+        approval_valid = self.approval is not None and self.approval.expires_at > now()
+        if not approval_valid:
+            if run.status != "interrupted":
+                await self.move("interrupted", cause, reason="approval expired while stopped")
+            await self.move("awaiting_approval", cause, reason="the approval expired: asking again")
+            await self.send_proposal()
+            return
+        if run.status == "approved" or run.status == "interrupted":
+            await self.move("running", cause, reason="resumed")
+        if any(s.status == "failed" for s in self.steps):
+            await self.finish("failed", cause, reason="a step had failed before the resume")
+            return
+        # An interrupted attempt is never run again as it was: it gets a new attempt row. A
+        # position with no row yet (stopped between approval and dispatch) gets its first.
+        redo = {s.position: s.attempt + 1 for s in self.steps if s.status == "interrupted"}
+        assert self.plan is not None
+        missing = [p for p in range(len(self.plan.steps)) if p not in latest]
+        if redo or missing:
+            await self.add_attempts(cause, redo, missing)
+        await self.dispatch_next(cause)
+
+    async def add_attempts(
+        self, cause: uuid.UUID, redo: dict[int, int], missing: list[int]
+    ) -> None:
+        plan, digest, approval = self.approved()
+        wanted = [(p, a, plan.steps[p]) for p, a in redo.items()]
+        wanted += [(p, 1, plan.steps[p]) for p in missing]
+        created = await self.s.store.create_steps(
+            self.run_id, sorted(wanted, key=lambda w: w[0]), plan_hash=digest,
+            approval_id=approval.id, message_id=cause,
+        )  # fmt: skip
+        by_position = {s.position: s for s in self.steps}
+        by_position.update({s.position: s for s in created})
+        self.steps = [by_position[p] for p in sorted(by_position)]
+
+    # -- the end ---------------------------------------------------------------------------
+
+    async def move(self, to_state: str, cause: uuid.UUID | None, reason: str | None = None) -> None:
+        await self.s.store.transition_run(
+            self.run_id, self.status, to_state, message_id=cause, reason=reason
+        )
+        self.status = to_state
+
+    async def finish(
+        self, status: RunOutcome, cause: uuid.UUID | None, *, reason: str | None = None,
+        recorded: bool = False,
+    ) -> None:  # fmt: skip
+        """Move to a terminal state (unless already there), record cost and the milestone,
+        tell the session, stop."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if not recorded and self.status != status:
+            await self.move(status, cause, reason=reason)
+        cost = 0.0
+        try:
+            cost = await self.s.run_cost(self.run_id)
+            await self.s.store.set_cost(self.run_id, cost)
+        except Exception as exc:
+            log.warning("run cost not recorded", error=str(exc))
+        summary = RunFinished(
+            run_id=self.run_id, status=status, steps=tuple(self.summaries()), cost_usd=cost,
+            seconds=round(time.monotonic() - self.started, 3), reason=reason,
+        )  # fmt: skip
+        await self.milestone(
+            "finished" if status != "interrupted" else "interrupted", reason or status, summary
+        )
+        self.emit(summary)
+        if self.session is not None:
+            await self.session.tell(summary)
+        self.context.stop()
+
+    async def fail_run(self, exc: BaseException, cause: uuid.UUID | None) -> None:
+        """Something broke (planner, database): end the run failed, saying what broke."""
+        reason = str(exc) if isinstance(exc, ChiffonError) else f"{type(exc).__name__}: {exc}"
+        log.warning("run failed", run_id=str(self.run_id), error=reason)
+        try:
+            if self.status not in ("succeeded", "failed", "rejected", "expired", "cancelled"):
+                await self.skip_pending(cause or uuid.uuid4(), reason)
+                await self.finish("failed", cause, reason=reason)
+                return
+        except Exception as second:
+            log.exception("run could not be recorded as failed", error=str(second))
+        if self.session is not None:
+            await self.session.tell(RunFinished(run_id=self.run_id, status="failed", reason=reason))
+        self.context.stop()
+
+    def summaries(self) -> list[StepSummary]:
+        out = []
+        for step in self.steps:
+            totals = HostStats()
+            for stats in (step.stats or {}).values():
+                totals = HostStats(
+                    **{k: getattr(totals, k) + int(stats.get(k, 0)) for k in HostStats.model_fields}
+                )
+            out.append(
+                StepSummary(
+                    playbook=step.playbook, status=step.status, hosts=step.hosts, stats=totals,
+                    attempt=step.attempt,
+                )
+            )  # fmt: skip
+        return out
+
+    async def milestone(self, name: str, subject: str, summary: RunFinished | None = None) -> None:
+        if self.s.audit is None:
+            return
+        try:
+            run = await self.s.store.run(self.run_id)
+            files: dict[str, Any] = {"request.md": f"# Request\n\n{run.request}\n"}
+            if self.plan is not None:
+                files["plan.json"] = {
+                    "revision": self.revision, "plan_hash": self.plan_hash,
+                    "plan": self.redacted_plan(),
+                }  # fmt: skip
+            if self.approval is not None:
+                files["approval.json"] = {
+                    k: str(v) if isinstance(v, uuid.UUID | dt.datetime) else v
+                    for k, v in dataclasses.asdict(self.approval).items()
+                }
+            for step in self.steps:
+                files[f"steps/{step.position + 1}-{step.playbook}-a{step.attempt}.json"] = {
+                    "status": step.status, "hosts": list(step.hosts), "stats": step.stats,
+                    "reason": step.reason,
+                }  # fmt: skip
+            if summary is not None:
+                files["summary.json"] = json.loads(summary.model_dump_json())
+            await self.s.audit.milestone(run, name, files, subject)
+        except Exception as exc:  # the database holds the record; the trail is a copy
+            log.warning("audit trail not written", milestone=name, error=str(exc))
+
+    def redacted_plan(self) -> dict[str, Any]:
+        assert self.plan is not None
+        data = self.plan.model_dump(mode="json")
+        for step in data["steps"]:
+            declared = self.s.catalog.entries[step["playbook"]].variables
+            for name in step["variables"]:
+                if name in declared and declared[name].secret:
+                    step["variables"][name] = "***"
+        return data
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def proposed(self) -> tuple[Plan, str]:
+        if self.plan is None or self.plan_hash is None:
+            raise RuntimeError(f"run {self.run_id} has no plan")
+        return self.plan, self.plan_hash
+
+    def approved(self) -> tuple[Plan, str, ApprovalRecord]:
+        plan, digest = self.proposed()
+        if self.approval is None:
+            raise RuntimeError(f"run {self.run_id} has no approval")
+        return plan, digest, self.approval
+
+    def cause(self) -> uuid.UUID:
+        envelope = self.context.envelope
+        assert envelope is not None
+        return uuid.UUID(int=envelope.id)
+
+    def current(self, step_id: uuid.UUID) -> StepRecord | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def replace(self, step: StepRecord, **changes: Any) -> StepRecord:
+        new = dataclasses.replace(step, **changes)
+        self.steps = [new if s.id == step.id else s for s in self.steps]
+        return new
+
+    async def on_stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()

@@ -1,0 +1,57 @@
+"""What a run needs from the rest of the system, handed to it in one object by the assembly."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from chiffon.actors import ActorRef
+from chiffon.orchestrator.events import Listener
+from chiffon.orchestrator.store import RunRecord, RunStore
+from chiffon.planning.catalog import Catalog
+from chiffon.planning.planner import Planner
+from chiffon.protocol import Plan, StepFailure
+
+
+class AuditSink(Protocol):
+    """Where run milestones are recorded beyond the database (the git trail)."""
+
+    async def milestone(
+        self, run: RunRecord, milestone: str, files: Mapping[str, Any], subject: str
+    ) -> None:
+        """Record one milestone (approved, rejected, expired, finished, interrupted)."""
+        ...
+
+
+class FailureRecorder(Protocol):
+    async def __call__(
+        self,
+        *,
+        run_id: uuid.UUID,
+        step_id: uuid.UUID,
+        attempt: int,
+        playbook: str,
+        failure: StepFailure,
+    ) -> Any: ...
+
+
+@dataclasses.dataclass(slots=True)
+class RunServices:
+    """Everything a run actor uses; built once by ``chiffon.assembly``."""
+
+    store: RunStore
+    catalog: Catalog
+    planner_for: Callable[[str, bool], Planner]
+    """The planner for a request's choice (``auto``/``catalog``/``llm``) and high-value flag."""
+    infra: ActorRef
+    approval_ttl: dt.timedelta
+    owner: str
+    """host:pid:start of this process: the owner of the runs it drives."""
+    run_cost: Callable[[uuid.UUID], Awaitable[float]]
+    record_failure: FailureRecorder
+    preview: Callable[[Plan], Awaitable[tuple[str, ...]]] | None = None
+    audit: AuditSink | None = None
+    listeners: dict[uuid.UUID, list[Listener]] = dataclasses.field(default_factory=dict)
