@@ -122,8 +122,6 @@ async def test_the_database_refuses_a_dispatch_without_an_approval_of_its_plan(
 ) -> None:
     async with opened(pg_dsn, tmp_path) as store:
         runs = RunStore(store.database)
-        """Whatever the code does: raw SQL cannot dispatch a step approved for another plan, or
-        a rejected one, or one with no approval at all."""
         run_id = await _awaiting(runs)
         rejection = await runs.record_decision(
             run_id, plan_hash=plan_hash(PLAN), decision="reject", approver="tester",
