@@ -8,6 +8,11 @@ The public API. ``System`` is the facade and composition root::
         ref = await system.spawn(MyActor)
         answer = await ref.ask(Question())
 
+With a catalog, ``System.run`` handles an infrastructure request end to end::
+
+    async with chiffon.System(catalog="examples/homelab") as system:
+        summary = await system.run("Deploy Uptime Kuma", approver=lambda plan: True)
+
 The actor runtime (``Actor``, ``handler``, ``ActorSystem``, refs, supervision) is usable on
 its own. Names are imported on first use, so ``import chiffon`` (and ``chiffon --help``)
 stays fast.
@@ -51,6 +56,9 @@ if TYPE_CHECKING:
     )
     from chiffon.assembly import System
     from chiffon.errors import ChiffonError, ConfigError
+    from chiffon.orchestrator.approval import Approver, AutoApprove, CallbackApprover, Verdict
+    from chiffon.planning.catalog import Catalog, load_catalog
+    from chiffon.protocol import Plan, PlanProposed, PlanStep, RunFinished
     from chiffon.settings import Settings
 
 # Where each public name lives, when not in the actor runtime.
@@ -59,6 +67,16 @@ _HOMES = {
     "Settings": "chiffon.settings",
     "ChiffonError": "chiffon.errors",
     "ConfigError": "chiffon.errors",
+    "Approver": "chiffon.orchestrator.approval",
+    "AutoApprove": "chiffon.orchestrator.approval",
+    "CallbackApprover": "chiffon.orchestrator.approval",
+    "Verdict": "chiffon.orchestrator.approval",
+    "Catalog": "chiffon.planning.catalog",
+    "load_catalog": "chiffon.planning.catalog",
+    "Plan": "chiffon.protocol",
+    "PlanProposed": "chiffon.protocol",
+    "PlanStep": "chiffon.protocol",
+    "RunFinished": "chiffon.protocol",
 }
 
 __all__ = [
@@ -69,7 +87,11 @@ __all__ = [
     "ActorRef",
     "ActorStopped",
     "ActorSystem",
+    "Approver",
     "AskTimeout",
+    "AutoApprove",
+    "CallbackApprover",
+    "Catalog",
     "ChiffonError",
     "ConfigError",
     "Directive",
@@ -85,6 +107,10 @@ __all__ = [
     "NoHandler",
     "OneForAll",
     "OneForOne",
+    "Plan",
+    "PlanProposed",
+    "PlanStep",
+    "RunFinished",
     "Settings",
     "StartFailed",
     "SupervisorStrategy",
@@ -93,7 +119,9 @@ __all__ = [
     "Terminated",
     "Transition",
     "UnencodableBody",
+    "Verdict",
     "handler",
+    "load_catalog",
 ]
 
 

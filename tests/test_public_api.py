@@ -17,6 +17,9 @@ PROMISED = {
     "MailboxFull", "NameTaken", "NoHandler", "OneForAll", "OneForOne", "Settings",
     "StartFailed", "SupervisorStrategy", "System", "SystemShutDown", "Terminated",
     "Transition", "UnencodableBody", "handler",
+    # the request pipeline
+    "Approver", "AutoApprove", "CallbackApprover", "Verdict", "Catalog", "load_catalog",
+    "Plan", "PlanProposed", "PlanStep", "RunFinished",
 }  # fmt: skip
 
 
