@@ -38,9 +38,9 @@ _litellm: Any = None
 # "litellm.BadRequestError: OpenAIException - the server's message"
 _PREFIXES = re.compile(r"^(?:(?:litellm\.)?\w*(?:Error|Exception|Timeout)\w*\s*[:-]\s*)+")
 
-# Providers whose LiteLLM adapter turns an OpenAI json_schema response_format into the
-# server's own schema-constrained decoding (Ollama's `format`), whatever the cost map says.
-_SCHEMA_PROVIDERS = frozenset({"ollama", "ollama_chat"})
+# LiteLLM's adapters for these turn an OpenAI json_schema response_format into Ollama's own
+# schema-constrained decoding (`format`), whatever the cost map says of the model.
+_OLLAMA_PROVIDERS = frozenset({"ollama", "ollama_chat"})
 
 
 def litellm_module() -> Any:
@@ -58,6 +58,22 @@ def litellm_module() -> Any:
         module.telemetry = False
         _litellm = module
     return _litellm
+
+
+async def close_clients() -> None:
+    """Close the HTTP clients LiteLLM keeps between calls, and forget them.
+
+    LiteLLM caches a client per event loop; one left open when its loop ends is closed only
+    at interpreter exit, with ResourceWarnings. Call this before the loop that made the calls
+    ends (a command's end, a service's shutdown, a test's teardown); later calls open new
+    clients. Does nothing when LiteLLM was never imported; never raises.
+    """
+    if _litellm is None:
+        return
+    try:
+        await _litellm.close_litellm_async_clients()
+    finally:
+        _litellm.in_memory_llm_clients_cache.flush_cache()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -150,6 +166,10 @@ class LLMClient:
             kwargs["api_key"] = "none"
         if schema is not None:
             kwargs["response_format"] = self._response_format(endpoint, schema, schema_name)
+        if endpoint.provider in _OLLAMA_PROVIDERS:
+            # Ollama truncates a prompt past its context window (2048 to 4096 tokens by
+            # default) without a word: ask for a window that holds this prompt and answer.
+            kwargs["num_ctx"] = _context_window(_prompt_tokens(messages) + self.max_tokens)
         # A hard deadline over all attempts, in case a provider adapter ignores `timeout`.
         deadline = self.timeout_s * (self.num_retries + 1) + 5.0
         started = time.perf_counter()
@@ -198,8 +218,7 @@ class LLMClient:
         """A conservative price of a call before it is made: the prompt at one token per
         three characters (real tokenizers give about four), and a full ``max_tokens``
         answer."""
-        chars = sum(len(m.get("content", "")) + 16 for m in messages)
-        return self.price(endpoint, math.ceil(chars / 3), self.max_tokens)
+        return self.price(endpoint, _prompt_tokens(messages), self.max_tokens)
 
     def _response_format(
         self, endpoint: ModelEndpoint, schema: Mapping[str, Any], name: str
@@ -209,12 +228,23 @@ class LLMClient:
             supported = bool(litellm.supports_response_schema(model=endpoint.model))
         except Exception:
             supported = False
-        if supported or endpoint.provider in _SCHEMA_PROVIDERS:
+        if supported or endpoint.provider in _OLLAMA_PROVIDERS:
             return {
                 "type": "json_schema",
                 "json_schema": {"name": name, "schema": dict(schema), "strict": True},
             }
         return {"type": "json_object"}
+
+
+def _prompt_tokens(messages: Sequence[Message]) -> int:
+    """An upper estimate of a prompt's tokens: one per three characters (tokenizers give
+    about one per four), plus a few per message."""
+    return sum(math.ceil(len(m.get("content", "")) / 3) + 8 for m in messages)
+
+
+def _context_window(tokens: int) -> int:
+    """The smallest power of two, at least 4096, that holds ``tokens``."""
+    return max(4096, 1 << max(0, tokens - 1).bit_length())
 
 
 def _mapped(model: str, exc: Exception, timeout_s: float) -> ModelUnreachable | ModelRefused:

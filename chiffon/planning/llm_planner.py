@@ -33,6 +33,13 @@ from chiffon.protocol import Plan, PlanStep
 SCHEMA_NAME = "chiffon_plan"
 _ANSWER_SHOWN = 8000  # of a rejected answer, sent back in the repair round
 
+_ANSWER_SHAPE = (
+    '{"steps": [{"playbook": "<catalog id>", "hosts": ["<inventory group or host>"], '
+    '"variables": {"<each variable the entry declares>": <value of its type, or null for the '
+    'default>}, "reason": "<why this step>"}], "question": <null, or one question when '
+    'steps is empty>, "summary": "<the plan in one sentence>", "confidence": <0 to 1>}'
+)
+
 _JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
 
@@ -97,10 +104,16 @@ def _variable_schema(var: Variable) -> dict[str, Any]:
     return schema
 
 
-def system_prompt(catalog: Catalog, schema: dict[str, Any], boundary: str) -> str:
-    """The rules, the catalog, the inventory and the answer's schema. ``boundary`` is the
+def system_prompt(catalog: Catalog, boundary: str) -> str:
+    """The rules, the catalog, the inventory and the answer's shape. ``boundary`` is the
     random marker that delimits the request and feedback, so they cannot close their own
-    section."""
+    section.
+
+    The shape is the schema in short: the full JSON Schema (every id, target and variable
+    again, about twice the catalog's size) goes as the call's response format, and repeating
+    it here would push small local models past their context window (Ollama's default is
+    2048 to 4096 tokens).
+    """
     lines = [
         "You are Chiffon's planner. You turn a homelab operator's request into a plan made "
         "only of the playbooks in the catalog below.",
@@ -140,14 +153,16 @@ def system_prompt(catalog: Catalog, schema: dict[str, Any], boundary: str) -> st
                 lines.append(f"  variable {name} ({var.type}, secret: not set by you)")
                 continue
             extra = f", one of {list(var.choices)}" if var.choices is not None else ""
-            text = f" {var.description}" if var.description else ""
+            if var.pattern is not None:
+                extra += f", matching {var.pattern}"
+            text = f": {var.description}" if var.description else ""
             lines.append(
-                f"  variable {name} ({var.type}, default {json.dumps(var.default)}{extra}):{text}"
+                f"  variable {name} ({var.type}, default {json.dumps(var.default)}{extra}){text}"
             )
     lines += ["", "Inventory groups (a group targets each of its hosts):"]
     lines += [f"- {group}: {', '.join(hosts)}" for group, hosts in catalog.inventory.groups.items()]
     lines += ["Inventory hosts: " + ", ".join(catalog.inventory.hosts)]
-    lines += ["", "Answer schema (JSON Schema):", json.dumps(schema, separators=(",", ":"))]
+    lines += ["", "Answer (the schema, in short):", _ANSWER_SHAPE]
     return "\n".join(lines)
 
 
@@ -208,7 +223,7 @@ class LLMPlanner:
         """
         boundary = secrets.token_hex(8)
         messages = [
-            {"role": "system", "content": system_prompt(self.catalog, self.schema, boundary)},
+            {"role": "system", "content": system_prompt(self.catalog, boundary)},
             {"role": "user", "content": request_prompt(request, boundary)},
         ]
         context = CallContext(

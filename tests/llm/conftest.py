@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from chiffon.database import Database
+from chiffon.llm.client import close_clients
 
 from .model_server import ModelServer
 from .support import open_database
@@ -22,3 +23,10 @@ def server() -> Iterator[ModelServer]:
 async def database(embedded_dsn: str) -> AsyncIterator[Database]:
     async with open_database(embedded_dsn) as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+async def _litellm_clients_closed() -> AsyncIterator[None]:
+    """No LiteLLM connection outlives the test's event loop."""
+    yield
+    await close_clients()

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from chiffon.llm.client import LLMClient, ModelEndpoint
+from chiffon.llm.client import LLMClient, ModelEndpoint, close_clients
 from chiffon.llm.errors import ModelRefused, ModelUnreachable
 
 from .model_server import ModelServer, Reply, Slow, Status
@@ -68,6 +68,17 @@ async def test_ollama_gets_the_schema_as_its_format_and_a_local_model_costs_noth
     (received,) = server.received
     assert (received.api, received.path, received.model) == ("ollama", "/api/chat", "llama3.1")
     assert received.body["format"] == SCHEMA
+    # A context window that holds the prompt and a full answer, not Ollama's silent default.
+    assert received.body["options"]["num_ctx"] == 4096
+
+
+async def test_a_long_prompt_asks_ollama_for_a_wider_context_window(server: ModelServer) -> None:
+    server.ollama.append(Reply("{}"))
+    long_prompt = [{"role": "user", "content": "x" * 9000}]  # ~3,000 tokens + 2,048 to answer
+
+    await client().complete(local_endpoint(server), long_prompt)
+
+    assert server.received[0].body["options"]["num_ctx"] == 8192
 
 
 async def test_an_ollama_model_is_asked_through_ollamas_chat_api(server: ModelServer) -> None:
@@ -147,3 +158,16 @@ async def test_a_closed_port_is_unreachable() -> None:
 
     with pytest.raises(ModelUnreachable, match=r"llama3\.1 is unreachable"):
         await client().complete(endpoint, MESSAGES)
+
+
+async def test_calls_after_closing_litellms_clients_open_new_ones(server: ModelServer) -> None:
+    server.openai.extend([Reply("before"), Reply("after")])
+    server.ollama.extend([Reply("before"), Reply("after")])
+    llm = client()
+    for endpoint in (external_endpoint(server), local_endpoint(server)):
+        assert (await llm.complete(endpoint, MESSAGES)).text == "before"
+
+    await close_clients()
+
+    for endpoint in (external_endpoint(server), local_endpoint(server)):
+        assert (await llm.complete(endpoint, MESSAGES)).text == "after"

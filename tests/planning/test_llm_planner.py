@@ -16,6 +16,7 @@ from llm.support import EXTERNAL, LOCAL, calls_of, make_router, open_database
 
 from chiffon.database import Database
 from chiffon.errors import ConfigError
+from chiffon.llm.client import close_clients
 from chiffon.llm.costs import CallRecord, CostRecorder, run_cost
 from chiffon.llm.errors import BudgetExceeded
 from chiffon.llm.factory import planner_for
@@ -33,6 +34,13 @@ KUMA = "Deploy Uptime Kuma and add the existing portals to its monitors"
 def server() -> Iterator[ModelServer]:
     with ModelServer() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+async def _litellm_clients_closed() -> AsyncIterator[None]:
+    """No LiteLLM connection outlives the test's event loop."""
+    yield
+    await close_clients()
 
 
 @pytest.fixture
