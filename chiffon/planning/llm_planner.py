@@ -27,7 +27,7 @@ from chiffon.llm.routing import CallContext, ModelRouter, Route, complexity_of
 from chiffon.planning.catalog import Catalog, Variable
 from chiffon.planning.errors import InvalidPlan, PlanningFailed
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
-from chiffon.planning.validation import validate_plan
+from chiffon.planning.validation import secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep
 
 SCHEMA_NAME = "chiffon_plan"
@@ -166,16 +166,24 @@ def system_prompt(catalog: Catalog, boundary: str) -> str:
     return "\n".join(lines)
 
 
-def request_prompt(request: PlanRequest, boundary: str) -> str:
-    """The user message: the request, and on a modify round the previous plan and the
-    feedback, each inside its markers."""
+def request_prompt(request: PlanRequest, catalog: Catalog, boundary: str) -> str:
+    """The user message: the request, and on a modify round the previous plan (its secret
+    variables left out) and the feedback, each inside its markers."""
     parts = [
         "Plan the request between the markers.",
         f"<<<REQUEST {boundary}>>>\n{request.text}\n<<<END REQUEST {boundary}>>>",
     ]
     if request.previous is not None:
         previous = [
-            {"playbook": s.playbook, "hosts": list(s.hosts), "variables": s.variables}
+            {
+                "playbook": s.playbook,
+                "hosts": list(s.hosts),
+                "variables": {
+                    k: v
+                    for k, v in s.variables.items()
+                    if k not in secret_variables(catalog, s.playbook)
+                },
+            }
             for s in request.previous.steps
         ]
         parts.append(
@@ -224,7 +232,7 @@ class LLMPlanner:
         boundary = secrets.token_hex(8)
         messages = [
             {"role": "system", "content": system_prompt(self.catalog, boundary)},
-            {"role": "user", "content": request_prompt(request, boundary)},
+            {"role": "user", "content": request_prompt(request, self.catalog, boundary)},
         ]
         context = CallContext(
             run_id=request.run_id,
@@ -302,6 +310,9 @@ class LLMPlanner:
         variables = raw.get("variables") or {}
         if not isinstance(variables, dict):
             raise _Unusable(f'step {n}: "variables" is not an object')
+        for name in sorted(secret_variables(self.catalog, playbook) & set(variables)):
+            if variables[name] is not None:
+                raise _Unusable(f'step {n}: variable "{name}" is secret: leave it out')
         return PlanStep(
             playbook=playbook,
             hosts=tuple(str(h) for h in hosts),

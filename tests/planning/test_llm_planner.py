@@ -383,6 +383,25 @@ async def test_a_modify_round_shows_the_previous_plan_and_the_feedback_and_costs
     )
 
 
+async def test_secrets_never_reach_the_model_and_the_model_never_sets_them(
+    homelab_catalog: Catalog, server: ModelServer, database: Database
+) -> None:
+    grafana = answer([step("grafana", ["monitoring"], grafana_admin_password="hunter2")])
+    server.ollama.extend(
+        [grafana, answer([step("grafana", ["monitoring"])]), answer([step("grafana", ["core"])])]
+    )
+    llm = planner(homelab_catalog, server, database)
+    previous = await llm.plan(request("Deploy Grafana, admin password hunter2"))
+    assert isinstance(previous, Plan)
+    assert previous.steps[0].variables["grafana_admin_password"] == "change-me"  # the default
+
+    await llm.plan(request("Deploy Grafana", previous=previous, feedback="on core"))
+
+    _, repair, modify = server.received
+    assert 'variable "grafana_admin_password" is secret' in repair.messages[3]["content"]
+    assert "change-me" not in json.dumps(modify.body)
+
+
 def settings(**models: str | None) -> Settings:
     fields: dict[str, Any] = {"llm_local_model": None, "llm_external_model": None}
     fields.update(models)
