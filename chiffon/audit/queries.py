@@ -1,0 +1,254 @@
+"""The audit's questions, asked of the database: which runs, what one run did, what changed a
+service.
+
+Every function takes the ``Database`` port and returns the typed records of
+``chiffon.audit.records``. Run ids are accepted whole or as a unique prefix, like git's
+abbreviated hashes (``resolve_run_id``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.sql import ColumnElement
+
+from chiffon.audit.errors import AmbiguousRunId, RunNotFound
+from chiffon.audit.failures import failures_of_run
+from chiffon.audit.records import (
+    ApprovalRecord,
+    LlmCallRecord,
+    PlanRecord,
+    Run,
+    RunSummary,
+    RunTimeline,
+    ServiceChange,
+    StepChange,
+    StepRecord,
+    host_stats,
+)
+from chiffon.audit.runtime_tables import messages, transitions
+from chiffon.audit.timeline import merge
+from chiffon.database import Database
+from chiffon.llm.tables import llm_calls
+from chiffon.orchestrator.tables import approvals, plans, runs, steps
+
+_HEX = frozenset("0123456789abcdef")
+_SUMMARY_COLUMNS = tuple(RunSummary.model_fields)
+_RUN_COLUMNS = tuple(Run.model_fields)
+OUTPUT_KIND = "step.output"
+
+
+async def resolve_run_id(db: Database, text: str | uuid.UUID) -> uuid.UUID:
+    """The id of the one run whose id is ``text`` or starts with it (dashes optional,
+    case ignored).
+
+    Raises ``RunNotFound`` when the text is not hexadecimal or no run matches, and
+    ``AmbiguousRunId`` when several do.
+    """
+    if isinstance(text, uuid.UUID):
+        candidate: uuid.UUID | None = text
+        prefix = text.hex
+    else:
+        prefix = text.strip().lower().replace("-", "")
+        if not prefix or len(prefix) > 32 or not set(prefix) <= _HEX:
+            raise RunNotFound(f"{text!r} is not a run id (up to 32 hexadecimal digits)")
+        candidate = uuid.UUID(prefix) if len(prefix) == 32 else None
+    if candidate is not None:
+        row = await db.fetch_one(select(runs.c.id).where(runs.c.id == candidate))
+        if row is None:
+            raise RunNotFound(f"no run has the id {candidate}")
+        return candidate
+    # uuid compares bytewise in PostgreSQL, so a prefix is a primary-key range.
+    low, high = uuid.UUID(prefix.ljust(32, "0")), uuid.UUID(prefix.ljust(32, "f"))
+    rows = await db.fetch(
+        select(runs.c.id).where(runs.c.id.between(low, high)).order_by(runs.c.id).limit(6)
+    )
+    if not rows:
+        raise RunNotFound(f"no run id starts with {text!r}")
+    if len(rows) > 1:
+        raise AmbiguousRunId(str(text), [str(r["id"]) for r in rows[:5]])
+    return rows[0]["id"]  # type: ignore[no-any-return]
+
+
+def _statuses(status: str | Sequence[str] | None) -> list[str]:
+    if status is None:
+        return []
+    return [status] if isinstance(status, str) else list(status)
+
+
+async def list_runs(
+    db: Database,
+    *,
+    status: str | Sequence[str] | None = None,
+    since: dt.timedelta | None = None,
+    service: str | None = None,
+    limit: int = 50,
+    now: dt.datetime | None = None,
+) -> list[RunSummary]:
+    """Runs, newest first: with one of the ``status`` values, created within ``since`` of
+    ``now`` (the database's clock by default), touching ``service``; at most ``limit``."""
+    query = select(*(runs.c[name] for name in _SUMMARY_COLUMNS))
+    if statuses := _statuses(status):
+        query = query.where(runs.c.status.in_(statuses))
+    if since is not None:
+        start = (now - since) if now is not None else func.now() - since
+        query = query.where(runs.c.created_at >= start)
+    if service is not None:
+        query = query.where(runs.c.services.contains(array([service])))
+    query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+    return [RunSummary.model_validate(dict(row)) for row in await db.fetch(query)]
+
+
+def _step(row: Any) -> StepRecord:
+    values = dict(row)
+    values["stats"] = host_stats(values["stats"])
+    return StepRecord.model_validate(values)
+
+
+async def run_timeline(
+    db: Database, run_id: str | uuid.UUID, *, output_lines: bool = False
+) -> RunTimeline:
+    """Everything recorded about one run: its row, plans, approvals, steps with their stats,
+    failures, model calls with their total cost, and its messages and transitions merged in
+    time order. ``step.output`` messages are counted, and listed only with ``output_lines``.
+
+    ``run_id`` may be a unique prefix. Raises ``RunNotFound``, ``AmbiguousRunId``.
+    """
+    rid = await resolve_run_id(db, run_id)
+    run_row = await db.fetch_one(
+        select(*(runs.c[name] for name in _RUN_COLUMNS)).where(runs.c.id == rid)
+    )
+    if run_row is None:  # deleted between the two statements
+        raise RunNotFound(f"no run has the id {rid}")
+    plan_rows = await db.fetch(
+        select(*(plans.c[name] for name in PlanRecord.model_fields))
+        .where(plans.c.run_id == rid)
+        .order_by(plans.c.revision)
+    )
+    approval_rows = await db.fetch(
+        select(approvals)
+        .where(approvals.c.run_id == rid)
+        .order_by(approvals.c.decided_at, approvals.c.id)
+    )
+    step_rows = await db.fetch(
+        select(*(steps.c[name] for name in StepRecord.model_fields))
+        .where(steps.c.run_id == rid)
+        .order_by(steps.c.position, steps.c.attempt)
+    )
+    call_rows = await db.fetch(
+        select(*(llm_calls.c[name] for name in LlmCallRecord.model_fields))
+        .where(llm_calls.c.run_id == rid)
+        .order_by(llm_calls.c.created_at, llm_calls.c.id)
+    )
+    step_records = [_step(row) for row in step_rows]
+    # The literal key keeps the statement matching the partial index ix_messages_run_id.
+    key: ColumnElement[str] = literal_column("'run_id'")
+    about_run = and_(
+        messages.c.body.has_key(key),
+        messages.c.body.op("->>")(key) == str(rid),
+    )
+    message_query = select(messages).where(about_run)
+    if not output_lines:
+        message_query = message_query.where(messages.c.kind != OUTPUT_KIND)
+    message_rows = await db.fetch(message_query.order_by(messages.c.created_at, messages.c.id))
+    output_row = await db.fetch_one(
+        select(func.count().label("n"))
+        .select_from(messages)
+        .where(about_run, messages.c.kind == OUTPUT_KIND)
+    )
+    entities = [and_(transitions.c.entity_kind == "run", transitions.c.entity_id == str(rid))]
+    if step_records:
+        entities.append(
+            and_(
+                transitions.c.entity_kind == "step",
+                transitions.c.entity_id.in_([str(s.id) for s in step_records]),
+            )
+        )
+    transition_rows = await db.fetch(
+        select(transitions).where(or_(*entities)).order_by(transitions.c.at, transitions.c.seq)
+    )
+    calls = [LlmCallRecord.model_validate(dict(row)) for row in call_rows]
+    return RunTimeline(
+        run=Run.model_validate(dict(run_row)),
+        plans=tuple(PlanRecord.model_validate(dict(row)) for row in plan_rows),
+        approvals=tuple(
+            ApprovalRecord.model_validate({k: v for k, v in row.items() if k != "run_id"})
+            for row in approval_rows
+        ),
+        steps=tuple(step_records),
+        failures=tuple(await failures_of_run(db, rid)),
+        llm_calls=tuple(calls),
+        llm_cost_usd=sum(call.cost_usd for call in calls),
+        events=tuple(merge(message_rows, transition_rows, step_records)),
+        output_events=int(output_row["n"]) if output_row is not None else 0,
+    )
+
+
+async def service_changes(
+    db: Database,
+    service: str,
+    *,
+    since: dt.timedelta | None = None,
+    limit: int = 50,
+) -> list[ServiceChange]:
+    """Runs whose plan touched ``service``, newest first (at most ``limit``, created within
+    ``since``), each with its step attempts: status, hosts, changed count per host."""
+    query = select(
+        runs.c.id,
+        runs.c.request,
+        runs.c.status,
+        runs.c.services,
+        runs.c.created_at,
+        runs.c.finished_at,
+    ).where(runs.c.services.contains(array([service])))
+    if since is not None:
+        query = query.where(runs.c.created_at >= func.now() - since)
+    query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
+    run_rows = await db.fetch(query)
+    if not run_rows:
+        return []
+    step_rows = await db.fetch(
+        select(
+            steps.c.run_id,
+            steps.c.position,
+            steps.c.attempt,
+            steps.c.playbook,
+            steps.c.status,
+            steps.c.hosts,
+            steps.c.stats,
+            steps.c.finished_at,
+        )
+        .where(steps.c.run_id.in_([row["id"] for row in run_rows]))
+        .order_by(steps.c.run_id, steps.c.position, steps.c.attempt)
+    )
+    by_run: dict[uuid.UUID, list[StepChange]] = {}
+    for row in step_rows:
+        stats = host_stats(row["stats"])
+        by_run.setdefault(row["run_id"], []).append(
+            StepChange(
+                position=row["position"],
+                attempt=row["attempt"],
+                playbook=row["playbook"],
+                status=row["status"],
+                hosts=tuple(row["hosts"]),
+                changed={host: s.changed for host, s in stats.items()},
+                finished_at=row["finished_at"],
+            )
+        )
+    return [
+        ServiceChange(
+            run_id=row["id"],
+            request=row["request"],
+            status=row["status"],
+            services=tuple(row["services"]),
+            created_at=row["created_at"],
+            finished_at=row["finished_at"],
+            steps=tuple(by_run.get(row["id"], ())),
+        )
+        for row in run_rows
+    ]
