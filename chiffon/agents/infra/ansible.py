@@ -1,0 +1,246 @@
+"""Run one catalog playbook with ansible-runner, streaming its events as they happen.
+
+``run_playbook`` finds the playbook by catalog id (never by a path from a message), gives it
+the step's variables (typed, checked against what the entry declares, defaults filled in) and
+two of Chiffon's own: ``chiffon_target_root`` (where localhost targets write) and
+``chiffon_hosts`` (the step's hosts, which every catalog play targets). ansible-runner runs in
+a worker thread; each event is redacted there and handed to ``on_event`` on the event loop.
+
+ansible_runner is imported inside ``run_playbook``: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from chiffon.agents.infra.errors import PlaybookRunError, UndeclaredVariable, UnknownPlaybook
+from chiffon.agents.infra.events import (
+    MAX_ERROR,
+    MAX_FAILURE_TAIL,
+    EventRecorder,
+    PlaybookEvent,
+    PlaybookOutcome,
+)
+from chiffon.agents.infra.redaction import Redactor
+from chiffon.planning.catalog import Catalog
+from chiffon.protocol import StepFailure
+
+CANCEL_GRACE_S = 30.0
+"""How long a cancelled run may take to stop ansible-playbook before it is left behind."""
+
+# How often (seconds) the runner thread looks at the cancel flag while ansible-playbook runs.
+_POLL_S = 0.25
+
+
+def playbook_variables(
+    catalog: Catalog, entry_id: str, variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The variables a step of ``entry_id`` runs with: its declared defaults, overridden by
+    ``variables``.
+
+    Raises ``UnknownPlaybook`` when the catalog has no such entry and ``UndeclaredVariable``
+    when ``variables`` names anything the entry does not declare.
+    """
+    entry = catalog.entries.get(entry_id)
+    if entry is None:
+        raise UnknownPlaybook(entry_id)
+    undeclared = [name for name in variables if name not in entry.variables]
+    if undeclared:
+        raise UndeclaredVariable(entry_id, undeclared)
+    merged = {n: v.default for n, v in entry.variables.items() if v.default is not None}
+    merged.update(variables)
+    return merged
+
+
+async def run_playbook(
+    catalog: Catalog,
+    entry_id: str,
+    hosts: Sequence[str],
+    variables: Mapping[str, Any],
+    *,
+    target_root: Path,
+    work_dir: Path,
+    on_event: Callable[[PlaybookEvent], None] | None = None,
+    check: bool = False,
+    output_cap: int = 65536,
+) -> PlaybookOutcome:
+    """Run the playbook of catalog entry ``entry_id`` on ``hosts`` and report how it went.
+
+    ``work_dir`` is ansible-runner's private data directory for this run (one per step); the
+    files holding the variables and the environment are removed from it when the run ends,
+    whatever the outcome.
+    ``hosts`` empty: the play's default hosts. ``check``: ``--check --diff``, and the
+    outcome's ``diff`` says what would change. ``on_event`` is called on the event loop, in
+    order, for every event, secrets already redacted; if it raises, the run is cancelled and
+    the exception is raised here once ansible-playbook has stopped.
+
+    A playbook that fails is an outcome with status ``failed``, not an exception. Raises
+    ``UnknownPlaybook`` and ``UndeclaredVariable`` before anything runs, and
+    ``PlaybookRunError`` when ansible-playbook could not be run at all. Cancelling the calling
+    task stops ansible-playbook (within ``CANCEL_GRACE_S``) and re-raises the cancellation.
+    """
+    merged = playbook_variables(catalog, entry_id, variables)
+    redactor = Redactor.for_entry(catalog.entries[entry_id], merged)
+    extravars: dict[str, Any] = {**merged, "chiffon_target_root": str(target_root)}
+    if hosts:
+        extravars["chiffon_hosts"] = ",".join(hosts)
+    kwargs = _runner_kwargs(catalog, entry_id, extravars, work_dir, check)
+
+    loop = asyncio.get_running_loop()
+    recorder = EventRecorder(output_cap)
+    cancel = threading.Event()
+    finished = asyncio.Event()
+    callback_error: list[BaseException] = []
+
+    def deliver(event: PlaybookEvent) -> None:
+        if on_event is None or callback_error:
+            return
+        try:
+            on_event(event)
+        except Exception as exc:
+            callback_error.append(exc)
+            cancel.set()
+
+    def handle(raw: dict[str, Any]) -> bool:
+        event = recorder.add(redactor.data(raw))
+        loop.call_soon_threadsafe(deliver, event)
+        return False  # nothing of the event is written to disk
+
+    def run() -> Any:
+        import ansible_runner  # type: ignore[import-untyped]  # no stubs
+
+        try:
+            return ansible_runner.run(**kwargs, event_handler=handle, cancel_callback=cancel.is_set)
+        finally:
+            if cancel.is_set():
+                _stop_processes(work_dir)
+            _forget_variables(work_dir)
+            # RuntimeError: the loop closed while a cancelled run was stopping.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finished.set)
+
+    started = time.monotonic()
+    _prepare(work_dir, target_root)
+    try:
+        runner = await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        cancel.set()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(CANCEL_GRACE_S):
+            await finished.wait()
+        raise
+    except Exception as exc:
+        raise PlaybookRunError(f"ansible-runner could not run {entry_id}: {exc}") from exc
+    if callback_error:
+        raise callback_error[0]
+    return _outcome(runner, recorder, redactor, time.monotonic() - started)
+
+
+def _runner_kwargs(
+    catalog: Catalog, entry_id: str, extravars: dict[str, Any], work_dir: Path, check: bool
+) -> dict[str, Any]:
+    venv_bin = str(Path(sys.executable).parent)
+    envvars = {
+        # ansible-playbook from Chiffon's own environment (a `uv run` venv included).
+        "PATH": os.pathsep.join([venv_bin, os.environ.get("PATH", os.defpath)]),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOWS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "default",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp" / "local"),
+        "ANSIBLE_REMOTE_TEMP": str(work_dir / "tmp" / "remote"),
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+    return {
+        "private_data_dir": str(work_dir),
+        "project_dir": str(catalog.root),
+        "playbook": str(catalog.playbook_path(entry_id)),
+        "inventory": str(catalog.inventory.path),
+        "extravars": extravars,
+        "envvars": envvars,
+        "cmdline": "--check --diff" if check else None,
+        "quiet": True,
+        "settings": {"suppress_output_file": True, "pexpect_timeout": _POLL_S},
+        "ident": "run",
+        "rotate_artifacts": 1,
+    }
+
+
+def _prepare(work_dir: Path, target_root: Path) -> None:
+    """A fresh private data directory: ansible-runner keeps files it finds in ``env/``."""
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(work_dir / "env", ignore_errors=True)
+        for sub in ("local", "remote"):
+            (work_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        target_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PlaybookRunError(f"cannot prepare {work_dir} for the run: {exc}") from exc
+
+
+def _stop_processes(work_dir: Path) -> None:
+    """Kill whatever still works for the run in ``work_dir`` once ansible-runner has killed
+    ansible-playbook's process group: its forked workers run in sessions of their own and may
+    have started modules. They are found by the work directory in their command lines
+    (``-e @work_dir/env/extravars``, modules under ``work_dir/tmp``), until none is left."""
+    import psutil
+
+    marker = str(work_dir)
+    for _ in range(20):
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.status() != psutil.STATUS_ZOMBIE and any(
+                    marker in arg for arg in process.cmdline()
+                ):
+                    found.append(process)
+        if not found:
+            return
+        for process in found:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(found, timeout=1.0)
+
+
+def _forget_variables(work_dir: Path) -> None:
+    # env/extravars holds the step's variables, secrets included, and artifacts/ the command
+    # with the whole process environment: neither outlives the run.
+    shutil.rmtree(work_dir / "env", ignore_errors=True)
+    shutil.rmtree(work_dir / "artifacts", ignore_errors=True)
+
+
+def _outcome(
+    runner: Any, recorder: EventRecorder, redactor: Redactor, seconds: float
+) -> PlaybookOutcome:
+    tail = redactor.text(recorder.output_tail())
+    rc = runner.rc
+    succeeded = rc == 0 and runner.status == "successful" and recorder.no_hosts is None
+    failure = None
+    if not succeeded:
+        failure = recorder.first_failure()
+        if failure is None and recorder.no_hosts is not None:
+            failure = StepFailure(error=recorder.no_hosts)
+        if failure is None:
+            error = recorder.last_error() or f"ansible-playbook ended with status {runner.status}"
+            failure = StepFailure(error=redactor.text(f"{error} (exit code {rc})")[-MAX_ERROR:])
+        failure = failure.model_copy(update={"output_tail": tail[-MAX_FAILURE_TAIL:]})
+    return PlaybookOutcome(
+        status="succeeded" if succeeded else "failed",
+        stats=recorder.stats,
+        failure=failure,
+        seconds=seconds,
+        output_tail=tail,
+        diff=redactor.text(recorder.diff()),
+        rc=rc,
+    )
