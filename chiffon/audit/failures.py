@@ -7,9 +7,9 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.dialects.postgresql import array
 
 from chiffon.actors import id_to_uuid, new_id
+from chiffon.audit.filters import touches, within
 from chiffon.audit.records import FailureRecord
 from chiffon.audit.tables import failures
 from chiffon.database import Database
@@ -70,14 +70,14 @@ async def recent_failures(
     service: str | None = None,
     limit: int = 50,
 ) -> list[FailureRecord]:
-    """Failure records, newest first: made within ``since`` (by the database's clock), of runs
+    """Failure records, newest first: made within ``since`` (by this machine's clock), of runs
     touching ``service``; at most ``limit``. "All failures in the last week" is
     ``recent_failures(db, since=timedelta(weeks=1))``."""
     query = select(*_COLUMNS)
     if since is not None:
-        query = query.where(failures.c.created_at >= func.now() - since)
+        query = query.where(within(failures.c.created_at, since))
     if service is not None:
-        touching = select(runs.c.id).where(runs.c.services.contains(array([service])))
+        touching = select(runs.c.id).where(touches(service))
         query = query.where(failures.c.run_id.in_(touching.scalar_subquery()))
     query = query.order_by(failures.c.created_at.desc(), failures.c.id.desc()).limit(limit)
     return [FailureRecord.model_validate(dict(row)) for row in await db.fetch(query)]

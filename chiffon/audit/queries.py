@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, literal_column, or_, select
-from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.sql import ColumnElement
 
 from chiffon.audit.errors import AmbiguousRunId, RunNotFound
 from chiffon.audit.failures import failures_of_run
+from chiffon.audit.filters import touches, within
 from chiffon.audit.records import (
     ApprovalRecord,
     LlmCallRecord,
@@ -88,18 +88,16 @@ async def list_runs(
     since: dt.timedelta | None = None,
     service: str | None = None,
     limit: int = 50,
-    now: dt.datetime | None = None,
 ) -> list[RunSummary]:
     """Runs, newest first: with one of the ``status`` values, created within ``since`` of
-    ``now`` (the database's clock by default), touching ``service``; at most ``limit``."""
+    now (by this machine's clock), touching ``service``; at most ``limit``."""
     query = select(*(runs.c[name] for name in _SUMMARY_COLUMNS))
     if statuses := _statuses(status):
         query = query.where(runs.c.status.in_(statuses))
     if since is not None:
-        start = (now - since) if now is not None else func.now() - since
-        query = query.where(runs.c.created_at >= start)
+        query = query.where(within(runs.c.created_at, since))
     if service is not None:
-        query = query.where(runs.c.services.contains(array([service])))
+        query = query.where(touches(service))
     query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
     return [RunSummary.model_validate(dict(row)) for row in await db.fetch(query)]
 
@@ -205,9 +203,9 @@ async def service_changes(
         runs.c.services,
         runs.c.created_at,
         runs.c.finished_at,
-    ).where(runs.c.services.contains(array([service])))
+    ).where(touches(service))
     if since is not None:
-        query = query.where(runs.c.created_at >= func.now() - since)
+        query = query.where(within(runs.c.created_at, since))
     query = query.order_by(runs.c.created_at.desc(), runs.c.id.desc()).limit(limit)
     run_rows = await db.fetch(query)
     if not run_rows:

@@ -19,11 +19,12 @@ class _Record(BaseModel):
 
 def host_stats(raw: Mapping[str, Any] | None) -> dict[str, HostStats]:
     """A step's ``stats`` column as ``{host: HostStats}``; counters Ansible reports beyond
-    ok/changed/failed/unreachable/skipped (rescued, ignored) are left out."""
+    ok/changed/failed/unreachable/skipped (rescued, ignored) are left out. Hosts come sorted:
+    jsonb keeps its keys in an order of its own."""
     known = HostStats.model_fields.keys()
     return {
         host: HostStats(**{k: int(v) for k, v in (counts or {}).items() if k in known})
-        for host, counts in (raw or {}).items()
+        for host, counts in sorted((raw or {}).items())
     }
 
 

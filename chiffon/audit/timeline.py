@@ -25,7 +25,7 @@ def _changed(stats: Any) -> str:
     if not isinstance(stats, Mapping) or not stats:
         return ""
     parts = []
-    for host, counts in stats.items():
+    for host, counts in sorted(stats.items()):
         counts = counts if isinstance(counts, Mapping) else {}
         parts.append(f"{host} changed={counts.get('changed', 0)} failed={counts.get('failed', 0)}")
     return "; " + ", ".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import bench, db, demo, run
+from chiffon.cli import audit, bench, db, demo, run
 
 app = typer.Typer(
     name="chiffon",
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.command("plan")(run.plan)
 app.command("run")(run.run)
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 

@@ -1,0 +1,385 @@
+"""``chiffon audit``: which runs, what one run did, what changed a service, what failed.
+
+Each command opens the store ``Settings`` describe (the embedded server when
+``CHIFFON_DATABASE_URL`` is unset), asks ``chiffon.audit.queries`` and prints a rich table,
+or with ``--json`` the same records as JSON. Everything heavy is imported inside the command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from chiffon.errors import ChiffonError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from chiffon.audit.records import FailureRecord, RunTimeline, ServiceChange, StepRecord
+    from chiffon.database import Database
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Query the record: runs, one run's timeline, changes to a service, failures.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", metavar="AGE", help="Only the last 30m, 12h, 7d, 2w…")
+]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, metavar="N", help="At most this many.")]
+
+
+def _fail(sentence: str) -> typer.Exit:
+    typer.echo(f"chiffon: {sentence}", err=True)
+    return typer.Exit(2)
+
+
+def _since(text: str | None) -> dt.timedelta | None:
+    if text is None:
+        return None
+    from chiffon.journal.retention import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError:
+        raise _fail(f"--since {text!r} is not an age like 30m, 12h, 7d or 2w") from None
+
+
+def _query(ask: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the store, run ``ask`` on its database, close; audit errors become one sentence
+    on stderr and exit status 2, like start-up errors."""
+    from chiffon.cli.runner import run
+
+    async def main() -> T:
+        from chiffon.assembly import store_for
+        from chiffon.settings import Settings
+
+        async with store_for(Settings.load()) as store:
+            return await ask(store.database)
+
+    try:
+        return run(main)
+    except ChiffonError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _print_json(value: Any) -> None:
+    import json
+
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _time(moment: dt.datetime | None) -> str:
+    return "-" if moment is None else f"{moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"
+
+
+@app.command()
+def runs(
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            metavar="STATE",
+            help="Only runs in this state (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    since: SinceOption = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", metavar="NAME", help="Only runs touching this service."),
+    ] = None,
+    limit: LimitOption = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """List runs, newest first (times in UTC)."""
+    from chiffon.orchestrator.tables import RUN_STATES
+
+    for name in status or ():
+        if name not in RUN_STATES:
+            raise _fail(f"--status {name!r} is not a run state ({', '.join(RUN_STATES)})")
+    age = _since(since)
+
+    async def ask(db: Database) -> Any:
+        from chiffon.audit.queries import list_runs
+
+        return await list_runs(db, status=status or None, since=age, service=service, limit=limit)
+
+    found = _query(ask)
+    if json_output:
+        _print_json([run.model_dump(mode="json") for run in found])
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("run", no_wrap=True)
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("services")
+    table.add_column("cost", justify="right", no_wrap=True)
+    table.add_column("request", overflow="ellipsis", no_wrap=True, ratio=1)
+    for run in found:
+        table.add_row(
+            str(run.id),
+            _time(run.created_at),
+            run.status,
+            ", ".join(run.services) or "-",
+            f"${run.cost_usd:.4f}",
+            run.request,
+        )
+    _console().print(table if found else "no runs match")
+
+
+@app.command()
+def show(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="A run id, or a unique prefix of one.")
+    ],
+    output: Annotated[
+        bool, typer.Option("--output", help="Include every step.output event in the timeline.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """One run in full: request, plan, approval, steps, failures, model calls and cost, and
+    its messages and state transitions in order."""
+
+    async def ask(db: Database) -> RunTimeline:
+        from chiffon.audit.queries import run_timeline
+
+        return await run_timeline(db, run_id, output_lines=output)
+
+    timeline = _query(ask)
+    if json_output:
+        _print_json(timeline.model_dump(mode="json"))
+        return
+    _render_timeline(_console(), timeline)
+
+
+@app.command()
+def changes(
+    service: Annotated[
+        str, typer.Option("--service", metavar="NAME", help="The service, as the catalog names it.")
+    ],
+    since: SinceOption = None,
+    limit: LimitOption = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Every run that touched a service, newest first, with what each step changed per
+    host."""
+    age = _since(since)
+
+    async def ask(db: Database) -> list[ServiceChange]:
+        from chiffon.audit.queries import service_changes
+
+        return await service_changes(db, service, since=age, limit=limit)
+
+    found = _query(ask)
+    if json_output:
+        _print_json([change.model_dump(mode="json") for change in found])
+        return
+    _render_changes(_console(), service, found)
+
+
+@app.command()
+def failures(
+    since: SinceOption = None,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", metavar="NAME", help="Only failures of runs touching it."),
+    ] = None,
+    limit: LimitOption = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """Failure records, newest first: run, step, host, task, error (the post-mortem's start)."""
+    age = _since(since)
+
+    async def ask(db: Database) -> Any:
+        from chiffon.audit.failures import recent_failures
+
+        return await recent_failures(db, since=age, service=service, limit=limit)
+
+    found = _query(ask)
+    if json_output:
+        _print_json([failure.model_dump(mode="json") for failure in found])
+        return
+    _render_failures(_console(), found)
+
+
+# Rendering. Times are UTC; ids are printed whole, since UUIDv7 ids made close together share
+# long prefixes.
+
+TAIL_LINES = 20
+
+
+def _stats(step: StepRecord) -> str:
+    if not step.stats:
+        return "-"
+    return "\n".join(
+        f"{host} ok={s.ok} changed={s.changed} failed={s.failed} "
+        f"unreachable={s.unreachable} skipped={s.skipped}"
+        for host, s in step.stats.items()
+    )
+
+
+def _header(timeline: RunTimeline) -> Any:
+    from rich.table import Table
+
+    run = timeline.run
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    status = run.status + (f" ({run.reason})" if run.reason else "")
+    plan = timeline.plan
+    approval = timeline.approval
+    end = run.finished_at or run.updated_at
+    rows = [
+        ("run", str(run.id)),
+        ("request", run.request),
+        ("requested by", f"{run.requested_by}, planner {run.planner}"),
+        ("status", status),
+        ("services", ", ".join(run.services) or "-"),
+        (
+            "plan",
+            f"{plan.plan_hash} (revision {plan.revision} of {len(timeline.plans)})"
+            if plan
+            else "none",
+        ),
+        (
+            "approval",
+            f"{approval.decision} by {approval.approver} via {approval.channel} at "
+            f"{_time(approval.decided_at)} (until {_time(approval.expires_at)})"
+            if approval
+            else "none",
+        ),
+        (
+            "cost",
+            f"${run.cost_usd:.4f} (budget ${run.budget_usd:.2f}); "
+            f"{len(timeline.llm_calls)} model call(s) ${timeline.llm_cost_usd:.4f}",
+        ),
+        (
+            "time",
+            f"{_time(run.created_at)} → {_time(run.finished_at)} UTC, "
+            f"{(end - run.created_at).total_seconds():.1f} s",
+        ),
+    ]
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _render_timeline(console: Console, timeline: RunTimeline) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console.print(_header(timeline))
+    for plan in timeline.plans[:-1]:
+        console.print(f"  earlier plan revision {plan.revision}: {plan.plan_hash}")
+    if timeline.steps:
+        steps = Table(title="steps", title_justify="left", box=None, header_style="bold")
+        for name in ("#", "playbook", "attempt", "status", "hosts", "per-host stats"):
+            steps.add_column(name)
+        for step in timeline.steps:
+            steps.add_row(
+                str(step.position),
+                step.playbook,
+                str(step.attempt),
+                step.status + (f" ({step.reason})" if step.reason else ""),
+                ", ".join(step.hosts),
+                _stats(step),
+            )
+        console.print(steps)
+    labels = {s.id: f"step {s.position} {s.playbook} a{s.attempt}" for s in timeline.steps}
+    for failure in timeline.failures:
+        where = labels.get(failure.step_id) if failure.step_id else None
+        title = f"failure: {where or failure.playbook or 'run'}"
+        if failure.host or failure.task:
+            title += f" on {failure.host or '?'}, task {failure.task or '?'}"
+        tail = "\n".join(failure.output_tail.splitlines()[-TAIL_LINES:])
+        body = failure.error + (f"\n\n{tail}" if tail else "")
+        console.print(Panel(body, title=title, title_align="left"))
+    if timeline.llm_calls:
+        calls = Table(title="model calls", title_justify="left", box=None, header_style="bold")
+        for name in ("time", "purpose", "model", "route", "ok", "tokens", "ms", "cost"):
+            calls.add_column(name, justify="right" if name in ("tokens", "ms", "cost") else "left")
+        for call in timeline.llm_calls:
+            calls.add_row(
+                _time(call.created_at),
+                call.purpose,
+                call.model,
+                call.route,
+                "yes" if call.ok else f"no: {call.error or '?'}",
+                f"{call.prompt_tokens}+{call.completion_tokens}",
+                f"{call.latency_ms:.0f}",
+                f"${call.cost_usd:.4f}",
+            )
+        calls.add_row("", "", "", "", "", "", "total", f"${timeline.llm_cost_usd:.4f}")
+        console.print(calls)
+    events = Table(title="timeline (UTC)", title_justify="left", box=None, header_style="bold")
+    for name in ("#", "time", "event", "detail"):
+        events.add_column(name, no_wrap=name != "detail")
+    numbers = {e.message_id: n for n, e in enumerate(timeline.events, 1) if e.source == "message"}
+    for n, event in enumerate(timeline.events, 1):
+        at = f"{event.at.astimezone(dt.UTC):%H:%M:%S.%f}"[:-3]
+        if event.source == "message":
+            detail = f"{event.sender or '-'} → {event.recipient}: {event.summary}"
+            events.add_row(str(n), at, event.kind or "", detail)
+        else:
+            cause = ""
+            if event.message_id is not None:
+                cause = f" (#{numbers[event.message_id]})" if event.message_id in numbers else ""
+            events.add_row(str(n), at, event.entity or "", event.summary + cause)
+    console.print(events)
+    if timeline.output_events and not any(e.kind == "step.output" for e in timeline.events):
+        console.print(f"{timeline.output_events} step.output events not shown (--output)")
+
+
+def _render_changes(console: Console, service: str, found: list[ServiceChange]) -> None:
+    from rich.table import Table
+
+    if not found:
+        console.print(f"no run touched {service}")
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("run", "created (UTC)", "status", "step", "step status", "changed per host"):
+        table.add_column(name, no_wrap=name != "changed per host")
+    for change in found:
+        first = (str(change.run_id), _time(change.created_at), change.status)
+        if not change.steps:
+            table.add_row(*first, "-", "-", "-")
+        for n, step in enumerate(change.steps):
+            table.add_row(
+                *(first if n == 0 else ("", "", "")),
+                f"{step.position} {step.playbook} a{step.attempt}",
+                step.status,
+                ", ".join(f"{h}={c}" for h, c in step.changed.items()) or "-",
+            )
+    console.print(table)
+
+
+def _render_failures(console: Console, found: list[FailureRecord]) -> None:
+    from rich.table import Table
+
+    if not found:
+        console.print("no failures match")
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("when (UTC)", "run", "step", "host", "task", "error"):
+        table.add_column(name, no_wrap=name in ("when (UTC)", "run"))
+    for f in found:
+        step = f"{f.playbook or '-'} a{f.attempt}" if f.attempt else f.playbook or "-"
+        table.add_row(
+            _time(f.created_at), str(f.run_id), step, f.host or "-", f.task or "-", f.error
+        )
+    console.print(table)
