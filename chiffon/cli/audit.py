@@ -52,21 +52,27 @@ def _since(text: str | None) -> dt.timedelta | None:
 
 
 def _query(ask: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the store, run ``ask`` on its database, close; audit errors become one sentence
-    on stderr and exit status 2, like start-up errors."""
+    """Open the store, run ``ask`` on its database, close; an audit error (no such run, an
+    ambiguous prefix) becomes one sentence on stderr and exit status 2, like start-up
+    errors."""
     from chiffon.cli.runner import run
 
-    async def main() -> T:
+    async def main() -> T | ChiffonError:
         from chiffon.assembly import store_for
         from chiffon.settings import Settings
 
         async with store_for(Settings.load()) as store:
-            return await ask(store.database)
+            # Returned, not raised: raised inside the store, it would leave wrapped in the
+            # journal task group's ExceptionGroup.
+            try:
+                return await ask(store.database)
+            except ChiffonError as exc:
+                return exc
 
-    try:
-        return run(main)
-    except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+    result = run(main)
+    if isinstance(result, ChiffonError):
+        raise _fail(str(result))
+    return result
 
 
 def _print_json(value: Any) -> None:
@@ -76,9 +82,18 @@ def _print_json(value: Any) -> None:
 
 
 def _console() -> Console:
+    """Rich output with markup off (playbook output has [brackets]); piped output is not cut
+    to 80 columns, so ids and errors survive ``| grep``."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    console = Console(highlight=False, soft_wrap=False, markup=False, emoji=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    return console
+
+
+def _address(address: str | None) -> str:
+    return "-" if address is None else address.removeprefix("chiffon://")
 
 
 def _time(moment: dt.datetime | None) -> str:
@@ -124,16 +139,16 @@ def runs(
     from rich.table import Table
 
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("run", no_wrap=True)
-    table.add_column("created (UTC)", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("services")
+    table.add_column("run", no_wrap=True, min_width=36)
+    table.add_column("created (UTC)", no_wrap=True, min_width=16)
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("services", overflow="fold")
     table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("request", overflow="ellipsis", no_wrap=True, ratio=1)
+    table.add_column("request", overflow="ellipsis", no_wrap=True, min_width=12)
     for run in found:
         table.add_row(
             str(run.id),
-            _time(run.created_at),
+            _time(run.created_at)[:16],
             run.status,
             ", ".join(run.services) or "-",
             f"${run.cost_usd:.4f}",
@@ -282,6 +297,7 @@ def _header(timeline: RunTimeline) -> Any:
 def _render_timeline(console: Console, timeline: RunTimeline) -> None:
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     console.print(_header(timeline))
     for plan in timeline.plans[:-1]:
@@ -308,7 +324,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
             title += f" on {failure.host or '?'}, task {failure.task or '?'}"
         tail = "\n".join(failure.output_tail.splitlines()[-TAIL_LINES:])
         body = failure.error + (f"\n\n{tail}" if tail else "")
-        console.print(Panel(body, title=title, title_align="left"))
+        console.print(Panel(Text(body), title=Text(title), title_align="left", expand=False))
     if timeline.llm_calls:
         calls = Table(title="model calls", title_justify="left", box=None, header_style="bold")
         for name in ("time", "purpose", "model", "route", "ok", "tokens", "ms", "cost"):
@@ -327,19 +343,19 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
         calls.add_row("", "", "", "", "", "", "total", f"${timeline.llm_cost_usd:.4f}")
         console.print(calls)
     events = Table(title="timeline (UTC)", title_justify="left", box=None, header_style="bold")
-    for name in ("#", "time", "event", "detail"):
-        events.add_column(name, no_wrap=name != "detail")
+    for name in ("#", "time", "event", "from → to", "detail"):
+        events.add_column(name, no_wrap=name in ("#", "time"), overflow="fold")
     numbers = {e.message_id: n for n, e in enumerate(timeline.events, 1) if e.source == "message"}
     for n, event in enumerate(timeline.events, 1):
         at = f"{event.at.astimezone(dt.UTC):%H:%M:%S.%f}"[:-3]
         if event.source == "message":
-            detail = f"{event.sender or '-'} → {event.recipient}: {event.summary}"
-            events.add_row(str(n), at, event.kind or "", detail)
+            route = f"{_address(event.sender)} → {_address(event.recipient)}"
+            events.add_row(str(n), at, event.kind or "", route, event.summary)
         else:
             cause = ""
             if event.message_id is not None:
-                cause = f" (#{numbers[event.message_id]})" if event.message_id in numbers else ""
-            events.add_row(str(n), at, event.entity or "", event.summary + cause)
+                cause = f" ← #{numbers[event.message_id]}" if event.message_id in numbers else ""
+            events.add_row(str(n), at, event.entity or "", "", event.summary + cause)
     console.print(events)
     if timeline.output_events and not any(e.kind == "step.output" for e in timeline.events):
         console.print(f"{timeline.output_events} step.output events not shown (--output)")
