@@ -22,9 +22,7 @@ REDACTED = "***"
 
 # A vault block as Ansible writes it (header line, then hex lines), as it appears in plain text
 # and inside JSON strings, where its newlines are the two characters "\n".
-_VAULT = re.compile(
-    r"\$ANSIBLE_VAULT;[^\s\"'\\]*(?:(?:\\n|\\r|\s)+[0-9a-fA-F]+(?![0-9A-Za-z]))*"
-)
+_VAULT = re.compile(r"\$ANSIBLE_VAULT;[^\s\"'\\]*(?:(?:\\n|\\r|\s)+[0-9a-fA-F]+(?![0-9A-Za-z]))*")
 
 # What a result hidden by ``no_log`` may still show: whether it changed or failed.
 _NO_LOG_KEEP = frozenset(
