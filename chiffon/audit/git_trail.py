@@ -304,7 +304,8 @@ class GitTrail:
             await self._ensure_repository()
             run_dir = self._run_dir(run_id)
             await anyio.to_thread.run_sync(_write, self.repo_dir / run_dir, paths)
-            await self._run("add", "--all", "--", run_dir)
+            if paths:  # only what was written: never a stray partial file of a crashed writer
+                await self._run("add", "--", *(f"{run_dir}/{name}" for name in paths))
             unchanged = (await self._exec("diff", "--cached", "--quiet")).returncode == 0
             if unchanged:
                 latest = await self.history(run_id, limit=1)
