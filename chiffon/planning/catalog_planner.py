@@ -1,0 +1,312 @@
+"""The catalog planner: a plan from the request's words alone, with no model and no I/O.
+
+It reads the request in clauses (``chiffon.planning.reading``), takes the entries the request
+names, binds the hosts and values it mentions to them, and lets ``validate_plan`` order and
+normalise the steps. When the request is unclear (words that fit several entries equally,
+"X or Y", nothing named) or asks for something the catalog lacks, it asks instead of guessing.
+On a modify round it applies the human's feedback to the previous plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from chiffon.planning.catalog import Catalog
+from chiffon.planning.errors import InvalidPlan
+from chiffon.planning.extraction import Extractor
+from chiffon.planning.matching import FUZZY, Hit, Vocabulary
+from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
+from chiffon.planning.reading import Reading, read
+from chiffon.planning.validation import REDACTED, secret_variables, validate_plan
+from chiffon.protocol import Plan, PlanStep
+from chiffon.protocol.plan import VariableValue
+
+
+@dataclasses.dataclass(slots=True)
+class _Draft:
+    hosts: list[str]
+    variables: dict[str, VariableValue]
+    reason: str
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def text(self) -> str:
+        reason = "; ".join(p for p in (self.reason, *self.notes) if p)
+        return reason if len(reason) <= 500 else reason[:499] + "…"
+
+
+class CatalogPlanner:
+    """The deterministic planner over one catalog (the default when no model is configured).
+
+    ``plan`` never raises for a request it cannot plan: it answers ``NeedsClarification``.
+    Every ``Plan`` it returns has passed ``validate_plan`` and is already normalised.
+    """
+
+    name = "catalog"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._vocabulary = Vocabulary(catalog)
+        self._extractor = Extractor(catalog)
+        self._digests: dict[str, str] = {}
+
+    async def plan(self, request: PlanRequest) -> PlanOutcome:
+        """Plan ``request`` (see ``plan_now``)."""
+        return self.plan_now(request)
+
+    def plan_now(self, request: PlanRequest) -> PlanOutcome:
+        """Plan ``request`` synchronously: a fresh plan, or with ``feedback`` and ``previous``
+        the previous plan changed as the feedback says. Feedback without a previous plan is
+        read as more of the request."""
+        if request.feedback and request.previous is not None:
+            return self._modify(request.text, request.previous, request.feedback)
+        text = f"{request.text}. {request.feedback}" if request.feedback else request.text
+        return self._fresh(text)
+
+    def _fresh(self, text: str) -> PlanOutcome:
+        r = read(text, self._catalog, self._vocabulary, self._extractor)
+        question = self._unclear(r) or self._unknown(r)
+        if question:
+            return question
+        drafts = {
+            e: _Draft([self._catalog.entries[e].hosts], {}, _matched(c.hits))
+            for e, c in r.chosen.items()
+        }
+        strengths = [c.strength for c in r.chosen.values()]
+        question = self._bind_values(r, drafts, strengths) or self._bind_hosts(r, drafts)
+        if question:
+            return question
+        if not drafts:
+            return NeedsClarification(
+                f"What should I {r.verb}? The catalog has {_join(self._catalog.entries, 'and')}."
+            )
+        return self._finish(text, drafts, min(strengths))
+
+    def _modify(self, text: str, previous: Plan, feedback: str) -> PlanOutcome:
+        r = read(feedback, self._catalog, self._vocabulary, self._extractor, feedback=True)
+        question = self._unclear(r)
+        if question:
+            return question
+        if r.unmatched:
+            return self._no_such_playbook(r.unmatched, r.chosen)
+        drafts = {
+            s.playbook: _Draft(list(s.hosts), dict(s.variables), s.reason) for s in previous.steps
+        }
+        if r.only and r.chosen:
+            drafts = {e: d for e, d in drafts.items() if e in r.chosen}
+        dropped = [e for e in r.negated if drafts.pop(e, None) is not None]
+        strengths = [previous.confidence]
+        for e, choice in r.chosen.items():
+            if e not in drafts:
+                reason = "added on feedback: " + _matched(choice.hits)
+                drafts[e] = _Draft([self._catalog.entries[e].hosts], {}, reason)
+                strengths.append(choice.strength)
+        if not drafts:
+            return NeedsClarification(
+                f"Dropping {_join(dropped, 'and')} leaves nothing to run: what should the "
+                "plan do instead?",
+                tuple(dropped),
+            )
+        question = self._bind_values(r, drafts, strengths) or self._bind_hosts(r, drafts)
+        if question:
+            return question
+        outcome = self._finish(text, drafts, min(strengths))
+        if isinstance(outcome, Plan) and outcome.steps == previous.steps:
+            return NeedsClarification(
+                f'I could not tell what to change from "{feedback}": name playbooks to add '
+                "or drop, or the hosts, port or other setting to change.",
+                tuple(s.playbook for s in previous.steps),
+            )
+        return outcome
+
+    def _unclear(self, r: Reading) -> NeedsClarification | None:
+        if not r.unclear:
+            return None
+        words, candidates = r.unclear[0]
+        candidates = self._in_catalog_order(candidates)
+        if words == "or":
+            question = f"Which should I plan: {_join(candidates, 'or')}?"
+        elif len(candidates) == 1:
+            question = f'By "{words}", do you mean {candidates[0]}?'
+        else:
+            question = f'"{words}" could mean {_join(candidates, "or")}: which should I plan?'
+        return NeedsClarification(question, candidates)
+
+    def _unknown(self, r: Reading) -> NeedsClarification | None:
+        if r.unmatched:
+            return self._no_such_playbook(r.unmatched, r.chosen)
+        if r.chosen or any(v.implies for v, _ in r.values):
+            return None
+        return NeedsClarification(
+            f"What should I {r.verb}? The catalog has {_join(self._catalog.entries, 'and')}."
+        )
+
+    def _no_such_playbook(self, unmatched: list[str], chosen: Iterable[str]) -> NeedsClarification:
+        words = " ".join(unmatched)
+        planned = list(chosen)
+        if planned:
+            return NeedsClarification(
+                f'The catalog has no playbook for "{words}": should I plan '
+                f"{_join(planned, 'and')} without it?",
+                tuple(planned),
+            )
+        return NeedsClarification(
+            f'The catalog has no playbook for "{words}"; it has '
+            f"{_join(self._catalog.entries, 'and')}."
+        )
+
+    def _bind_values(
+        self, r: Reading, drafts: dict[str, _Draft], strengths: list[float]
+    ) -> NeedsClarification | None:
+        entries = self._catalog.entries
+        for mention, c in r.values:
+            candidates = [e for e in drafts if mention.variable(entries[e])]
+            implied = [e for e in mention.implies if e in entries]
+            if implied and set(candidates) & set(implied):
+                candidates = [e for e in candidates if e in implied]
+            elif implied and not candidates and len(implied) == 1:
+                drafts[implied[0]] = _Draft(
+                    [entries[implied[0]].hosts], {}, f'named by "{mention.label}"'
+                )
+                candidates = implied
+                strengths.append(FUZZY)
+            if not candidates:
+                pool = implied or list(drafts)
+                return NeedsClarification(
+                    f"None of the playbooks in the plan ({_join(list(drafts), 'and')}) takes "
+                    f'"{mention.label}".'
+                    if not implied
+                    else f'Which playbook should "{mention.label}" apply to: {_join(pool, "or")}?',
+                    tuple(pool),
+                )
+            here = [e for e in candidates if e in r.chosen and r.chosen[e].clause == c]
+            before = [
+                e for e in candidates if e in r.chosen and r.chosen[e].position < mention.start
+            ]
+            if mention.shared:
+                targets = here or candidates
+            elif here:
+                earlier = [e for e in here if r.chosen[e].position < mention.start]
+                targets = [max(earlier or here, key=lambda e: r.chosen[e].position)]
+            elif len(candidates) == 1:
+                targets = candidates
+            elif before:
+                targets = [max(before, key=lambda e: r.chosen[e].position)]
+            else:
+                return NeedsClarification(
+                    f'Which playbook should "{mention.label}" apply to: {_join(candidates, "or")}?',
+                    tuple(candidates),
+                )
+            for e in targets:
+                variable = mention.variable(entries[e])
+                assert variable is not None  # candidates all have one
+                drafts[e].variables[variable] = mention.value
+                drafts[e].notes.append(f'{variable} from "{mention.label}"')
+        return None
+
+    def _bind_hosts(self, r: Reading, drafts: dict[str, _Draft]) -> NeedsClarification | None:
+        inventory = self._catalog.inventory
+        named = [e for e in r.chosen if e in drafts]
+        positive = [(m, c) for m, c, negated in r.hosts if m.targets and not negated]
+        placed: set[str] = set()
+        for mention, c in positive:
+            here = [e for e in named if r.chosen[e].clause == c]
+            last = len(positive) == 1 and all(
+                self._vocabulary.is_filler(t.text) for t in r.tokens if t.start >= mention.end
+            )
+            for e in here if here and not last else named or list(drafts):
+                description = self._catalog.entries[e].description.lower()
+                # "back up to the nas": where the entry sends data, not where it runs.
+                targets = [
+                    t
+                    for t in mention.targets
+                    if not (mention.preposition == "to" and f"to the {t}" in description)
+                ]
+                if not targets:
+                    continue
+                draft = drafts[e]
+                draft.hosts = [*draft.hosts, *targets] if e in placed else targets
+                draft.notes.append(f'hosts from "{mention.text}"')
+                placed.add(e)
+        for mention, c, negated in r.hosts:
+            if not negated or not mention.targets:
+                continue
+            here = [e for e in named if r.chosen[e].clause == c]
+            excluded = {h for t in mention.targets for h in inventory.resolve(t)}
+            for e in here or named or list(drafts):
+                hosts = [h for t in drafts[e].hosts for h in inventory.resolve(t) or (t,)]
+                kept = list(dict.fromkeys(h for h in hosts if h not in excluded))
+                if not kept:
+                    return NeedsClarification(
+                        f"Without {_join(list(mention.targets), 'and')}, {e} has no host left "
+                        "to run on: where should it run?",
+                        (e,),
+                    )
+                drafts[e].hosts = kept
+                drafts[e].notes.append(f'hosts without "{mention.text}"')
+        return None
+
+    def _finish(self, text: str, drafts: dict[str, _Draft], confidence: float) -> PlanOutcome:
+        steps = tuple(
+            PlanStep(playbook=e, hosts=tuple(d.hosts), variables=d.variables, reason=d.text())
+            for e, d in drafts.items()
+        )
+        plan = Plan(
+            request=text[:4000],
+            steps=steps,
+            planner=self.name,
+            confidence=round(max(0.0, min(1.0, confidence)), 2),
+        )
+        try:
+            checked = validate_plan(plan, self._catalog, digest=self._digest)
+        except InvalidPlan as exc:
+            return NeedsClarification(
+                "I could not make a valid plan: " + "; ".join(exc.reasons) + ".",
+                tuple(drafts),
+            )
+        return checked.model_copy(update={"summary": self._summary(checked)})
+
+    def _summary(self, plan: Plan) -> str:
+        parts = []
+        for step in plan.steps:
+            entry = self._catalog.entries[step.playbook]
+            secret = secret_variables(self._catalog, step.playbook)
+            changed = [
+                f"{k}={REDACTED if k in secret else v}"
+                for k, v in step.variables.items()
+                if v != entry.variables[k].default
+            ]
+            settings = f" with {', '.join(changed)}" if changed else ""
+            parts.append(f"{step.playbook} on {', '.join(step.hosts)}{settings}")
+        summary = "Run " + ", then ".join(parts) + "."
+        return summary if len(summary) <= 1000 else summary[:999] + "…"
+
+    def _digest(self, entry_id: str) -> str:
+        # Read once per planner: planning stays free of I/O after the first request, and the
+        # orchestrator's own validate_plan reads the files again before approval.
+        if entry_id not in self._digests:
+            self._digests[entry_id] = self._catalog.digest(entry_id)
+        return self._digests[entry_id]
+
+    def _in_catalog_order(self, ids: Iterable[str]) -> tuple[str, ...]:
+        wanted = set(ids)
+        return tuple(e for e in self._catalog.entries if e in wanted)
+
+
+def _matched(hits: list[Hit]) -> str:
+    said = []
+    for hit in hits:
+        if hit.kind == "typo":
+            said.append(f'"{hit.words}" (taken as {hit.entry})')
+        elif hit.kind == "loose":
+            said.append(f'"{hit.words}" (like "{hit.term}")')
+        else:
+            said.append(f'"{hit.words}"')
+    return "matched " + ", ".join(dict.fromkeys(said))
+
+
+def _join(items: Iterable[str], word: str) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]

@@ -1,0 +1,259 @@
+"""Hosts and variable values named in a request: "on nas", "to the pi", "on core and hass",
+"on port 3002", "keep 14 daily backups", "retention 30d", "image grafana/grafana-oss:11.4.0",
+"timezone Europe/Paris", "every 30 seconds", "kuma_port=3002".
+
+An ``Extractor`` finds the mentions in the text with their offsets, so the planner can mask
+them before matching words to entries ("grafana" inside an image name names nothing) and bind
+each to the entries of the clause it is in. Values come out as text or numbers; the plan's
+validation coerces and checks them against the declared types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+
+from chiffon.planning.catalog import Catalog, CatalogEntry
+from chiffon.protocol.plan import VariableValue
+
+EVERYWHERE = "all"
+"""The inventory group every Ansible inventory has: all hosts."""
+
+Selector = Callable[[CatalogEntry], str | None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostMention:
+    """Inventory names a request targets; empty ``targets`` for a place that names no
+    particular host ("to the homelab")."""
+
+    start: int
+    end: int
+    text: str
+    targets: tuple[str, ...]
+    preposition: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ValueMention:
+    """A value for an entry's variable. ``variable`` picks the variable of an entry (``None``
+    when the entry has none such); ``shared`` values (a timezone) go to every entry of their
+    clause; ``implies`` names the entries the mention itself identifies (an image's
+    repository, a variable's own name, "daily backups"). ``label`` never holds a secret."""
+
+    start: int
+    end: int
+    text: str
+    value: VariableValue
+    variable: Selector
+    shared: bool = False
+    implies: tuple[str, ...] = ()
+    label: str = ""
+    """How to quote the mention: its text, or for a secret value only what it sets."""
+
+
+def by_suffix(suffix: str) -> Selector:
+    """The entry's first variable whose name ends with ``suffix``."""
+
+    def select(entry: CatalogEntry) -> str | None:
+        return next((name for name in entry.variables if name.endswith(suffix)), None)
+
+    return select
+
+
+def by_name(name: str) -> Selector:
+    """The entry's variable called ``name``."""
+
+    def select(entry: CatalogEntry) -> str | None:
+        return name if name in entry.variables else None
+
+    return select
+
+
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+_SEP = r"\s*(?:=|:|to|of|is|at)?\s*"
+_IP = r"\d{1,3}(?:\.\d{1,3}){3}"
+_REGION = r"(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)"
+# Minutes are read too, so that "30 minutes of retention" gets a clear refusal from the
+# variable's pattern instead of being ignored.
+_DURATION = r"(?P<n>\d+)\s*(?P<unit>d|h|w|m|days?|hours?|weeks?|mins?|minutes?)\b"
+
+
+def _seconds(m: re.Match[str]) -> int:
+    unit = (m.group("unit") or "second").lower().rstrip("s") or "s"
+    return int(m.group("n") or 1) * _UNITS.get(unit, 1)
+
+
+def _duration(m: re.Match[str]) -> str:
+    return m.group("n") + m.group("unit")[0].lower()
+
+
+def _clock(m: re.Match[str]) -> str:
+    hour, minute = int(m.group("h")), int(m.group("min") or 0)
+    half = (m.group("half") or "").lower()
+    if half == "pm" and hour < 12:
+        hour += 12
+    if half == "am" and hour == 12:
+        hour = 0
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _ips(m: re.Match[str]) -> list[str | int | float | bool]:
+    return list(re.findall(_IP, m.group("v")))
+
+
+def _text(m: re.Match[str]) -> str:
+    return m.group("v").strip("\"'").rstrip(".,;")
+
+
+# (pattern, value, selector, shared, entries-it-implies-by-variable) in order of precedence:
+# a mention found by an earlier pattern hides what later ones would find in the same words.
+_Pattern = tuple[str, Callable[[re.Match[str]], VariableValue], Selector, bool, bool]
+_PATTERNS: tuple[_Pattern, ...] = (
+    (r"\bimage" + _SEP + r"(?P<v>[a-z0-9][\w.-]*(?:/[\w.-]+)*(?::[\w.-]+)?)", _text,
+     by_suffix("_image"), False, False),
+    (r"(?<![\w/])(?P<v>[a-z0-9][\w.-]*(?:/[\w.-]+)+:[\w.-]*\w)", _text,
+     by_suffix("_image"), False, False),
+    (r"\bupstream(?:\s+dns)?(?:\s+servers?)?" + _SEP + r"(?P<v>" + _IP
+     + r"(?:(?:\s*,\s*|\s+and\s+|\s+)" + _IP + r")*)", _ips,
+     by_suffix("_upstream_dns"), False, False),
+    (r"\b(?:time\s*zone|tz)" + _SEP + r"(?P<v>[A-Za-z]+(?:/[A-Za-z_+-]+){0,2})", _text,
+     by_name("timezone"), True, False),
+    (r"(?<![\w/])(?P<v>" + _REGION + r"/[A-Za-z_+-]+(?:/[A-Za-z_+-]+)?)", _text,
+     by_name("timezone"), True, False),
+    (r"\b(?:repository|repo)" + _SEP + r"(?P<v>/\S+)", _text,
+     by_suffix("_repository"), False, False),
+    (r"\b(?:(?:admin|web|root|user)\s+)?password" + _SEP + r"(?P<v>\S+)", _text,
+     by_suffix("_password"), False, False),
+    (r"\b(?:keep|keeping|retain|retaining)\s+(?P<v>\d+)\s+(?:daily\s+)?"
+     r"(?:backups?|snapshots?)\b", lambda m: int(m.group("v")),
+     by_suffix("_keep_daily"), False, True),
+    (r"\b(?:keep|keeping|retain|retaining)\s+(?P<v>\d+)\s+(?:daily|days?\s+of\s+"
+     r"(?:backups?|snapshots?))\b", lambda m: int(m.group("v")),
+     by_suffix("_keep_daily"), False, True),
+    (r"\b(?P<v>\d+)\s+daily\s+(?:backups?|snapshots?)\b", lambda m: int(m.group("v")),
+     by_suffix("_keep_daily"), False, True),
+    (r"\bretention(?:\s+time)?\s*(?:=|:|to|of|for|is)?\s*" + _DURATION, _duration,
+     by_suffix("_retention"), False, False),
+    (r"\bkeep\s+(?:the\s+)?(?:metrics|data)\s+for\s+" + _DURATION, _duration,
+     by_suffix("_retention"), False, False),
+    (r"\b" + _DURATION + r"\s+(?:of\s+)?retention\b", _duration,
+     by_suffix("_retention"), False, False),
+    (r"\bevery\s+(?:(?P<n>\d+)\s*)?(?P<unit>s|secs?|seconds?|m|mins?|minutes?|h|hours?)\b",
+     _seconds, by_suffix("_interval"), False, False),
+    (r"\binterval" + _SEP + r"(?P<n>\d+)\s*(?P<unit>s|secs?|seconds?|m|mins?|minutes?)?\b",
+     _seconds, by_suffix("_interval"), False, False),
+    (r"\b(?P<v>\d+)\s+retries\b|\bretries" + _SEP + r"(?P<w>\d+)\b",
+     lambda m: int(m.group("v") or m.group("w")), by_suffix("_retries"), False, False),
+    (r"\bat\s+(?=[0-2]?\d(?::[0-5]\d|\s*(?:am|pm)\b))(?P<h>[0-2]?\d)(?::(?P<min>[0-5]\d))?"
+     r"\s*(?P<half>am|pm)?\b", _clock, by_suffix("_time"), False, False),
+    (r"\bversion\s+v?(?P<v>\d+\.\d+\.\d+)\b|(?<![\w.:])v(?P<w>\d+\.\d+\.\d+)\b",
+     lambda m: m.group("v") or m.group("w"), by_suffix("_version"), False, False),
+    (r"\bport" + _SEP + r"(?P<v>\d{1,5})\b|\bon\s+:(?P<w>\d{1,5})\b",
+     lambda m: int(m.group("v") or m.group("w")), by_suffix("_port"), False, False),
+)  # fmt: skip
+
+
+class Extractor:
+    """The host and value patterns of one catalog, compiled once."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        # "all" only through the everywhere pattern: "to all monitors" names no host.
+        names = sorted(
+            {*catalog.inventory.groups, *catalog.inventory.hosts} - {EVERYWHERE}, key=len
+        )
+        name = "(?:" + "|".join(re.escape(n) for n in reversed(names)) + r")(?![\w-]|\s+hole\b)"
+        det = r"(?:(?:the|my|our|both|host|hosts|machine|group|box|node)\s+)*"
+        kind = r"(?:\s+(?:host|hosts|machine|box|server|node|group))?"
+        item = det + name + kind
+        self._hosts = re.compile(
+            r"\b(?P<prep>on|onto|to|at|from)\s+" + item
+            + r"(?:\s*(?:,\s*and|,|and|&)\s+" + item + r")*",
+            re.IGNORECASE,
+        )  # fmt: skip
+        self._name = re.compile(r"\b" + name, re.IGNORECASE)
+        self._everywhere = re.compile(
+            r"\b(?P<prep>on|to|across)\s+(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+)?"
+            r"(?:hosts?|machines?|nodes?|servers?|boxes)\b|\beverywhere\b",
+            re.IGNORECASE,
+        )
+        self._patterns = [
+            (re.compile(p, re.IGNORECASE), value, select, shared, implies)
+            for p, value, select, shared, implies in _PATTERNS
+        ]
+        variables = sorted(
+            {v for e in catalog.entries.values() for v in e.variables}, key=len, reverse=True
+        )
+        self._named = re.compile(
+            r"\b(?P<name>" + "|".join(map(re.escape, variables)) + r")\b"
+            r"\s*(?:=|:|to|of|is)?\s*(?P<v>\"[^\"]*\"|'[^']*'|[^\s,;]+)",
+            re.IGNORECASE,
+        )
+        self._images = {
+            (str(var.default).split(":")[0]): entry.id
+            for entry in catalog.entries.values()
+            for name, var in entry.variables.items()
+            if name.endswith("_image") and var.default
+        }
+
+    def hosts(self, text: str) -> list[HostMention]:
+        """Places the request names, in order of appearance."""
+        roots = {EVERYWHERE, *(g for g, members in self._catalog.inventory.groups.items()
+                               if set(members) == set(self._catalog.inventory.hosts))}  # fmt: skip
+        found: list[HostMention] = []
+        for m in self._everywhere.finditer(text):
+            prep = (m.group("prep") or "on").lower()
+            found.append(HostMention(m.start(), m.end(), m.group(), (EVERYWHERE,), prep))
+        for m in self._hosts.finditer(text):
+            if any(h.start <= m.start() < h.end for h in found):
+                continue
+            after = text[m.end("prep") : m.end()]
+            named = [n.group().lower() for n in self._name.finditer(after)]
+            # "to the homelab" says where, not which hosts: each entry keeps its own.
+            targets = tuple(dict.fromkeys(n for n in named if n not in roots))
+            prep = m.group("prep").lower()
+            found.append(HostMention(m.start(), m.end(), m.group(), targets, prep))
+        return sorted(found, key=lambda h: h.start)
+
+    def values(self, text: str, taken: list[tuple[int, int]]) -> list[ValueMention]:
+        """Variable values the request names, outside the ``taken`` spans."""
+        spans = list(taken)
+        found: list[ValueMention] = []
+
+        def free(start: int, end: int) -> bool:
+            return all(end <= a or start >= b for a, b in spans)
+
+        for m in self._named.finditer(text):
+            if free(m.start(), m.end()):
+                name = m.group("name").lower()
+                owners = tuple(e.id for e in self._catalog.entries.values() if name in e.variables)
+                spans.append(m.span())
+                found.append(
+                    ValueMention(m.start(), m.end(), m.group(), _text(m), by_name(name),
+                                 shared=True, implies=owners)
+                )  # fmt: skip
+        for pattern, value, select, shared, implies in self._patterns:
+            for m in pattern.finditer(text):
+                if not free(m.start(), m.end()):
+                    continue
+                spans.append(m.span())
+                got = value(m)
+                implied: tuple[str, ...] = ()
+                if implies:
+                    implied = tuple(e.id for e in self._catalog.entries.values() if select(e))
+                elif isinstance(got, str) and got.split(":")[0] in self._images:
+                    implied = (self._images[got.split(":")[0]],)
+                found.append(ValueMention(m.start(), m.end(), m.group(), got, select, shared,
+                                          implied))  # fmt: skip
+        return sorted((self._labelled(v) for v in found), key=lambda v: v.start)
+
+    def _labelled(self, mention: ValueMention) -> ValueMention:
+        secret = [
+            name
+            for entry in self._catalog.entries.values()
+            if (name := mention.variable(entry)) is not None and entry.variables[name].secret
+        ]
+        label = f"the {secret[0]} given" if secret else mention.text
+        return dataclasses.replace(mention, label=label)
