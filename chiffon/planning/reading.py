@@ -17,8 +17,8 @@ from chiffon.planning.extraction import Extractor, HostMention, ValueMention
 from chiffon.planning.matching import Hit, Token, Vocabulary, tokenize
 
 _JOINER = re.compile(
-    r"\s*(?:;|,|\.(?=\s|$)|&|\b(?:and\s+then|and\s+also|as\s+well\s+as|along\s+with|and|then"
-    r"|also|plus|with|but|or|nor)\b)\s*",
+    r"\s*(?:;|:(?=\s|$)|,|\.(?=\s|$)|&|\b(?:and\s+then|and\s+also|as\s+well\s+as|along\s+with"
+    r"|and|then|also|plus|with|but|or|nor)\b)\s*",
     re.IGNORECASE,
 )
 _NOT = (

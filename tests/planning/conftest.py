@@ -19,12 +19,9 @@ def copy_homelab(target: Path) -> Path:
     """Copy the homelab's catalog.yml and inventory.yml into ``target`` and write a one-play
     playbook for each entry; returns ``target``."""
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copy(HOMELAB / "inventory.yml", target / "inventory.yml")
-    # catalog.yml at 6e0560d has "description: Container image, pinned." inside a flow
-    # mapping, which YAML reads as an extra key "pinned."; repaired here until the file is.
-    text = (HOMELAB / "catalog.yml").read_text().replace("image, pinned.", "image (pinned).")
-    (target / "catalog.yml").write_text(text)
-    index = yaml.safe_load(text)
+    for name in ("catalog.yml", "inventory.yml"):
+        shutil.copy(HOMELAB / name, target / name)
+    index = yaml.safe_load((HOMELAB / "catalog.yml").read_text())
     for entry in index["entries"]:
         playbook = target / entry["playbook"]
         playbook.parent.mkdir(parents=True, exist_ok=True)
@@ -36,3 +33,9 @@ def copy_homelab(target: Path) -> Path:
 def homelab_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     """The homelab catalog over placeholder playbooks (shared, read-only)."""
     return load_catalog(copy_homelab(tmp_path_factory.mktemp("homelab")))
+
+
+@pytest.fixture(scope="session")
+def real_homelab() -> Catalog:
+    """examples/homelab itself, with its real playbooks."""
+    return load_catalog(HOMELAB)
