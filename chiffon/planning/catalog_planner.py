@@ -298,7 +298,7 @@ def _matched(hits: list[Hit]) -> str:
     for hit in hits:
         if hit.kind == "typo":
             said.append(f'"{hit.words}" (taken as {hit.entry})')
-        elif hit.kind == "loose":
+        elif hit.kind == "loose" and hit.words.lower() != hit.term.lower():
             said.append(f'"{hit.words}" (like "{hit.term}")')
         else:
             said.append(f'"{hit.words}"')
