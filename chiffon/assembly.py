@@ -100,6 +100,7 @@ class System:
             if self._catalog is not None:
                 from chiffon.domain import start_domain
 
+                stack.push_async_callback(_close_model_clients)
                 self._domain = await start_domain(
                     settings, self._actors, self._store.database, self._store.journal,
                     catalog=self._catalog,
@@ -238,3 +239,14 @@ def _approver(approver: Any) -> Approver:
     if hasattr(approver, "decide") and hasattr(approver, "wants_dry_run"):
         return approver  # type: ignore[no-any-return]
     return CallbackApprover(approver)
+
+
+async def _close_model_clients() -> None:
+    """LiteLLM keeps HTTP clients per event loop; close them before the loop ends (only if a
+    model was used: importing litellm to close nothing would cost seconds)."""
+    import sys
+
+    if "litellm" in sys.modules:
+        from chiffon.llm.client import close_clients
+
+        await close_clients()

@@ -108,7 +108,8 @@ def plan(
             typer.echo(_dumps({"status": "invalid", "reasons": exc.reasons}))
         raise _fail(str(exc)) from None
     except PlanningFailed as exc:
-        raise _fail(str(exc), 1) from None
+        # A run id that names nothing, or a run that cannot be resumed, is bad input.
+        raise _fail(str(exc), 2 if exc.code in ("run_not_found", "not_resumable") else 1) from None
     console = Console(stderr=json_output)
     if isinstance(outcome, NeedsClarification):
         if json_output:
@@ -270,7 +271,8 @@ async def _run(
 
         if isinstance(exc, ConfigError):
             raise
-        raise _fail(str(exc), 1) from None
+        # A run id that names nothing, or a run that cannot be resumed, is bad input.
+        raise _fail(str(exc), 2 if exc.code in ("run_not_found", "not_resumable") else 1) from None
 
 
 def _shown(plan: Plan, catalog: Catalog) -> dict[str, Any]:

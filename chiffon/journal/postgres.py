@@ -117,7 +117,13 @@ class PostgresJournal:
             with anyio.CancelScope(shield=True):
                 await self.aclose()
         finally:
-            result = await self._task_group.__aexit__(exc_type, exc, tb)
+            # The body's own exception is not the writer's: handing it to the task group would
+            # come back wrapped in an ExceptionGroup, and callers' `except RunNotFound` would
+            # miss it. Cancellation is the task group's business, so it still goes there.
+            if exc is None or isinstance(exc, anyio.get_cancelled_exc_class()):
+                result = await self._task_group.__aexit__(exc_type, exc, tb)
+            else:
+                result = await self._task_group.__aexit__(None, None, None)
         return result
 
     def _check_open(self) -> None:
