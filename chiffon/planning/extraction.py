@@ -186,8 +186,11 @@ class Extractor:
         variables = sorted(
             {v for e in catalog.entries.values() for v in e.variables}, key=len, reverse=True
         )
+        # With no declared variable, "(?P<name>)" would match the empty string before every
+        # word and read the whole request as values: a name that never matches stands in.
+        names = "|".join(map(re.escape, variables)) or r"(?!x)x"
         self._named = re.compile(
-            r"\b(?P<name>" + "|".join(map(re.escape, variables)) + r")\b"
+            r"\b(?P<name>" + names + r")\b"
             r"\s*(?:=|:|to|of|is)?\s*(?P<v>\"[^\"]*\"|'[^']*'|[^\s,;]+)",
             re.IGNORECASE,
         )
