@@ -51,8 +51,13 @@ class TrailSink:
     ) -> None:
         await self.trail.commit_milestone(
             run.id, milestone, files, status=run.status, services=run.services,  # type: ignore[arg-type]
-            subject=subject,
+            subject=f"{_short(run.request)} — {subject}",
         )  # fmt: skip
+
+
+def _short(text: str, width: int = 60) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def planners(settings: Settings, catalog: Catalog, database: Database) -> Any:
