@@ -139,12 +139,18 @@ def plan(
 async def _llm_plan(settings: Settings, catalog: Catalog, request: str, choice: str) -> PlanOutcome:
     from chiffon.assembly import store_for
     from chiffon.domain import planners
+    from chiffon.llm.client import close_clients
     from chiffon.planning.planner import NeedsClarification, PlanRequest
     from chiffon.planning.validation import validate_plan
 
-    async with store_for(settings) as store:
-        planner = planners(settings, catalog, store.database)(choice, False)
-        outcome = await planner.plan(PlanRequest(text=request))
+    try:
+        async with store_for(settings) as store:
+            planner = planners(settings, catalog, store.database)(choice, False)
+            outcome = await planner.plan(PlanRequest(text=request))
+    finally:
+        # LiteLLM's HTTP clients belong to this event loop: left open, they are reported as
+        # unclosed transports when the process exits.
+        await close_clients()
     if isinstance(outcome, NeedsClarification):
         return outcome
     return validate_plan(outcome, catalog)

@@ -60,6 +60,15 @@ def litellm_module() -> Any:
     return _litellm
 
 
+async def load_litellm() -> Any:
+    """``litellm_module()`` without stalling the event loop: the first import takes seconds
+    (about 4 s), which in a running system would freeze every actor and the journal's
+    flushes, so it happens in a worker thread. Later calls return at once."""
+    if _litellm is not None:
+        return _litellm
+    return await anyio.to_thread.run_sync(litellm_module)
+
+
 async def close_clients() -> None:
     """Close the HTTP clients LiteLLM keeps between calls, and forget them.
 
@@ -148,7 +157,7 @@ class LLMClient:
         Raises ``ModelUnreachable`` (refused or dropped connection, no answer within
         ``timeout_s``, 5xx or 429 after the retries) and ``ModelRefused`` (any other 4xx).
         """
-        litellm = litellm_module()
+        litellm = await load_litellm()
         kwargs: dict[str, Any] = {
             "model": endpoint.litellm_model,
             "messages": [dict(m) for m in messages],

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import anyio
 
-from chiffon.llm.client import Completion, LLMClient, Message, ModelEndpoint
+from chiffon.llm.client import Completion, LLMClient, Message, ModelEndpoint, load_litellm
 from chiffon.llm.costs import CallRecord, CostRecorder
 from chiffon.llm.errors import ModelRefused, ModelUnreachable, NoModelConfigured
 
@@ -217,6 +217,7 @@ class ModelRouter:
         schema_name: str,
     ) -> RoutedCompletion:
         endpoint = self.endpoint(route)
+        await load_litellm()  # the estimate reads LiteLLM's cost map: import it off the loop
         await self.recorder.check_budget(
             context.run_id,
             endpoint.model,
