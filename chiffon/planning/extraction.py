@@ -188,9 +188,9 @@ class Extractor:
         )
         # With no declared variable, "(?P<name>)" would match the empty string before every
         # word and read the whole request as values: a name that never matches stands in.
-        names = "|".join(map(re.escape, variables)) or r"(?!x)x"
+        alternatives = "|".join(map(re.escape, variables)) or r"(?!x)x"
         self._named = re.compile(
-            r"\b(?P<name>" + names + r")\b"
+            r"\b(?P<name>" + alternatives + r")\b"
             r"\s*(?:=|:|to|of|is)?\s*(?P<v>\"[^\"]*\"|'[^']*'|[^\s,;]+)",
             re.IGNORECASE,
         )
