@@ -27,7 +27,7 @@ from chiffon.orchestrator.events import PlanReady, StepStarted
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.states import STEP_TERMINAL
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
-from chiffon.planning.errors import InvalidPlan
+from chiffon.planning.errors import InvalidPlan, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanRequest
 from chiffon.planning.validation import validate_plan
 from chiffon.protocol import (
@@ -126,12 +126,16 @@ class RunActor(Actor):
         """Plan, validate, store the revision, and send it to the session for a decision."""
         run = await self.s.store.run(self.run_id)
         planner = self.s.planner_for(self.planner_choice, self.high_value)
-        outcome = await planner.plan(
-            PlanRequest(
-                text=run.request, run_id=self.run_id, feedback=feedback, previous=self.plan,
-                high_value=self.high_value, budget_usd=self.budget_usd,
-            )
-        )  # fmt: skip
+        try:
+            outcome = await planner.plan(
+                PlanRequest(
+                    text=run.request, run_id=self.run_id, feedback=feedback, previous=self.plan,
+                    high_value=self.high_value, budget_usd=self.budget_usd,
+                )
+            )  # fmt: skip
+        except UnusablePlan as exc:  # an invalid plan, like any other: never shown
+            await self.finish("rejected", cause, reason=str(exc))
+            return
         if isinstance(outcome, NeedsClarification):
             await self.finish("rejected", cause, reason=f"needs clarification: {outcome.question}")
             return
@@ -223,7 +227,7 @@ class RunActor(Actor):
                 self.approval = record
                 await self.milestone("approved", f"approved by {message.approver}")
                 await self.move("running", cause)
-                await self.create_steps(cause, start=0)
+                await self.create_steps(cause)
                 await self.dispatch_next(cause)
             elif message.decision == "modify":
                 await self.propose(cause, feedback=message.feedback)
@@ -240,19 +244,30 @@ class RunActor(Actor):
 
     # -- execution -------------------------------------------------------------------------
 
-    async def create_steps(
-        self, cause: uuid.UUID, *, start: int, attempts: dict[int, int] | None = None
-    ) -> None:
+    async def create_steps(self, cause: uuid.UUID) -> None:
+        """A pending attempt for each step of the approved plan still to run. A fresh run gets
+        first attempts. A resumed one keeps what succeeded on this plan and what is pending
+        under this approval; every other position gets a new attempt (the next number, never
+        one in use), whatever its last attempt was: interrupted, or skipped when the approval
+        it waited under expired."""
         plan, digest, approval = self.approved()
+        latest = {step.position: step for step in self.steps}
+
+        def settled(step: StepRecord) -> bool:
+            return step.plan_hash == digest and (
+                step.status == "succeeded"
+                or (step.status == "pending" and step.approval_id == approval.id)
+            )
+
         wanted = [
-            (position, (attempts or {}).get(position, 1), step)
+            (position, latest[position].attempt + 1 if position in latest else 1, step)
             for position, step in enumerate(plan.steps)
-            if position >= start
+            if position not in latest or not settled(latest[position])
         ]
         created = await self.s.store.create_steps(
             self.run_id, wanted, plan_hash=digest, approval_id=approval.id, message_id=cause
         )
-        by_position = {step.position: step for step in self.steps}
+        by_position = {p: s for p, s in latest.items() if p < len(plan.steps)}
         by_position.update({step.position: step for step in created})
         self.steps = [by_position[p] for p in sorted(by_position)]
 
@@ -373,6 +388,9 @@ class RunActor(Actor):
         self.steps = [latest[p] for p in sorted(latest)]
         approval_valid = self.approval is not None and self.approval.expires_at > now()
         if not approval_valid:
+            # What was waiting under the expired approval never runs under it: a new approval
+            # gives it a new attempt (create_steps).
+            await self.skip_pending(cause, "not dispatched before its approval expired")
             if run.status != "interrupted":
                 await self.move("interrupted", cause, reason="approval expired while stopped")
             await self.move("awaiting_approval", cause, reason="the approval expired: asking again")
@@ -381,30 +399,13 @@ class RunActor(Actor):
         if run.status == "approved" or run.status == "interrupted":
             await self.move("running", cause, reason="resumed")
         if any(s.status == "failed" for s in self.steps):
+            await self.skip_pending(cause, "a step had failed before the resume")
             await self.finish("failed", cause, reason="a step had failed before the resume")
             return
         # An interrupted attempt is never run again as it was: it gets a new attempt row. A
         # position with no row yet (stopped between approval and dispatch) gets its first.
-        redo = {s.position: s.attempt + 1 for s in self.steps if s.status == "interrupted"}
-        assert self.plan is not None
-        missing = [p for p in range(len(self.plan.steps)) if p not in latest]
-        if redo or missing:
-            await self.add_attempts(cause, redo, missing)
+        await self.create_steps(cause)
         await self.dispatch_next(cause)
-
-    async def add_attempts(
-        self, cause: uuid.UUID, redo: dict[int, int], missing: list[int]
-    ) -> None:
-        plan, digest, approval = self.approved()
-        wanted = [(p, a, plan.steps[p]) for p, a in redo.items()]
-        wanted += [(p, 1, plan.steps[p]) for p in missing]
-        created = await self.s.store.create_steps(
-            self.run_id, sorted(wanted, key=lambda w: w[0]), plan_hash=digest,
-            approval_id=approval.id, message_id=cause,
-        )  # fmt: skip
-        by_position = {s.position: s for s in self.steps}
-        by_position.update({s.position: s for s in created})
-        self.steps = [by_position[p] for p in sorted(by_position)]
 
     # -- the end ---------------------------------------------------------------------------
 

@@ -31,3 +31,11 @@ class PlanningFailed(ChiffonError):
     spent). The message says why."""
 
     code = "planning_failed"
+
+
+class UnusablePlan(PlanningFailed):
+    """Raised by the LLM planner when the model's answer was still not a valid plan after the
+    repair round (invalid JSON, an unknown playbook, host or variable). The run ends
+    ``rejected``, like any invalid plan: it was never shown for approval."""
+
+    code = "unusable_plan"

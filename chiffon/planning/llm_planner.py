@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from chiffon.llm.errors import BudgetExceeded, ModelRefused, ModelUnreachable, NoModelConfigured
 from chiffon.llm.routing import CallContext, ModelRouter, Route, complexity_of
 from chiffon.planning.catalog import Catalog, Variable
-from chiffon.planning.errors import InvalidPlan, PlanningFailed
+from chiffon.planning.errors import InvalidPlan, PlanningFailed, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
 from chiffon.planning.validation import secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep
@@ -263,7 +263,7 @@ class LLMPlanner:
                 {"role": "assistant", "content": answer[:_ANSWER_SHOWN]},
                 {"role": "user", "content": repair_prompt(problem)},
             ]
-        raise PlanningFailed(f"the model's answer was still unusable after a repair: {problem}")
+        raise UnusablePlan(f"the model's answer was still unusable after a repair: {problem}")
 
     def _outcome(self, text: str, request: PlanRequest, model: str) -> PlanOutcome:
         data = _json_object(text)

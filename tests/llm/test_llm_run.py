@@ -188,7 +188,7 @@ async def test_a_high_value_run_plans_with_the_external_model_after_a_repair_and
     assert [c["cost_usd"] for c in data["llm_calls"]] == pytest.approx([GPT_4O_MINI_CALL] * 2)
 
 
-async def test_an_unknown_playbook_twice_fails_the_run_before_anything_is_executed(
+async def test_an_unknown_playbook_twice_rejects_the_run_before_anything_is_executed(
     tmp_path: Path, machine_dsn: str, server: ModelServer
 ) -> None:
     server.ollama.extend([UNKNOWN, UNKNOWN, KUMA_PLAN])  # the third is never asked for
@@ -198,11 +198,11 @@ async def test_an_unknown_playbook_twice_fails_the_run_before_anything_is_execut
 
     finished, timeline, calls = recorded.finished, recorded.timeline, recorded.calls
 
-    assert finished.status == "failed"
+    assert finished.status == "rejected"
     assert finished.reason is not None
     assert "still unusable after a repair" in finished.reason
     assert 'unknown playbook "uptime-kuma-turbo"' in finished.reason
-    assert recorded.run["status"] == "failed"
+    assert recorded.run["status"] == "rejected"
     assert timeline.plans == ()  # never proposed, so never approved
     assert timeline.approvals == ()
     assert recorded.steps == []
