@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import re
 import subprocess
 import sys
+
+import pytest
 
 EXAMPLES = pathlib.Path(__file__).parent.parent / "examples"
 
 
-def run_example(name: str) -> list[str]:
+def run_example(name: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> list[str]:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
+        env=env,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -46,3 +51,28 @@ def test_supervision_restarts_with_doubling_backoff_then_escalates_to_the_root()
         "(last failure: RuntimeError: disk on fire)",
         "original cause: RuntimeError('disk on fire')",
     ]
+
+
+@pytest.mark.slow
+def test_library_run_approves_the_readme_plan_and_the_run_succeeds(
+    tmp_path: pathlib.Path, machine_dsn: str
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFFON_")}
+    env.update(
+        CHIFFON_HOME=str(tmp_path / "home"),
+        CHIFFON_DATABASE_URL=machine_dsn,
+        CHIFFON_TARGET_ROOT=str(tmp_path / "target"),
+        CHIFFON_AUDIT_DIR=str(tmp_path / "audit"),
+    )
+    lines = run_example("library_run.py", env=env, timeout=180)
+    assert re.fullmatch(
+        r"plan sha256:[0-9a-f]{12}: uptime-kuma on core, uptime-kuma-monitors on core", lines[0]
+    ), lines
+    assert lines[1] == "approver: approved"
+    assert [line.split(":")[0] for line in lines[2:4]] == [
+        "step uptime-kuma",
+        "step uptime-kuma-monitors",
+    ]
+    assert all(": succeeded (" in line for line in lines[2:4]), lines
+    assert re.fullmatch(r"run [0-9a-f-]{36}: succeeded, \$0\.00", lines[-1]), lines
+    assert (tmp_path / "target" / "core" / "srv" / "uptime-kuma" / "compose.yaml").exists()

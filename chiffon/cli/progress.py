@@ -23,6 +23,7 @@ MARK = {
     "unreachable": "[bold red]unreachable[/]",
     "skipped": "[dim]skipped[/]",
 }
+FAILED = ("failed", "unreachable")
 
 
 class RunDisplay:
@@ -73,8 +74,12 @@ class RunDisplay:
         mark = MARK.get(event.status)
         if mark is None or not event.task:
             return
+        # A loop reports each item, then the task: the task's line says it once. A failed
+        # item is kept, for its error (the task's own failure only says the loop failed).
+        if event.event.startswith("runner_item_on_") and event.status not in FAILED:
+            return
         line = f"  {mark} {event.host or ''} | {event.task}"
-        if event.status in ("failed", "unreachable") and event.text:
+        if event.status in FAILED and event.text:
             line += f"\n    [red]{event.text}[/]"
         self.console.print(line, highlight=False)
 
