@@ -3,16 +3,22 @@
 Start-up reconciliation (DESIGN.md's recovery rules): every run not in a terminal state whose
 owning process is gone is taken over — a run that was planning, or executing steps, becomes
 ``interrupted`` (a step that was dispatched or running becomes ``interrupted``; it is never
-re-run without a new attempt record); a run awaiting approval stays awaiting. ``ResumeRun``
+re-run without a new attempt record); a run awaiting approval stays awaiting. Ansible outlives
+a killed ``chiffon`` (ansible-playbook and its workers run in sessions of their own and finish
+the task at hand), so what is left of an interrupted attempt is killed first: ``interrupted``
+means stopped, and a new attempt never runs beside the old one. ``ResumeRun``
 (``chiffon run --resume``) then picks one up: an interrupted step gets a new attempt if the
 approval still holds, otherwise the plan is proposed again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import uuid
 
+import psutil
 import structlog
 
 from chiffon.actors import Actor, ActorNotFound, Directive, LocalRef, OneForOne, handler
@@ -69,6 +75,7 @@ class Orchestrator(Actor):
         if run.status in ("received", "planning", "approved", "running", "paused"):
             for step in await store.steps(run.id):
                 if step.status in ("dispatched", "running"):
+                    await asyncio.to_thread(stop_leftovers, step.id)
                     await store.transition_step(
                         step.id, step.status, "interrupted", message_id=None, reason=reason
                     )
@@ -138,3 +145,27 @@ class Orchestrator(Actor):
         envelope = self.context.envelope
         assert envelope is not None
         return uuid.UUID(int=envelope.id)
+
+
+def stop_leftovers(step_id: uuid.UUID) -> None:
+    """Kill the processes still working on a step attempt whose driving process died on this
+    host: ansible-playbook, its forked workers and their modules, all of which name the
+    attempt's work directory (``<step id>-<attempt>``, the infra agent's) in their command
+    lines. Blocking (a few process-table scans): run it in a thread."""
+    marker = str(step_id)
+    for _ in range(20):
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.status() != psutil.STATUS_ZOMBIE and any(
+                    marker in arg for arg in process.cmdline()
+                ):
+                    found.append(process)
+        if not found:
+            return
+        log.warning("killing what is left of an interrupted step", step_id=marker,
+                    pids=[p.pid for p in found])  # fmt: skip
+        for process in found:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(found, timeout=1.0)

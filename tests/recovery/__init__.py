@@ -1,0 +1,1 @@
+"""Crash recovery: ``chiffon run`` processes killed with SIGKILL, then resumed or reconciled."""
