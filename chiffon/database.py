@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from sqlalchemy import MetaData
+from sqlalchemy import BigInteger, DateTime, MetaData, Text, Uuid, column, table
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql import Executable
 
 # Constraint names that Alembic autogenerate and hand-written migrations agree on.
@@ -24,6 +25,35 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# The runtime's ``messages`` and ``transitions`` as the domain reads and writes them. The journal
+# owns and migrates these tables (``chiffon.journal.schema``), and the domain may not import
+# the journal: these are lightweight table clauses, not on ``metadata``, so Alembic never sees
+# them twice. The orchestrator writes a run's transitions in the transaction that changes its
+# state; the audit reads both.
+messages = table(
+    "messages",
+    column("id", Uuid(as_uuid=True)),
+    column("kind", Text),
+    column("sender", Text),
+    column("recipient", Text),
+    column("correlation_id", Uuid(as_uuid=True)),
+    column("causation_id", Uuid(as_uuid=True)),
+    column("created_at", DateTime(timezone=True)),
+    column("body", JSONB),
+)
+
+transitions = table(
+    "transitions",
+    column("entity_kind", Text),
+    column("entity_id", Text),
+    column("seq", BigInteger),
+    column("from_state", Text),
+    column("to_state", Text),
+    column("reason", Text),
+    column("message_id", Uuid(as_uuid=True)),
+    column("at", DateTime(timezone=True)),
+)
 
 
 class Database(Protocol):

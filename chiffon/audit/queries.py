@@ -31,9 +31,8 @@ from chiffon.audit.records import (
     StepRecord,
     host_stats,
 )
-from chiffon.audit.runtime_tables import messages, transitions
 from chiffon.audit.timeline import merge
-from chiffon.database import Database
+from chiffon.database import Database, messages, transitions
 from chiffon.llm.tables import llm_calls
 from chiffon.orchestrator.tables import approvals, plans, runs, steps
 

@@ -14,14 +14,13 @@ approval still holds, otherwise the plan is proposed again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import uuid
 
-import psutil
 import structlog
 
 from chiffon.actors import Actor, ActorNotFound, Directive, LocalRef, OneForOne, handler
+from chiffon.agents.infra.processes import kill_processes_naming
 from chiffon.orchestrator.errors import NotResumable
 from chiffon.orchestrator.owner import is_alive
 from chiffon.orchestrator.run import RunActor, StartRun
@@ -149,23 +148,10 @@ class Orchestrator(Actor):
 
 def stop_leftovers(step_id: uuid.UUID) -> None:
     """Kill the processes still working on a step attempt whose driving process died on this
-    host: ansible-playbook, its forked workers and their modules, all of which name the
-    attempt's work directory (``<step id>-<attempt>``, the infra agent's) in their command
-    lines. Blocking (a few process-table scans): run it in a thread."""
-    marker = str(step_id)
-    for _ in range(20):
-        found = []
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                if process.status() != psutil.STATUS_ZOMBIE and any(
-                    marker in arg for arg in process.cmdline()
-                ):
-                    found.append(process)
-        if not found:
-            return
-        log.warning("killing what is left of an interrupted step", step_id=marker,
-                    pids=[p.pid for p in found])  # fmt: skip
-        for process in found:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        psutil.wait_procs(found, timeout=1.0)
+    host (they name the attempt's work directory, ``<step id>-<attempt>``). Blocking: run it
+    in a thread."""
+    killed = kill_processes_naming(str(step_id))
+    if killed:
+        log.warning(
+            "killed what was left of an interrupted step", step_id=str(step_id), pids=killed
+        )

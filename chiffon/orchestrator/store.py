@@ -13,27 +13,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, column, insert, select, table, update
+from sqlalchemy import Text, and_, cast, insert, select, update
 
-from chiffon.database import Database
+from chiffon.database import Database, transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition, RunNotFound
 from chiffon.orchestrator.states import RUN_TERMINAL, check_run, check_step
 from chiffon.orchestrator.tables import approvals, plans, runs, steps
 from chiffon.protocol import Plan, PlanStep
-
-# The journal's ``transitions`` table (chiffon/journal/schema.py), named here by its columns:
-# the domain writes transitions in its own transactions but may not import the journal.
-transitions = table(
-    "transitions",
-    column("entity_kind"),
-    column("entity_id"),
-    column("seq"),
-    column("from_state"),
-    column("to_state"),
-    column("reason"),
-    column("message_id"),
-    column("at"),
-)
 
 
 def now() -> dt.datetime:

@@ -33,6 +33,7 @@ from chiffon.agents.infra.events import (
     PlaybookEvent,
     PlaybookOutcome,
 )
+from chiffon.agents.infra.processes import kill_processes_naming
 from chiffon.agents.infra.redaction import Redactor
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepFailure
@@ -191,26 +192,9 @@ def _prepare(work_dir: Path, target_root: Path) -> None:
 
 def _stop_processes(work_dir: Path) -> None:
     """Kill whatever still works for the run in ``work_dir`` once ansible-runner has killed
-    ansible-playbook's process group: its forked workers run in sessions of their own and may
-    have started modules. They are found by the work directory in their command lines
-    (``-e @work_dir/env/extravars``, modules under ``work_dir/tmp``), until none is left."""
-    import psutil
-
-    marker = str(work_dir)
-    for _ in range(20):
-        found = []
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                if process.status() != psutil.STATUS_ZOMBIE and any(
-                    marker in arg for arg in process.cmdline()
-                ):
-                    found.append(process)
-        if not found:
-            return
-        for process in found:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        psutil.wait_procs(found, timeout=1.0)
+    ansible-playbook's process group (``-e @work_dir/env/extravars``, modules under
+    ``work_dir/tmp`` name it)."""
+    kill_processes_naming(str(work_dir))
 
 
 def _forget_variables(work_dir: Path) -> None:
