@@ -12,7 +12,7 @@ from sqlalchemy import select, text, update
 
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition
-from chiffon.orchestrator.store import RunStore
+from chiffon.orchestrator.store import ApprovalRecord, RunStore, StepRecord
 from chiffon.orchestrator.tables import approvals
 from chiffon.protocol import Plan, PlanStep, plan_hash
 from tests.orchestrator.conftest import opened
@@ -39,6 +39,23 @@ async def _awaiting(runs: RunStore, plan: Plan = PLAN) -> uuid.UUID:
         message_id=None,
     )  # fmt: skip
     return run_id
+
+
+async def _decided_step(
+    runs: RunStore, run_id: uuid.UUID, decision: str, to_state: str, *, step_hash: str = ""
+) -> tuple[ApprovalRecord, StepRecord]:
+    """Record ``decision`` on the run's plan and create its one step under that decision
+    (with ``step_hash`` as the step's plan hash, the plan's own by default)."""
+    approval = await runs.record_decision(
+        run_id, plan_hash=plan_hash(PLAN), decision=decision, approver="tester",
+        channel="terminal", feedback=None, valid_for=dt.timedelta(minutes=5), message_id=None,
+        to_state=to_state,
+    )  # fmt: skip
+    [step] = await runs.create_steps(
+        run_id, [(0, 1, PLAN.steps[0])], plan_hash=step_hash or plan_hash(PLAN),
+        approval_id=approval.id, message_id=None,
+    )  # fmt: skip
+    return approval, step
 
 
 async def test_each_transition_is_stored_with_the_entity_in_order(
@@ -79,15 +96,7 @@ async def test_an_approved_step_is_dispatched(pg_dsn: str, tmp_path: Path) -> No
     async with opened(pg_dsn, tmp_path) as store:
         runs = RunStore(store.database)
         run_id = await _awaiting(runs)
-        approval = await runs.record_decision(
-            run_id, plan_hash=plan_hash(PLAN), decision="approve", approver="tester",
-            channel="yes", feedback=None, valid_for=dt.timedelta(minutes=5), message_id=None,
-            to_state="approved",
-        )  # fmt: skip
-        [step] = await runs.create_steps(
-            run_id, [(0, 1, PLAN.steps[0])], plan_hash=plan_hash(PLAN), approval_id=approval.id,
-            message_id=None,
-        )  # fmt: skip
+        _, step = await _decided_step(runs, run_id, "approve", "approved")
         await runs.transition_step(step.id, "pending", "dispatched", message_id=None)
         assert [s.status for s in await runs.steps(run_id)] == ["dispatched"]
 
@@ -98,15 +107,7 @@ async def test_the_database_refuses_a_dispatch_whose_approval_has_expired(
     async with opened(pg_dsn, tmp_path) as store:
         runs = RunStore(store.database)
         run_id = await _awaiting(runs)
-        approval = await runs.record_decision(
-            run_id, plan_hash=plan_hash(PLAN), decision="approve", approver="tester",
-            channel="yes", feedback=None, valid_for=dt.timedelta(minutes=5), message_id=None,
-            to_state="approved",
-        )  # fmt: skip
-        [step] = await runs.create_steps(
-            run_id, [(0, 1, PLAN.steps[0])], plan_hash=plan_hash(PLAN), approval_id=approval.id,
-            message_id=None,
-        )  # fmt: skip
+        approval, step = await _decided_step(runs, run_id, "approve", "approved")
         await store.database.execute(
             update(approvals)
             .where(approvals.c.id == approval.id)
@@ -123,17 +124,15 @@ async def test_the_database_refuses_a_dispatch_without_an_approval_of_its_plan(
     async with opened(pg_dsn, tmp_path) as store:
         runs = RunStore(store.database)
         run_id = await _awaiting(runs)
-        rejection = await runs.record_decision(
-            run_id, plan_hash=plan_hash(PLAN), decision="reject", approver="tester",
-            channel="terminal", feedback=None, valid_for=dt.timedelta(minutes=5), message_id=None,
-            to_state="rejected",
-        )  # fmt: skip
-        [step] = await runs.create_steps(
-            run_id, [(0, 1, PLAN.steps[0])], plan_hash=plan_hash(PLAN), approval_id=rejection.id,
-            message_id=None,
-        )  # fmt: skip
+        _, step = await _decided_step(runs, run_id, "reject", "rejected")
         with pytest.raises(DispatchRefused, match="does not approve"):
             await runs.transition_step(step.id, "pending", "dispatched", message_id=None)
+        other_run = await _awaiting(runs)
+        _, other_plan = await _decided_step(
+            runs, other_run, "approve", "approved", step_hash="sha256:another-plan"
+        )
+        with pytest.raises(DispatchRefused, match="does not approve"):
+            await runs.transition_step(other_plan.id, "pending", "dispatched", message_id=None)
         async with store.database.transaction() as tx:
             with pytest.raises(Exception, match="has no approval"):
                 await tx.execute(
