@@ -147,3 +147,18 @@ def machine_dsn(machine_admin_dsn: str) -> Iterator[str]:
 def pg_dsn(request: pytest.FixtureRequest) -> str:
     """This session's database on each server in turn."""
     return str(request.getfixturevalue(f"{request.param}_dsn"))
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """URL of the machine's RabbitMQ (``CHIFFON_TEST_AMQP_URL``, by default guest on
+    loopback). Skips (fails in CI) when nothing answers there."""
+    import socket
+
+    url = os.environ.get("CHIFFON_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    parts = urllib.parse.urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5672), 3).close()
+    except OSError as exc:
+        unavailable(f"RabbitMQ is not reachable at {parts.hostname}:{parts.port or 5672}: {exc}")
+    return url

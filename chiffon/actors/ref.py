@@ -47,8 +47,15 @@ class ActorRef(abc.ABC):
         ``UnencodableBody`` from the journal."""
 
     @abc.abstractmethod
-    async def ask(self, message: Any, *, timeout: float = DEFAULT_ASK_TIMEOUT_S) -> Any:
-        """Send ``message`` and return the handler's return value.
+    async def ask(
+        self,
+        message: Any,
+        *,
+        timeout: float = DEFAULT_ASK_TIMEOUT_S,
+        sender: ActorRef | None = None,
+    ) -> Any:
+        """Send ``message`` and return the handler's return value. ``sender`` is what the
+        handler sees as ``context.sender`` (by default the asking actor, if any).
 
         Raises ``AskTimeout`` after ``timeout`` seconds (the message may still be handled);
         ``ActorStopped`` if the actor stops before answering, including while the message
@@ -151,11 +158,17 @@ class LocalRef(ActorRef):
         if cell.task is None:
             cell.activate()
 
-    async def ask(self, message: Any, *, timeout: float = DEFAULT_ASK_TIMEOUT_S) -> Any:
+    async def ask(
+        self,
+        message: Any,
+        *,
+        timeout: float = DEFAULT_ASK_TIMEOUT_S,
+        sender: ActorRef | None = None,
+    ) -> Any:
         cell = self._cell
         system = cell.system
         reply = system.new_future()
-        env = self._envelope(message, None, reply)
+        env = self._envelope(message, sender, reply)
         journal = self._journal
         if journal is not None:
             durability = self._journaled(type(message))

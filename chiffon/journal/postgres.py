@@ -197,6 +197,31 @@ class PostgresJournal:
         )
         return bool(status == "INSERT 0 1")
 
+    async def processed_among(self, consumer: str, message_ids: Sequence[int]) -> set[int]:
+        """Which of ``message_ids`` ``consumer`` has recorded as processed (the bridge's
+        inbox: one query per AMQP message, however many envelopes it carries).
+        Raises ``JournalUnavailable``; ``JournalClosed``."""
+        self._check_open()
+        rows = await self._call(
+            self._pool.fetch,
+            "SELECT message_id FROM inbox WHERE consumer = $1 AND message_id = ANY($2::uuid[])",
+            consumer,
+            [uuid_text(i) for i in message_ids],
+        )
+        return {row["message_id"].int for row in rows}
+
+    async def mark_processed_many(self, consumer: str, message_ids: Sequence[int]) -> None:
+        """Record ``message_ids`` as processed by ``consumer`` in one statement; ids already
+        recorded are left as they are. Raises ``JournalUnavailable``; ``JournalClosed``."""
+        self._check_open()
+        await self._call(
+            self._pool.execute,
+            "INSERT INTO inbox (consumer, message_id, processed_at)"
+            " SELECT $1, id, now() FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING",
+            consumer,
+            [uuid_text(i) for i in message_ids],
+        )
+
     async def message(self, message_id: int) -> StoredMessage | None:
         """A committed message by id, or ``None``. Raises ``JournalUnavailable``."""
         row = await self._call(

@@ -1,0 +1,88 @@
+"""Refused messages: kept in the dead-letter queue with their reason, and recorded.
+
+A consumer never crashes on a bad message and never drops it silently: it publishes the
+original bytes to the ``chiffon.dead-letter`` exchange with the reason in headers
+(``x-chiffon-dead-code``, ``x-chiffon-dead-reason``, ``x-chiffon-dead-queue``,
+``x-chiffon-dead-user``), then acknowledges the original. The exchange fans out to
+``chiffon.dead-letters`` (for people) and ``chiffon.dead-letters.audit``, which an orchestrator
+consumes to record each refusal (agents have no database).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+BODY_KEPT = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One refused message, as the audit records it."""
+
+    queue: str
+    code: str
+    reason: str
+    message_id: str | None
+    kind: str | None
+    sender: str | None
+    user_id: str | None
+    routing_key: str | None
+    headers: dict[str, Any]
+    body: bytes
+    body_size: int
+
+
+def peek(body: bytes) -> tuple[str | None, str | None]:
+    """The first envelope's kind and sender, when the body is readable enough to tell."""
+    if len(body) > 1024 * 1024:
+        return None, None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    first = data[0] if isinstance(data, list) and data else data
+    if not isinstance(first, dict):
+        return None, None
+    kind, sender = first.get("kind"), first.get("sender")
+    return (
+        kind[:200] if isinstance(kind, str) else None,
+        sender[:300] if isinstance(sender, str) else None,
+    )
+
+
+def plain_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
+    """AMQP headers as JSON-safe values (bytes decoded, the rest as text)."""
+    out: dict[str, Any] = {}
+    for key, value in (headers or {}).items():
+        if isinstance(value, bytes):
+            out[key] = value.decode(errors="replace")
+        elif isinstance(value, (str, int, float, bool)) or value is None:
+            out[key] = value
+        else:
+            out[key] = str(value)
+    return out
+
+
+def from_headers(body: bytes, headers: dict[str, Any], routing_key: str | None) -> DeadLetter:
+    """The record of a message found on the dead-letter audit queue."""
+    plain = plain_headers(headers)
+    kind, sender = peek(body)
+    return DeadLetter(
+        queue=str(plain.pop("x-chiffon-dead-queue", "?")),
+        code=str(plain.pop("x-chiffon-dead-code", "unknown")),
+        reason=str(plain.pop("x-chiffon-dead-reason", "")),
+        message_id=_opt(plain.pop("x-chiffon-dead-message-id", None)),
+        kind=kind,
+        sender=sender,
+        user_id=_opt(plain.pop("x-chiffon-dead-user", None)),
+        routing_key=_opt(plain.pop("x-chiffon-dead-routing-key", routing_key)),
+        headers=plain,
+        body=body[:BODY_KEPT],
+        body_size=len(body),
+    )
+
+
+def _opt(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
