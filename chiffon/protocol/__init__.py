@@ -1,10 +1,26 @@
 """The wire protocol: one pydantic model per message kind, versioned, with a codec.
 
 Knows nothing of actors: the runtime carries these models as message bodies, the journal
-stores them as JSON, and the bridge (issue 4) maps them to AMQP. Every model is frozen and
+stores them as JSON, and the bridge maps them to AMQP. Every model is frozen and
 refuses unknown fields, so a message means exactly what its schema says.
 """
 
+from chiffon.protocol.agents import (
+    AgentAnnounce,
+    AgentGoodbye,
+    AgentHeartbeat,
+    AgentKind,
+    AgentsDiscover,
+    CapacityOffer,
+    CapacityQuery,
+    GpuSample,
+    Needs,
+    ResourceSample,
+    StepPreview,
+    StepPreviewResult,
+    StepStatusQuery,
+    StepStatusReport,
+)
 from chiffon.protocol.base import WireModel
 from chiffon.protocol.codec import DecodeError, decode, encode, model_for
 from chiffon.protocol.errors import ErrorBody
@@ -23,19 +39,33 @@ from chiffon.protocol.messages import (
 from chiffon.protocol.plan import Plan, PlanStep, plan_hash
 
 __all__ = [
+    "AgentAnnounce",
+    "AgentGoodbye",
+    "AgentHeartbeat",
+    "AgentKind",
+    "AgentsDiscover",
+    "CapacityOffer",
+    "CapacityQuery",
     "DecodeError",
     "ErrorBody",
+    "GpuSample",
     "HostStats",
+    "Needs",
     "Plan",
     "PlanDecision",
     "PlanProposed",
     "PlanStep",
+    "ResourceSample",
     "RunFinished",
     "RunRequested",
     "StepExecute",
     "StepFailure",
     "StepOutput",
+    "StepPreview",
+    "StepPreviewResult",
     "StepResult",
+    "StepStatusQuery",
+    "StepStatusReport",
     "StepSummary",
     "WireModel",
     "decode",

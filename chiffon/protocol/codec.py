@@ -13,6 +13,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from chiffon.errors import ChiffonError
+from chiffon.protocol.agents import (
+    AgentAnnounce,
+    AgentGoodbye,
+    AgentHeartbeat,
+    AgentsDiscover,
+    CapacityOffer,
+    CapacityQuery,
+    StepPreview,
+    StepPreviewResult,
+    StepStatusQuery,
+    StepStatusReport,
+)
 from chiffon.protocol.base import WireModel
 from chiffon.protocol.errors import ErrorBody
 from chiffon.protocol.messages import (
@@ -34,8 +46,18 @@ MESSAGE_MODELS: tuple[type[WireModel], ...] = (
     StepResult,
     RunFinished,
     ErrorBody,
+    AgentAnnounce,
+    AgentHeartbeat,
+    AgentGoodbye,
+    AgentsDiscover,
+    CapacityQuery,
+    CapacityOffer,
+    StepPreview,
+    StepPreviewResult,
+    StepStatusQuery,
+    StepStatusReport,
 )
-"""Every kind that travels as a message, in the order of a run's life."""
+"""Every kind that travels as a message: a run's life in order, then the agents'."""
 
 _BY_KIND: dict[str, type[WireModel]] = {model.kind: model for model in MESSAGE_MODELS}
 

@@ -127,14 +127,15 @@ class StepFailure(WireModel):
 
 
 class StepResult(WireModel):
-    """A step's outcome on the agent."""
+    """A step's outcome on the agent. ``interrupted``: the agent had started the attempt and
+    stopped (or restarted) before it finished; the orchestrator gives the step a new attempt."""
 
     kind = "step.result"
 
     run_id: uuid.UUID
     step_id: uuid.UUID
     attempt: int = Field(ge=1)
-    status: Literal["succeeded", "failed"]
+    status: Literal["succeeded", "failed", "interrupted"]
     stats: dict[str, HostStats] = Field(default_factory=dict)
     seconds: float = Field(ge=0.0)
     failure: StepFailure | None = None

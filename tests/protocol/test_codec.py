@@ -32,6 +32,8 @@ from chiffon.protocol import (
 from chiffon.protocol.codec import MESSAGE_MODELS
 from chiffon.protocol.schema import schemas
 
+from .agent_samples import AGENT_SAMPLES
+
 RUN = uuid.uuid4()
 STEP = uuid.uuid4()
 PLAN = Plan(
@@ -91,6 +93,7 @@ SAMPLES: list[WireModel] = [
         ),
     ),
     ErrorBody(code="invalid_body", sentence="step.execute: hosts: missing", message_id="x"),
+    *AGENT_SAMPLES,
 ]
 
 
