@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chiffon.errors import ConfigError
@@ -84,6 +85,26 @@ class Settings(BaseSettings):
     )
     llm_timeout_s: float = Field(default=60.0, gt=0.0)
 
+    # remote agents over RabbitMQ
+    instance: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="This orchestrator's name on the broker (its queue). Unset: host-pid.",
+    )
+    agent_keys_dir: Path | None = Field(
+        default=None,
+        description="Agents' credentials (`chiffon agent add`). Unset: CHIFFON_HOME/agents.",
+    )
+    amqp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the broker's TLS certificate."
+    )
+    amqp_cert_file: Path | None = Field(default=None, description="TLS client certificate.")
+    amqp_key_file: Path | None = Field(default=None, description="TLS client key.")
+    amqp_plain_remote: bool = Field(
+        default=False,
+        description="Allow amqp:// (no TLS) to a broker off loopback. Off: amqps:// is required.",
+    )
+
     @field_validator(
         "database_url",
         "amqp_url",
@@ -99,6 +120,22 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> Settings:
+        url = self.amqp_url.get_secret_value() if self.amqp_url is not None else None
+        if url is None:
+            return self
+        parts = urlsplit(url)
+        if parts.scheme not in ("amqp", "amqps"):
+            raise ValueError(f"must be an amqp:// or amqps:// URL, not {parts.scheme or url!r}")
+        host = parts.hostname or "localhost"
+        if parts.scheme == "amqp" and not _loopback(host) and not self.amqp_plain_remote:
+            raise ValueError(
+                f"points at {host}, off loopback, without TLS: use amqps:// "
+                "(or set CHIFFON_AMQP_PLAIN_REMOTE=true on a trusted network)"
+            )
+        return self
+
     @classmethod
     def load(cls, **overrides: object) -> Settings:
         """Read the environment, raising ``ConfigError`` with one sentence when it is invalid."""
@@ -106,8 +143,10 @@ class Settings(BaseSettings):
             return cls(**overrides)  # type: ignore[arg-type]
         except ValidationError as exc:
             first = exc.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "settings"
-            raise ConfigError(f"CHIFFON_{field.upper()} is invalid: {first['msg']}.") from None
+            field = ".".join(str(part) for part in first["loc"]) or "amqp_url"
+            raise ConfigError(
+                f"CHIFFON_{field.upper()} is invalid: {first['msg'].removeprefix('Value error, ')}."
+            ) from None
 
     @property
     def embedded_data_dir(self) -> Path:
@@ -118,5 +157,20 @@ class Settings(BaseSettings):
         return self.target_root if self.target_root is not None else self.home / "target"
 
     @property
+    def agent_keys_path(self) -> Path:
+        return self.agent_keys_dir if self.agent_keys_dir is not None else self.home / "agents"
+
+    @property
     def audit_repo_dir(self) -> Path:
         return self.audit_dir if self.audit_dir is not None else self.home / "audit"
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
