@@ -130,6 +130,7 @@ class Bridge:
         self._channel: AbstractChannel | None = None
         self._dead: AbstractExchange | None = None
         self._publisher: Publisher | None = None
+        self._queue: AbstractQueue | None = None
         self._queues: list[tuple[AbstractQueue, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -143,11 +144,14 @@ class Bridge:
         await self.aclose()
 
     async def start(self) -> None:
-        """Connect, declare (orchestrator) or find (agent) the topology, start consuming.
+        """``connect`` then ``start_consuming``."""
+        await self.connect()
+        await self.start_consuming()
 
-        Raises ``BrokerUnavailable`` when the broker cannot be reached or refuses the login;
-        ``TopologyMissing``-style ``BrokerUnavailable`` when an agent's queue does not exist.
-        """
+    async def connect(self) -> None:
+        """Connect and declare (orchestrator) or find (agent) the topology; sends work from
+        here on. Raises ``BrokerUnavailable`` when the broker cannot be reached, refuses the
+        login, or (for an agent) has no queue for it."""
         import aio_pika
 
         safe = _without_password(self.url)
@@ -166,7 +170,7 @@ class Bridge:
             await channel.set_qos(prefetch_count=self.prefetch)
             if self.orchestrator:
                 exchange, self._dead = await declare_exchanges(channel, self.topology)
-                queue = await declare_orchestrator_queue(
+                self._queue = await declare_orchestrator_queue(
                     channel, self.topology, self.trust.route.removeprefix("orchestrator.")
                 )
             else:
@@ -174,7 +178,7 @@ class Bridge:
                 self._dead = await channel.get_exchange(
                     self.topology.dead_letter_exchange, ensure=True
                 )
-                queue = await channel.get_queue(self.trust.queue, ensure=True)
+                self._queue = await channel.get_queue(self.trust.queue, ensure=True)
         except Exception as exc:
             await self._connection.close()
             hint = "" if self.orchestrator else " (was the agent added with `chiffon agent add`?)"
@@ -182,18 +186,31 @@ class Bridge:
         self._publisher = Publisher(
             channel, exchange, self.trust, self.user, max_batch=self.max_batch
         )
-        self._queues.append((queue, await queue.consume(self._on_message)))
-        if self.orchestrator and self.record_dead_letter is not None:
-            audit = await channel.get_queue(self.topology.dead_letter_audit_queue, ensure=True)
-            self._queues.append((audit, await audit.consume(self._on_dead_letter)))
         log.info("bridge connected", identity=self.trust.identity, queue=self.trust.queue)
 
-    async def aclose(self) -> None:
-        """Stop consuming, finish publishing what is queued, fail pending asks, disconnect."""
+    async def start_consuming(self) -> None:
+        """Deliver what arrives on this process's queue (and record dead letters): call it
+        once the actors it delivers to are spawned."""
+        if self._channel is None or self._queue is None:
+            raise RuntimeError("connect() the bridge before consuming")
+        self._queues.append((self._queue, await self._queue.consume(self._on_message)))
+        if self.orchestrator and self.record_dead_letter is not None:
+            audit = await self._channel.get_queue(
+                self.topology.dead_letter_audit_queue, ensure=True
+            )
+            self._queues.append((audit, await audit.consume(self._on_dead_letter)))
+
+    async def stop_consuming(self) -> None:
+        """Take no more messages (what is unacknowledged goes back to the queue); sends
+        still work. Called before the actors stop."""
         for queue, consumer_tag in self._queues:
             with contextlib.suppress(Exception):
                 await queue.cancel(consumer_tag)
         self._queues.clear()
+
+    async def aclose(self) -> None:
+        """Stop consuming, finish publishing what is queued, fail pending asks, disconnect."""
+        await self.stop_consuming()
         if self._publisher is not None:
             await self._publisher.aclose()
         for task in list(self._tasks):
