@@ -4,6 +4,12 @@ A catalog directory holds ``catalog.yml`` (the entries: id, description, tags, s
 typed variables with defaults, resource needs), the playbooks it names, and an Ansible YAML
 inventory. Loading parses YAML only: Ansible itself is imported by the agent that runs the
 playbooks, never by planning.
+
+A loaded catalog may also hold *staged* entries: playbooks generated for a run
+(``chiffon.playbooks.generation``) whose files are still in a staging directory laid out
+like the catalog root, awaiting approval. They are added to the one ``Catalog`` object the
+process shares (planner, run, agent, display), so every holder sees the same entries; the
+catalog's files on disk change only when an approved entry is installed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.planning.errors import CatalogError
 
@@ -96,6 +102,9 @@ class Catalog(_Model):
     root: Path
     entries: dict[str, CatalogEntry]
     inventory: Inventory
+    # entry id -> (the root its files are under, the run that staged it)
+    _staged: dict[str, tuple[Path, str]] = PrivateAttr(default_factory=dict)
+    _version: int = PrivateAttr(default=0)
 
     @model_validator(mode="after")
     def _references_exist(self) -> Catalog:
@@ -109,27 +118,83 @@ class Catalog(_Model):
                 )
         return self
 
+    @property
+    def version(self) -> int:
+        """A number that changes whenever an entry is staged, installed or unstaged: what a
+        planner compares to know its vocabulary is stale."""
+        return self._version
+
+    def base(self, entry_id: str) -> Path:
+        """The root an entry's files are under: its staging directory while it is staged,
+        else the catalog root."""
+        staged = self._staged.get(entry_id)
+        return staged[0] if staged is not None else self.root
+
     def playbook_path(self, entry_id: str) -> Path:
         """The playbook file of an entry, found by id (never a path joined from a message)."""
-        return self.root / self.entries[entry_id].playbook
+        return self.base(entry_id) / self.entries[entry_id].playbook
 
-    def digest(self, entry_id: str) -> str:
-        """sha256 over the entry's playbook and every file under its directory's roles,
-        templates and files: what an approval of this entry's step approves."""
+    def files(self, entry_id: str) -> list[Path]:
+        """The entry's playbook and every file under its directory's roles, templates and
+        files: what ``digest`` covers, in that order."""
         playbook = self.playbook_path(entry_id)
-        h = hashlib.sha256()
         files = [playbook]
         base = playbook.parent
         for sub in ("roles", "templates", "files"):
             folder = base / sub
             if folder.is_dir():
                 files.extend(p for p in sorted(folder.rglob("*")) if p.is_file())
-        for path in files:
-            h.update(str(path.relative_to(self.root)).encode())
+        return files
+
+    def digest(self, entry_id: str) -> str:
+        """sha256 over the entry's files (``files``), each named relative to the root it is
+        under: what an approval of this entry's step approves. A staged entry has the digest
+        it will have once installed."""
+        root = self.base(entry_id)
+        h = hashlib.sha256()
+        for path in self.files(entry_id):
+            h.update(str(path.relative_to(root)).encode())
             h.update(b"\0")
             h.update(path.read_bytes())
             h.update(b"\0")
         return "sha256:" + h.hexdigest()
+
+    def stage(self, entry: CatalogEntry, root: Path, owner: str) -> None:
+        """Add a generated entry whose files are under ``root`` (``root / entry.playbook``),
+        staged by ``owner`` (a run id). Raises ``CatalogError`` when the id is taken, the
+        playbook is missing, or the entry targets hosts the inventory lacks."""
+        if entry.id in self.entries:
+            raise CatalogError(f"cannot stage {entry.id!r}: the catalog already has it")
+        if not (root / entry.playbook).is_file():
+            raise CatalogError(f"cannot stage {entry.id!r}: {root / entry.playbook} is missing")
+        if not self.inventory.resolve(entry.hosts):
+            raise CatalogError(
+                f"cannot stage {entry.id!r}: it targets {entry.hosts!r}, which the inventory lacks"
+            )
+        self._staged[entry.id] = (root.resolve(), owner)
+        self.entries[entry.id] = entry
+        self._version += 1
+
+    def staged(self, entry_id: str) -> Path | None:
+        """The staging root of a staged entry; None for an installed or unknown one."""
+        staged = self._staged.get(entry_id)
+        return staged[0] if staged is not None else None
+
+    def staged_by(self, owner: str) -> list[str]:
+        """The ids of the entries ``owner`` staged and that are still staged."""
+        return [entry_id for entry_id, (_, who) in self._staged.items() if who == owner]
+
+    def mark_installed(self, entry_id: str) -> None:
+        """The staged entry's files are now under the catalog root: resolve them there."""
+        if self._staged.pop(entry_id, None) is not None:
+            self._version += 1
+
+    def unstage(self, entry_id: str) -> None:
+        """Forget a staged entry (its run is over without installing it). An installed or
+        unknown id is left alone."""
+        if self._staged.pop(entry_id, None) is not None:
+            self.entries.pop(entry_id, None)
+            self._version += 1
 
 
 def _groups(data: Any, path: Path) -> dict[str, tuple[str, ...]]:
