@@ -1,4 +1,5 @@
-"""``chiffon audit``: which runs, what one run did, what changed a service, what failed.
+"""``chiffon audit``: which runs, what one run did, what changed a service, what failed,
+what was refused over RabbitMQ.
 
 Each command opens the store ``Settings`` describe (the embedded server when
 ``CHIFFON_DATABASE_URL`` is unset), asks ``chiffon.audit.queries`` and prints a rich table,
@@ -18,13 +19,14 @@ from chiffon.errors import ChiffonError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chiffon.audit.dead_letters import DeadLetterRecord
     from chiffon.audit.records import FailureRecord, RunTimeline, ServiceChange, StepRecord
     from chiffon.database import Database
 
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Query the record: runs, one run's timeline, changes to a service, failures.",
+    help="Query the record: runs, a run's timeline, changes to a service, failures, dead letters.",
     no_args_is_help=True,
 )
 
@@ -232,6 +234,34 @@ def failures(
     _render_failures(_console(), found)
 
 
+@app.command("dead-letters")
+def dead_letters(
+    since: SinceOption = None,
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code", metavar="CODE", help="Only this reason: unsigned, forged, replayed, …"
+        ),
+    ] = None,
+    limit: LimitOption = 100,
+    json_output: JsonOption = False,
+) -> None:
+    """Messages refused over RabbitMQ, newest first: why (code and reason), on which queue,
+    the kind and sender they claimed, the AMQP user that published them."""
+    age = _since(since)
+
+    async def ask(db: Database) -> list[DeadLetterRecord]:
+        from chiffon.audit.dead_letters import list_dead_letters
+
+        return await list_dead_letters(db, since=age, code=code, limit=limit)
+
+    found = _query(ask)
+    if json_output:
+        _print_json([letter.model_dump(mode="json") for letter in found])
+        return
+    _render_dead_letters(_console(), found)
+
+
 # Rendering. Times are UTC; ids are printed whole, since UUIDv7 ids made close together share
 # long prefixes.
 
@@ -398,4 +428,23 @@ def _render_failures(console: Console, found: list[FailureRecord]) -> None:
         table.add_row(
             _time(f.created_at), str(f.run_id), step, f.host or "-", f.task or "-", f.error
         )
+    console.print(table)
+
+
+def _render_dead_letters(console: Console, found: list[DeadLetterRecord]) -> None:
+    from rich.table import Table
+
+    if not found:
+        console.print("no dead letters match")
+        return
+    table = Table(box=None, header_style="bold")
+    for name in ("when (UTC)", "code", "queue", "kind", "sender", "user", "size", "reason"):
+        table.add_column(
+            name, no_wrap=name != "reason", justify="right" if name == "size" else "left"
+        )
+    for d in found:
+        table.add_row(
+            _time(d.at), d.code, d.queue, d.kind or "-", d.sender or "-", d.user_id or "-",
+            str(d.body_size), d.reason,
+        )  # fmt: skip
     console.print(table)
