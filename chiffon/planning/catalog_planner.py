@@ -5,13 +5,22 @@ names, binds the hosts and values it mentions to them, and lets ``validate_plan`
 normalise the steps. When the request is unclear (words that fit several entries equally,
 "X or Y", nothing named) or asks for something the catalog lacks, it asks instead of guessing.
 On a modify round it applies the human's feedback to the previous plan.
+
+Given a ``generated_dir``, it also proposes generating what the catalog lacks: when the
+request names a well-known service or gives an unknown one's image and port, ``plan``
+generates the playbook into ``generated_dir/<run id>/``, checks it (syntax check and lint),
+stages it in the catalog (``Catalog.stage``) and plans with it; the step says "generated: not
+in the catalog" and the approval covers the generated files' digest. What happens to it next
+(installed on approval, discarded at the run's end) is ``chiffon.playbooks.generation.staging``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from pathlib import Path
 
+from chiffon.errors import ChiffonError
 from chiffon.planning.catalog import Catalog
 from chiffon.planning.errors import InvalidPlan
 from chiffon.planning.extraction import Extractor
@@ -21,6 +30,9 @@ from chiffon.planning.reading import Reading, read
 from chiffon.planning.validation import REDACTED, secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import VariableValue
+
+GENERATED_REASON = "generated: not in the catalog"
+"""How a step's reason starts when its playbook was generated for this plan."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -44,20 +56,40 @@ class CatalogPlanner:
 
     name = "catalog"
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        generated_dir: Path | None = None,
+        lint_cache: Path | None = None,
+    ) -> None:
         self._catalog = catalog
+        self._generated_dir = generated_dir
+        self._lint_cache = lint_cache
         self._vocabulary = Vocabulary(catalog)
         self._extractor = Extractor(catalog)
         self._digests: dict[str, str] = {}
+        self._version = catalog.version
 
     async def plan(self, request: PlanRequest) -> PlanOutcome:
-        """Plan ``request`` (see ``plan_now``)."""
-        return self.plan_now(request)
+        """Plan ``request`` (see ``plan_now``); with a ``generated_dir`` and the request's run
+        id, a service the catalog lacks is generated, checked and staged first (see the
+        module docstring). A generated playbook that fails its checks is a question that says
+        why, like any plan that cannot be made."""
+        outcome = self.plan_now(request)
+        if (
+            isinstance(outcome, NeedsClarification)
+            and self._generated_dir is not None
+            and request.run_id is not None
+        ):
+            outcome = await self._generate(request, outcome, self._generated_dir)
+        return outcome
 
     def plan_now(self, request: PlanRequest) -> PlanOutcome:
         """Plan ``request`` synchronously: a fresh plan, or with ``feedback`` and ``previous``
         the previous plan changed as the feedback says. Feedback without a previous plan is
-        read as more of the request."""
+        read as more of the request. Nothing is generated here."""
+        self._refresh()
         if request.feedback and request.previous is not None:
             return self._modify(request.text, request.previous, request.feedback)
         text = f"{request.text}. {request.feedback}" if request.feedback else request.text
@@ -118,6 +150,45 @@ class CatalogPlanner:
                 tuple(s.playbook for s in previous.steps),
             )
         return outcome
+
+    async def _generate(
+        self, request: PlanRequest, question: NeedsClarification, generated_dir: Path
+    ) -> PlanOutcome:
+        from chiffon.planning.new_services import wanted_services
+        from chiffon.playbooks.generation.staging import stage_service
+
+        feedback = bool(request.feedback and request.previous is not None)
+        text = request.feedback if feedback and request.feedback else request.text
+        if request.feedback and not feedback:
+            text = f"{request.text}. {request.feedback}"
+        r = read(text, self._catalog, self._vocabulary, self._extractor, feedback=feedback)
+        if r.unclear or not r.unmatched:
+            return question
+        wanted = wanted_services(r)
+        if wanted is None:
+            return question
+        if isinstance(wanted, NeedsClarification):
+            return wanted
+        run = str(request.run_id)
+        for spec in wanted:
+            try:
+                await stage_service(
+                    spec, self._catalog, generated_dir / run, run, lint_cache=self._lint_cache
+                )
+            except (ChiffonError, OSError) as exc:
+                return NeedsClarification(
+                    f"I could not generate a playbook for {spec.name}: {exc}", (spec.name,)
+                )
+        return self.plan_now(request)
+
+    def _refresh(self) -> None:
+        # Another run (or this one) staged, installed or dropped a generated entry: the words
+        # and values the catalog answers to changed.
+        if self._catalog.version != self._version:
+            self._vocabulary = Vocabulary(self._catalog)
+            self._extractor = Extractor(self._catalog)
+            self._digests.clear()
+            self._version = self._catalog.version
 
     def _unclear(self, r: Reading) -> NeedsClarification | None:
         if not r.unclear:
@@ -248,7 +319,9 @@ class CatalogPlanner:
 
     def _finish(self, text: str, drafts: dict[str, _Draft], confidence: float) -> PlanOutcome:
         steps = tuple(
-            PlanStep(playbook=e, hosts=tuple(d.hosts), variables=d.variables, reason=d.text())
+            PlanStep(
+                playbook=e, hosts=tuple(d.hosts), variables=d.variables, reason=self._why(e, d)
+            )
             for e, d in drafts.items()
         )
         plan = Plan(
@@ -266,6 +339,12 @@ class CatalogPlanner:
             )
         return checked.model_copy(update={"summary": self._summary(checked)})
 
+    def _why(self, entry_id: str, draft: _Draft) -> str:
+        if self._catalog.staged(entry_id) is None:
+            return draft.text()
+        why = f"{GENERATED_REASON}; {draft.text()}"
+        return why if len(why) <= 500 else why[:499] + "…"
+
     def _summary(self, plan: Plan) -> str:
         parts = []
         for step in plan.steps:
@@ -277,7 +356,8 @@ class CatalogPlanner:
                 if v != entry.variables[k].default
             ]
             settings = f" with {', '.join(changed)}" if changed else ""
-            parts.append(f"{step.playbook} on {', '.join(step.hosts)}{settings}")
+            generated = " (generated)" if self._catalog.staged(step.playbook) else ""
+            parts.append(f"{step.playbook}{generated} on {', '.join(step.hosts)}{settings}")
         summary = "Run " + ", then ".join(parts) + "."
         return summary if len(summary) <= 1000 else summary[:999] + "…"
 

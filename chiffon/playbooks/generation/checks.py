@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import anyio
 
+from chiffon.playbooks.errors import PlaybooksError
 from chiffon.playbooks.generation.errors import ChecksFailed
 
 _TAIL = 1500
@@ -50,17 +51,25 @@ async def check_playbook(
         if error:
             problems.insert(0, f"ansible-playbook --syntax-check: {error}")
 
+    unavailable: list[Exception] = []
+
     async def lint_it() -> None:
         from chiffon.playbooks.lint import lint
 
         started = time.monotonic()
-        findings = await lint([root / playbook], root=root, cache_dir=lint_cache)
+        try:
+            findings = await lint([root / playbook], root=root, cache_dir=lint_cache)
+        except PlaybooksError as exc:  # kept, so it leaves unwrapped by the task group
+            unavailable.append(exc)
+            return
         times["lint"] = time.monotonic() - started
         problems.extend(f"{f.path}:{f.line}: {f.rule}: {f.message}" for f in findings)
 
     async with anyio.create_task_group() as group:
         group.start_soon(syntax)
         group.start_soon(lint_it)
+    if unavailable:
+        raise unavailable[0]
     if problems:
         raise ChecksFailed(service, problems)
     return CheckTimes(round(times["syntax"], 3), round(times["lint"], 3))
