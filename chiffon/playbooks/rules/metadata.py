@@ -1,0 +1,212 @@
+"""``catalog-metadata[…]``: what the catalog should say about an entry and does not.
+
+- ``[description]``, ``[tags]``, ``[services]``: empty; planners match requests on them and
+  the audit answers "changes to service X" from ``services``.
+- ``[variable-description]``: a variable the model planner and the plan on screen cannot
+  explain.
+- ``[resources]``, ``[risk]``: not stated, so the router cannot check capacity and the
+  approver sees the default risk.
+- ``[undeclared-variable]``: the playbook (or a template it writes) uses a variable that is
+  set nowhere Chiffon or Ansible would find it: not the entry, the play, its tasks, a role,
+  the inventory, group_vars or host_vars, nor Ansible's own.
+- ``[unused-variable]``: the entry declares a variable the playbook never reads, so a plan
+  may set it to no effect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from chiffon.playbooks.documents import Items, Node
+from chiffon.playbooks.findings import Finding, Severity
+from chiffon.playbooks.playbook import source_files
+from chiffon.playbooks.rules.context import CATALOG_FILE, Context
+from chiffon.playbooks.rules.vars_scope import (
+    defined_names,
+    expression_names,
+    is_defined,
+    template_names,
+)
+
+RULE = "catalog-metadata"
+
+
+def check(context: Context) -> Iterator[Finding]:
+    node = context.entry_node
+    if node is None:
+        return
+    yield from _fields(context, node)
+    yield from _variables(context, node)
+
+
+def _finding(
+    context: Context,
+    kind: str,
+    line: int,
+    message: str,
+    why: str,
+    fix: str,
+    key: str,
+    path: str = CATALOG_FILE,
+    severity: Severity = "info",
+) -> Finding:
+    return Finding(
+        rule=f"{RULE}[{kind}]",
+        source="chiffon",
+        path=path,
+        line=line,
+        message=message,
+        why=why,
+        fix=fix,
+        key=key,
+        entry=context.entry.id,
+        severity=severity,
+    )
+
+
+def _fields(context: Context, node: Node) -> Iterator[Finding]:
+    entry = context.entry
+    if not entry.description.strip():
+        yield _finding(
+            context, "description", node.key_line.get("description", node.line),
+            f'entry "{entry.id}" has no description',
+            "Planners match requests on the description; the plan on screen shows it.",
+            "Describe what the playbook does in one sentence.", "description",
+        )  # fmt: skip
+    for field, why in (
+        ("tags", "The catalog planner matches requests on tags."),
+        ("services", 'Runs are indexed by service: "changes to service X" finds nothing.'),
+    ):
+        if not getattr(entry, field):
+            yield _finding(
+                context, field, node.key_line.get(field, node.line),
+                f'entry "{entry.id}" has no {field}', why,
+                f"List the entry's {field} (`{field}: [...]`).", field,
+            )  # fmt: skip
+    if "resources" not in node:
+        yield _finding(
+            context, "resources", node.line, f'entry "{entry.id}" states no resources',
+            "The router checks capacity against what an entry needs: with nothing stated, "
+            "a step is sent to a machine that may not have room for it.",
+            "State `resources: {cpu_cores: …, memory_mb: …}` (0 when it needs nothing).",
+            "resources",
+        )  # fmt: skip
+    if "risk" not in node:
+        yield _finding(
+            context, "risk", node.line, f'entry "{entry.id}" states no risk',
+            "The approver sees the risk of each step; unstated, it reads `low`.",
+            "State `risk: low`, `medium` or `high`.", "risk",
+        )  # fmt: skip
+
+
+def _variables(context: Context, node: Node) -> Iterator[Finding]:
+    variables = node.get("variables")
+    lines = variables.key_line if isinstance(variables, Node) else {}
+    for name, declared in context.entry.variables.items():
+        if not declared.description.strip():
+            yield _finding(
+                context, "variable-description", lines.get(name, node.line),
+                f'variable "{name}" of entry "{context.entry.id}" has no description',
+                "The model planner chooses values from descriptions, and the approver reads "
+                "them in the plan.",
+                f"Add `description:` to {name}.", name,
+            )  # fmt: skip
+    used = _used(context)
+    if used is None:
+        return
+    defined = defined_names(context)
+    for name, (path, line) in sorted(used.items()):
+        if is_defined(name, defined):
+            continue
+        yield _finding(
+            context, "undeclared-variable", line,
+            f'"{name}" is used but set nowhere (not the entry, the play, a role or the '
+            "inventory)",
+            "Ansible stops on an undefined variable when it reaches it: the run fails half-way, "
+            "and a plan cannot set it because the entry does not declare it.",
+            f"Declare {name} in the entry's variables (type, default, description), or set "
+            "it in the play's vars.",
+            name, path=path, severity="warning",
+        )  # fmt: skip
+    for name in context.entry.variables:
+        if name not in used:
+            yield _finding(
+                context, "unused-variable", lines.get(name, node.line),
+                f'variable "{name}" is declared but the playbook never reads it',
+                "A plan may set it, and nothing changes: the request is not what runs.",
+                f"Use {name} in the playbook, or remove its declaration.", name,
+            )  # fmt: skip
+
+
+def _used(context: Context) -> dict[str, tuple[str, int]] | None:
+    """Every name the playbook and its templates read, with where it is first read; ``None``
+    when the playbook loads variables by name at run time (``include_vars``)."""
+    book = context.book
+    used: dict[str, tuple[str, int]] = {}
+    skipped = ("tasks", "pre_tasks", "post_tasks", "handlers", "roles", "name")
+    for play in book.plays:
+        _collect(used, book.main.path, play, play.line, skip=skipped)
+    for task in book.tasks:
+        if task.short == "include_vars":
+            return None
+        _collect(used, task.document.path, task.data, task.data.line)
+        for source in source_files(book, task) if task.short == "template" else []:
+            for name in _template_file_names(book.root / source):
+                used.setdefault(name, (source, first_line(book.root, source, name)))
+    for document in book.role_vars:
+        _collect(used, document.path, document.data, 1)
+    return used
+
+
+_RAW = frozenset({"when", "changed_when", "failed_when", "until"})
+
+
+def _collect(
+    used: dict[str, tuple[str, int]],
+    path: str,
+    value: Any,
+    line: int,
+    *,
+    raw: bool = False,
+    skip: tuple[str, ...] = (),
+) -> None:
+    """Add the names read in ``value`` (at ``line``, or the line of the key holding them)."""
+    if isinstance(value, Node):
+        for key, item in value.items():
+            if key in skip:
+                continue
+            at = value.span.get(key, (value.key_line.get(key, line), 0))[0]
+            _collect(used, path, item, at, raw=raw or key in _RAW)
+    elif isinstance(value, Items):
+        for index, item in enumerate(value):
+            at = value.span[index][0] if index < len(value.span) else line
+            _collect(used, path, item, at, raw=raw)
+    elif isinstance(value, str):
+        if raw and "{{" not in value:
+            names = expression_names(value)
+        elif "{{" in value or "{%" in value:
+            names = template_names(value)
+        else:
+            return
+        for name in names:
+            used.setdefault(name, (path, line))
+
+
+def _template_file_names(path: Path) -> set[str]:
+    try:
+        return template_names(path.read_text())
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
+def first_line(root: Path, source: str, name: str) -> int:
+    """The first line of ``source`` that mentions ``name``."""
+    try:
+        lines = (root / source).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    word = re.compile(rf"\b{re.escape(name)}\b")
+    return next((n for n, text in enumerate(lines, start=1) if word.search(text)), 1)

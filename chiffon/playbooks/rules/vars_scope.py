@@ -1,0 +1,153 @@
+"""Which variable names a playbook reads (Jinja, parsed) and which are set somewhere Ansible
+will find them: the catalog entry, Chiffon's own, the play, its tasks, roles, the inventory,
+group_vars, host_vars, and Ansible's magic variables."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from chiffon.playbooks.documents import Node, load_document
+from chiffon.playbooks.errors import UnreadableFile
+from chiffon.playbooks.rules.context import Context
+
+# Set by Chiffon on every run (chiffon.agents.infra.ansible).
+CHIFFON_VARIABLES = frozenset({"chiffon_hosts", "chiffon_target_root"})
+# Ansible's magic variables and the globals of its templates.
+MAGIC = frozenset((
+    "hostvars", "groups", "group_names", "inventory_hostname", "inventory_hostname_short",
+    "inventory_dir", "inventory_file", "playbook_dir", "role_path", "role_name", "role_names",
+    "play_hosts", "omit", "item", "vars", "environment", "lookup", "query", "q", "now",
+    "range", "dict", "lipsum", "cycler", "joiner", "namespace", "undef", "loop",
+    "true", "false", "none", "True", "False", "None",
+))  # fmt: skip
+
+
+class _Anything(dict[str, Any]):
+    """Every filter and test exists: Ansible's and collections' are not Jinja's, and only the
+    names matter here."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> Any:
+        return _any
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key]
+
+
+def _any(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+@functools.cache
+def _environment() -> Any:
+    import jinja2
+
+    environment = jinja2.Environment(extensions=["jinja2.ext.do", "jinja2.ext.loopcontrols"])
+    environment.filters = _Anything(environment.filters)
+    environment.tests = _Anything(environment.tests)
+    return environment
+
+
+def template_names(text: str) -> set[str]:
+    """The names a Jinja template reads and does not set itself; empty when it does not
+    parse (ansible-lint reports that)."""
+    import jinja2
+    from jinja2 import meta
+
+    try:
+        return set(meta.find_undeclared_variables(_environment().parse(text)))
+    except jinja2.TemplateError:
+        return set()
+
+
+def expression_names(expression: str) -> set[str]:
+    """The names a bare Jinja expression (a ``when:``) reads."""
+    return template_names("{{ " + expression + " }}")
+
+
+def defined_names(context: Context) -> set[str]:
+    """Every name set for this entry's playbook outside the playbook's own expressions."""
+    names = set(CHIFFON_VARIABLES) | set(context.entry.variables)
+    book = context.book
+    for play in book.plays:
+        names |= _keys(play.get("vars"))
+        prompts = play.get("vars_prompt")
+        for prompt in prompts if isinstance(prompts, list) else []:
+            if isinstance(prompt, dict) and isinstance(prompt.get("name"), str):
+                names.add(prompt["name"])
+        files = play.get("vars_files")
+        for name in files if isinstance(files, list) else []:
+            if isinstance(name, str) and "{{" not in name:
+                names |= _file_keys(book.root, (Path(book.main.path).parent / name).as_posix())
+    for task in book.tasks:
+        names |= _keys(task.data.get("vars"))
+        register = task.data.get("register")
+        if isinstance(register, str):
+            names.add(register)
+        if task.short == "set_fact":
+            names |= _keys(task.args) - {"cacheable"}
+        control = task.data.get("loop_control")
+        if isinstance(control, dict) and isinstance(control.get("loop_var"), str):
+            names.add(control["loop_var"])
+    for document in book.role_vars:
+        names |= _keys(document.data)
+    inventory = context.catalog.inventory.path
+    names |= _inventory_keys(inventory)
+    for base in {inventory.parent, (book.root / book.main.path).parent}:
+        for folder in ("group_vars", "host_vars"):
+            names |= _folder_keys(base / folder)
+    return names
+
+
+def is_defined(name: str, defined: set[str]) -> bool:
+    return name in defined or name in MAGIC or name.startswith("ansible_")
+
+
+def _keys(value: Any) -> set[str]:
+    return {k for k in value if isinstance(k, str)} if isinstance(value, dict) else set()
+
+
+def _file_keys(root: Path, relative: str) -> set[str]:
+    try:
+        return _keys(load_document(root, relative).data)
+    except UnreadableFile:
+        return set()
+
+
+def _folder_keys(folder: Path) -> set[str]:
+    names: set[str] = set()
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".yml", ".yaml", ".json", ""):
+                names |= _file_keys(path.parent, path.name)
+    return names
+
+
+def _inventory_keys(path: Path) -> set[str]:
+    try:
+        data = load_document(path.parent, path.name).data
+    except UnreadableFile:
+        return set()
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if not isinstance(node, Node):
+            return
+        names.update(_keys(node.get("vars")))
+        hosts = node.get("hosts")
+        if isinstance(hosts, Node):
+            for host in hosts.values():
+                names.update(_keys(host))
+        children = node.get("children")
+        if isinstance(children, Node):
+            for child in children.values():
+                walk(child)
+
+    if isinstance(data, Node):
+        for group in data.values():
+            walk(group)
+    return names

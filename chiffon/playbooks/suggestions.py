@@ -1,0 +1,161 @@
+"""A check of a catalog's playbooks: Chiffon's rules, ansible-lint, and the runs' records,
+stored as suggestions.
+
+``check_catalog`` is what ``chiffon playbooks check`` and the review after ``chiffon run``
+call. Each part is timed; ansible-lint, the slow part, is cached by the files' digest.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from chiffon.database import Database
+from chiffon.planning.catalog import Catalog
+from chiffon.playbooks.errors import LintUnavailable, UnknownEntry
+from chiffon.playbooks.findings import Finding
+from chiffon.playbooks.idempotence import rerun_changes
+from chiffon.playbooks.lint import LintFinding, lint
+from chiffon.playbooks.playbook import read_playbook
+from chiffon.playbooks.rules import run_rules
+from chiffon.playbooks.store import Recorded, Suggestion, list_suggestions, record_check
+
+# ansible-lint rules Chiffon's own rules cover with a fix: the same finding is shown once.
+_COVERED = {"no-changed-when": "command-without-guard"}
+_LINT_WHY = {
+    "yaml": "Consistent YAML is easier to review; some of these are parse traps.",
+    "name": "Task and play names are what the run output, the audit and handlers refer to.",
+    "fqcn": "A short module name can resolve to a different collection's module.",
+    "risky-file-permissions": "A file created without `mode` gets whatever the umask gives.",
+    "command-instead-of-module": "A module checks the state before acting; a command does not.",
+    "command-instead-of-shell": "The shell adds quoting and injection risks a command avoids.",
+    "no-handler": "A task run when another changed is what a handler is for.",
+    "syntax-check": "ansible-playbook refuses this playbook.",
+    "load-failure": "ansible-lint could not read this file.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What a check found and stored.
+
+    ``suggestions`` are the open ones of the checked scope after the check, by file and
+    line; ``lint_error`` says why ansible-lint's findings are missing, if they are;
+    ``seconds`` times each part (rules, lint, records, store).
+    """
+
+    catalog: str
+    entries: tuple[str, ...]
+    suggestions: list[Suggestion]
+    recorded: Recorded
+    lint_error: str | None = None
+    seconds: Mapping[str, float] = field(default_factory=dict)
+
+
+async def check_catalog(
+    db: Database,
+    catalog: Catalog,
+    entry_ids: Sequence[str] | None = None,
+    *,
+    pins: Mapping[str, str] | None = None,
+    lint_cache: Path | None = None,
+    use_lint: bool = True,
+    run_id: uuid.UUID | None = None,
+) -> CheckReport:
+    """Check ``entry_ids`` of ``catalog`` (every entry and the shared inventory files when
+    ``None``) and store the result as suggestions.
+
+    ``pins`` (image repository → tag) let ``image-unpinned`` write its diff; ``lint_cache``
+    keeps ansible-lint's results across processes; ``run_id`` names the run whose review
+    this is. When ansible-lint cannot run, the check goes on without it and says why in
+    ``lint_error`` (its earlier findings are left as they are).
+
+    Raises ``UnknownEntry`` for an id the catalog does not have, ``UnreadableFile`` when
+    ``catalog.yml`` or a playbook cannot be read, ``LintOutsideRoot`` for a playbook outside
+    the catalog, and what the ``Database`` raises.
+    """
+    unknown = [e for e in entry_ids or () if e not in catalog.entries]
+    if unknown:
+        raise UnknownEntry(unknown, sorted(catalog.entries))
+    shared = entry_ids is None
+    entries = tuple(dict.fromkeys(entry_ids)) if entry_ids is not None else tuple(catalog.entries)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    findings = await anyio.to_thread.run_sync(
+        lambda: run_rules(catalog, entries, pins=pins, shared=shared)
+    )
+    seconds["rules"] = time.perf_counter() - started
+    sources = {"chiffon"}
+    lint_error = None
+    if use_lint:
+        started = time.perf_counter()
+        try:
+            linted = await lint(
+                [catalog.playbook_path(e) for e in entries], root=catalog.root, cache_dir=lint_cache
+            )
+        except LintUnavailable as exc:
+            lint_error = str(exc)
+        else:
+            sources.add("ansible-lint")
+            findings.extend(await anyio.to_thread.run_sync(_from_lint, catalog, entries, linted))
+        seconds["lint"] = time.perf_counter() - started
+    started = time.perf_counter()
+    findings.extend(await rerun_changes(db, catalog, entries))
+    seconds["records"] = time.perf_counter() - started
+    started = time.perf_counter()
+    findings = _without_covered(findings)
+    root = str(catalog.root)
+    recorded = await record_check(
+        db, catalog=root, findings=findings, entries=entries, shared=shared,
+        sources=sources, run_id=run_id,
+    )  # fmt: skip
+    current = await list_suggestions(db, catalog=root, status=("open",), entries=entries)
+    seconds["store"] = time.perf_counter() - started
+    return CheckReport(root, entries, current, recorded, lint_error, seconds)
+
+
+def _from_lint(
+    catalog: Catalog, entries: Sequence[str], linted: Sequence[LintFinding]
+) -> list[Finding]:
+    owners: dict[str, str] = {}
+    for entry_id in entries:
+        book = read_playbook(catalog.root, catalog.entries[entry_id].playbook)
+        for document in book.documents:
+            owners.setdefault(document.path, entry_id)
+    counts: dict[tuple[str, str, str], int] = {}
+    found = []
+    for item in linted:
+        mark = (item.path, item.rule, item.message)
+        counts[mark] = counts.get(mark, 0) + 1
+        family = item.rule.split("[", 1)[0]
+        url = f"https://docs.ansible.com/projects/lint/rules/{family}/"
+        found.append(
+            Finding(
+                rule=item.rule,
+                source="ansible-lint",
+                path=item.path,
+                line=item.line,
+                message=item.message,
+                why=_LINT_WHY.get(family, "ansible-lint, Ansible's own linter, reports it."),
+                fix=f"See {url}",
+                key=f"{item.message}\0{counts[mark]}",
+                entry=owners.get(item.path),
+                severity=item.severity,
+            )
+        )
+    return found
+
+
+def _without_covered(findings: list[Finding]) -> list[Finding]:
+    ours = {(f.rule, f.path, f.line) for f in findings if f.source == "chiffon"}
+    return [
+        f
+        for f in findings
+        if f.source == "chiffon"
+        or (_COVERED.get(f.rule.split("[", 1)[0]), f.path, f.line) not in ours
+    ]
