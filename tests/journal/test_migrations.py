@@ -11,7 +11,8 @@ import pytest
 
 import chiffon.audit.tables
 import chiffon.llm.tables
-import chiffon.orchestrator.tables  # noqa: F401  (every tables module, as migrations/env.py)
+import chiffon.orchestrator.tables
+import chiffon.playbooks.tables  # noqa: F401  (every tables module, as migrations/env.py)
 from chiffon.database import metadata
 from chiffon.journal import migrate
 from tests.conftest import with_database
