@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import audit, bench, db, demo, run
+from chiffon.cli import audit, bench, db, demo, playbooks, run
 
 app = typer.Typer(
     name="chiffon",
@@ -22,6 +22,8 @@ app.command("plan")(run.plan)
 app.command("run")(run.run)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
+app.add_typer(playbooks.app, name="playbooks")
+audit.app.command("suggestions")(playbooks.suggestions)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 
