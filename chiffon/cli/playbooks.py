@@ -34,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 app.command("new")(playbooks_new.new)
+app.command("new")(playbooks_new.new)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 IdArgument = Annotated[int, typer.Argument(metavar="ID", help="The suggestion's id.")]
