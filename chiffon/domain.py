@@ -65,7 +65,12 @@ def planners(settings: Settings, catalog: Catalog, database: Database) -> Any:
     configured model; ``auto`` is the LLM planner when a model is configured, else catalog."""
     from chiffon.planning.catalog_planner import CatalogPlanner
 
-    offline = CatalogPlanner(catalog)
+    # A service the catalog lacks is generated under CHIFFON_HOME/generated/<run id>/.
+    offline = CatalogPlanner(
+        catalog,
+        generated_dir=settings.home / "generated",
+        lint_cache=settings.home / "cache" / "lint",
+    )
 
     def planner_for(choice: str, high_value: bool) -> Planner:
         if choice == "catalog":
@@ -91,9 +96,12 @@ async def start_domain(
     from chiffon.audit.failures import record_failure
     from chiffon.audit.git_trail import GitTrail
     from chiffon.llm.costs import run_cost
+    from chiffon.playbooks.generation.staging import restore_staged
 
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
+    # What runs awaiting approval generated before this process started.
+    restore_staged(catalog, settings.home / "generated")
     infra = await actors.spawn(
         InfraAgent, catalog, target_root=settings.target_root_dir,
         work_dir=settings.home / "work", output_cap=settings.output_cap_bytes,
