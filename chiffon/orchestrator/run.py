@@ -30,6 +30,7 @@ from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
 from chiffon.planning.errors import InvalidPlan, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanRequest
 from chiffon.planning.validation import validate_plan
+from chiffon.playbooks.generation.staging import discard_staged, install_staged
 from chiffon.protocol import (
     HostStats,
     Plan,
@@ -227,6 +228,8 @@ class RunActor(Actor):
                 self.approval = record
                 await self.milestone("approved", f"approved by {message.approver}")
                 await self.move("running", cause)
+                # A playbook generated for this plan joins the catalog once it is approved.
+                await install_staged(self.s.catalog, self.approved()[0])
                 await self.create_steps(cause)
                 await self.dispatch_next(cause)
             elif message.decision == "modify":
@@ -404,6 +407,7 @@ class RunActor(Actor):
             return
         # An interrupted attempt is never run again as it was: it gets a new attempt row. A
         # position with no row yet (stopped between approval and dispatch) gets its first.
+        await install_staged(self.s.catalog, self.approved()[0])
         await self.create_steps(cause)
         await self.dispatch_next(cause)
 
@@ -423,6 +427,8 @@ class RunActor(Actor):
         tell the session, stop."""
         if self.timer is not None:
             self.timer.cancel()
+        if status != "interrupted":  # a resumed run may still need what it generated
+            await self.discard_generated()
         if not recorded and self.status != status:
             await self.move(status, cause, reason=reason)
         cost = 0.0
@@ -442,6 +448,13 @@ class RunActor(Actor):
         if self.session is not None:
             await self.session.tell(summary)
         self.context.stop()
+
+    async def discard_generated(self) -> None:
+        """Drop the playbooks generated for this run and not installed, with their files."""
+        try:
+            await discard_staged(self.s.catalog, str(self.run_id))
+        except OSError as exc:  # leftover files cost disk space, never the run's outcome
+            log.warning("generated files not removed", run_id=str(self.run_id), error=str(exc))
 
     async def fail_run(self, exc: BaseException, cause: uuid.UUID | None) -> None:
         """Something broke (planner, database): end the run failed, saying what broke."""
