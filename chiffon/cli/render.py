@@ -54,6 +54,29 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
         f"risk [{risk}]{plan.risk}[/]  confidence {plan.confidence:.2f}  "
         f"planner {plan.planner}  plan {digest[:19]}…"
     )
+    print_generated(console, plan, catalog)
+
+
+def print_generated(console: Console, plan: Plan, catalog: Catalog) -> None:
+    """For each step whose playbook was generated for this plan (staged, not yet in the
+    catalog): its files, and its tasks file in full — what an approval installs."""
+    from rich.syntax import Syntax
+
+    for step in plan.steps:
+        root = catalog.staged(step.playbook)
+        if root is None:
+            continue
+        files = catalog.files(step.playbook)
+        console.rule(
+            f"generated {step.playbook}: installed into the catalog on approval",
+            align="left",
+            style="yellow",
+        )
+        for path in files:
+            console.print(f"  {path.relative_to(root)}", highlight=False)
+        tasks = next((p for p in files if p.parts[-2:] == ("tasks", "main.yml")), files[0])
+        console.print(f"[dim]{tasks.relative_to(root)}[/]")
+        console.print(Syntax(tasks.read_text(), "yaml", theme="ansi_dark", word_wrap=True))
 
 
 def print_question(console: Console, question: NeedsClarification) -> None:
