@@ -73,7 +73,10 @@ def planners(settings: Settings, catalog: Catalog, database: Database) -> Any:
     )
 
     def planner_for(choice: str, high_value: bool) -> Planner:
-        if choice == "catalog":
+        from chiffon.llm.factory import model_configured
+
+        # "auto" without a model is the catalog planner: this one, which generates.
+        if choice == "catalog" or (choice == "auto" and not model_configured(settings)):
             return offline
         from chiffon.llm.factory import planner_for as llm_planner_for
 
