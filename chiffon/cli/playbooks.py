@@ -238,22 +238,20 @@ def review_after_run(
         return
     if not report.suggestions:
         return
-    shown = report.suggestions[:REVIEW_LINES]
+    count = len(report.suggestions)
     console.print(
-        f"{len(report.suggestions)} open suggestion(s) for this run's playbooks:",
+        f"{count} open suggestion{'s' if count > 1 else ''} for this run's playbooks "
+        "(chiffon playbooks check: why, and how to fix):",
         markup=False, highlight=False,
     )  # fmt: skip
-    for item in shown:
-        fixable = " [diff]" if item.diff else ""
+    for item in report.suggestions[:REVIEW_LINES]:
+        fixable = "  [diff: chiffon playbooks accept ID]" if item.diff else ""
         console.print(
-            f"  #{item.id} {item.rule} {item.where}{fixable}: {item.message}",
-            markup=False, highlight=False, overflow="ellipsis", no_wrap=True,
-        )  # fmt: skip
-    console.print(
-        "  chiffon playbooks check for all of them and why; chiffon playbooks accept ID applies "
-        "one on a branch",
-        markup=False, highlight=False,
-    )  # fmt: skip
+            f"  #{item.id} {item.rule} {item.where}{fixable}", markup=False, highlight=False
+        )
+        console.print(f"      {item.message}", markup=False, highlight=False)
+    if count > REVIEW_LINES:
+        console.print(f"  … and {count - REVIEW_LINES} more", markup=False, highlight=False)
 
 
 def _review(

@@ -208,6 +208,9 @@ def run(
         from chiffon.cli.render import print_summary
 
         print_summary(console, summary)
+    from chiffon.cli.playbooks import review_after_run
+
+    review_after_run(settings, cat, summary, console)
     raise typer.Exit(EXIT.get(summary.status, 1))
 
 
