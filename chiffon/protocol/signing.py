@@ -32,4 +32,5 @@ def verify(key: bytes, body: bytes, signature: object) -> bool:
     """Whether ``signature`` is ``body``'s under ``key`` (constant-time)."""
     if not isinstance(signature, str) or not signature.startswith(SCHEME):
         return False
-    return hmac.compare_digest(sign(key, body), signature)
+    # As bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    return hmac.compare_digest(sign(key, body).encode(), signature.encode())

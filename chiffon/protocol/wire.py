@@ -95,6 +95,8 @@ def decode_packet(data: bytes) -> list[WireEnvelope]:
         items: Any = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError("not_json", f"message is not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise DecodeError("not_json", "message is not UTF-8 JSON: nested too deeply") from None
     if not isinstance(items, list) or not items:
         raise DecodeError("not_a_frame", "message must be a non-empty JSON array of envelopes")
     return [_envelope(item, index) for index, item in enumerate(items)]
