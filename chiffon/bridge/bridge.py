@@ -11,10 +11,12 @@ vouches for (``unauthenticated``), the signature headers (``unsigned``), the key
 (``not_json``, ``not_a_frame``, ``unknown_kind``, ``wrong_version``, ``invalid_body``), their
 senders against key and user (``forged``), their age (``replayed``), the inbox (an id already
 processed: a broker redelivery is acknowledged quietly, anything else is ``replayed``), the
-recipient (``no_recipient``). Then each envelope is delivered — an answer to the ask waiting
-for it, a tell or ask to the named local actor, with a ``RemoteRef`` to its sender — its id
-recorded in the inbox, and only then the message acknowledged (ack after commit: a local
-send of a sync-durability kind returns once its journal record is committed).
+recipient (``no_recipient``); a check that breaks on the input with an unexpected exception
+refuses it as ``unreadable``, naming the exception. Then each envelope is delivered — an
+answer to the ask waiting for it, a tell or ask to the named local actor, with a
+``RemoteRef`` to its sender — its id recorded in the inbox, and only then the message
+acknowledged (ack after commit: a local send of a sync-durability kind returns once its
+journal record is committed).
 """
 
 from __future__ import annotations
@@ -330,7 +332,16 @@ class Bridge:
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self.statistics.received += 1
         try:
-            envelopes = self._check(message)
+            try:
+                envelopes = self._check(message)
+            except (Refused, OSError):
+                raise
+            except Exception as exc:
+                # A check that breaks on some input must not leave the message unacknowledged
+                # for ever: the input is refused, and the audit shows the break.
+                raise Refused(
+                    "unreadable", f"the message could not be checked: {type(exc).__name__}: {exc}"
+                ) from None
             fresh = await self._fresh(message, envelopes)
             for envelope in fresh:
                 await self._deliver(envelope)

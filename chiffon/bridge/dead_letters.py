@@ -40,7 +40,7 @@ def peek(body: bytes) -> tuple[str | None, str | None]:
         return None, None
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, None
     first = data[0] if isinstance(data, list) and data else data
     if not isinstance(first, dict):
