@@ -112,16 +112,9 @@ async def start_domain(
     )  # fmt: skip
 
     async def preview(plan: Plan) -> tuple[str, ...]:
-        from chiffon.agents.infra.actor import PreviewStep
+        from chiffon.agents.infra.actor import preview_plan
 
-        answers = []
-        for step in plan.steps:
-            answers.append(
-                await infra.ask(
-                    PreviewStep(step.playbook, step.hosts, dict(step.variables)), timeout=120.0
-                )
-            )
-        return tuple(str(a) for a in answers)
+        return await preview_plan(infra, plan, timeout=120.0)
 
     async def failure(
         *, run_id: uuid.UUID, step_id: uuid.UUID, attempt: int, playbook: str,

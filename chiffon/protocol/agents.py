@@ -87,6 +87,10 @@ class AgentAnnounce(WireModel):
     version: str = Field(max_length=100)
     resources: ResourceSample
     heartbeat_interval_s: float = Field(gt=0.0, le=3600.0)
+    started_at: AwareDatetime = Field(
+        description="When this agent process started: a new value means it restarted (and "
+        "the attempts it was running are to be asked after)."
+    )
 
 
 class AgentHeartbeat(WireModel):

@@ -3,80 +3,24 @@ receives StepOutput lines, then one StepResult; refusals come back as failed res
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
-import pytest
-
-from chiffon.actors import ActorSystem, InMemoryJournal, LocalRef, Transition, handler
-from chiffon.actors.actor import Actor
+from chiffon.actors import ActorSystem, InMemoryJournal, LocalRef, Transition
 from chiffon.actors.envelope import Envelope
-from chiffon.agents.infra import (
-    NO_CHANGES,
-    InfraAgent,
-    PreviewStep,
-    UnknownPlaybook,
-    preview_plan,
-)
+from chiffon.agents.infra import NO_CHANGES, InfraAgent, preview_plan
 from chiffon.planning.catalog import Catalog
-from chiffon.protocol import HostStats, Plan, PlanStep, StepExecute, StepOutput, StepResult
+from chiffon.protocol import (
+    HostStats,
+    Plan,
+    PlanStep,
+    StepExecute,
+    StepPreview,
+)
 
-
-@dataclasses.dataclass
-class Dispatch:
-    """Tell the stand-in to send this step to the agent (so that it is the sender)."""
-
-    step: StepExecute
-
-
-class RunStandIn(Actor):
-    """What the orchestrator's run actor does with an agent: dispatch, collect, wait."""
-
-    def __init__(self, infra: LocalRef) -> None:
-        self.infra = infra
-        self.outputs: list[StepOutput] = []
-        self.results: list[StepResult] = []
-        self._result = anyio.Event()
-
-    @handler
-    async def dispatch(self, message: Dispatch) -> None:
-        await self.infra.tell(message.step)
-
-    @handler
-    def output(self, message: StepOutput) -> None:
-        self.outputs.append(message)
-
-    @handler
-    def result(self, message: StepResult) -> None:
-        self.results.append(message)
-        self._result.set()
-
-    async def next_result(self) -> StepResult:
-        with anyio.fail_after(60):
-            while True:
-                await self._result.wait()
-                self._result = anyio.Event()
-                return self.results[-1]
-
-
-def step(catalog: Catalog, playbook: str = "write", **changes: Any) -> StepExecute:
-    fields: dict[str, Any] = {
-        "run_id": uuid.uuid4(),
-        "step_id": uuid.uuid4(),
-        "attempt": 1,
-        "playbook": playbook,
-        "digest": catalog.digest(playbook) if playbook in catalog.entries else "sha256:0",
-        "hosts": ("box",),
-        "variables": {"greeting": "hi"},
-        "approval_id": uuid.uuid4(),
-        "plan_hash": "sha256:plan",
-    }
-    fields.update(changes)
-    return StepExecute(**fields)
+from .standin import Dispatch, RunStandIn, step
 
 
 async def spawn(
@@ -216,11 +160,14 @@ async def test_a_preview_answers_the_check_mode_diff_and_changes_nothing(
 ) -> None:
     async with ActorSystem() as system:
         infra, _ = await spawn(system, catalog, tmp_path)
-        diff = await infra.ask(PreviewStep("write", ("box",), {"greeting": "hey"}), timeout=60)
-        assert "+hey\n" in diff
+        preview = StepPreview(playbook="write", hosts=("box",), variables={"greeting": "hey"})
+        diff = await infra.ask(preview, timeout=60)
+        assert "+hey\n" in diff.text
+        assert not diff.refused
         assert not (tmp_path / "target" / "box").exists()
-        with pytest.raises(UnknownPlaybook):
-            await infra.ask(PreviewStep("nope", ("box",)), timeout=60)
+        refused = await infra.ask(StepPreview(playbook="nope", hosts=("box",)), timeout=60)
+    assert refused.refused
+    assert refused.text == 'no dry run: unknown playbook "nope": the catalog has no such entry'
 
 
 async def test_preview_plan_gives_one_answer_per_step(catalog: Catalog, tmp_path: Path) -> None:

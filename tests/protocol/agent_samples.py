@@ -53,6 +53,7 @@ AGENT_SAMPLES: list[WireModel] = [
         version="0.1.0",
         resources=SAMPLE,
         heartbeat_interval_s=5.0,
+        started_at=dt.datetime(2026, 11, 24, 11, 0, tzinfo=dt.UTC),
     ),
     AgentHeartbeat(name="desk-1", seq=7, resources=NO_GPU, running=(STEP,)),
     AgentGoodbye(name="desk-1", reason="stopped by SIGTERM"),

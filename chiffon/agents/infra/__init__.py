@@ -1,9 +1,10 @@
-"""The infra agent: runs catalog playbooks with ansible-runner and streams their events.
+"""The infra agent: runs catalog playbooks with ansible-runner and streams their events; the
+same actor, on a GPU machine, is the desktop agent.
 
 Importing this package does not import Ansible; ``run_playbook`` does, when it runs.
 """
 
-from chiffon.agents.infra.actor import NO_CHANGES, InfraAgent, PreviewStep, preview_plan
+from chiffon.agents.infra.actor import NO_CHANGES, InfraAgent, preview_plan
 from chiffon.agents.infra.ansible import playbook_variables, run_playbook
 from chiffon.agents.infra.errors import (
     DigestMismatch,
@@ -25,7 +26,6 @@ __all__ = [
     "PlaybookEvent",
     "PlaybookOutcome",
     "PlaybookRunError",
-    "PreviewStep",
     "Redactor",
     "UndeclaredVariable",
     "UnknownPlaybook",

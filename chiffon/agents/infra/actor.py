@@ -1,63 +1,133 @@
-"""``InfraAgent``: the actor that runs approved catalog playbooks and previews them.
+"""``InfraAgent``: the agent actor. It runs approved catalog playbooks, previews them, says
+what capacity it has, and what became of the attempts it ran. ``kind="desktop"`` is the same
+actor on a GPU machine: it reports its GPUs and takes the steps that need them.
 
-It takes two messages:
+Messages it handles (every one a protocol model, so a remote orchestrator can send it):
 
-- ``StepExecute`` (from the orchestrator's run actor): refused with a failed ``StepResult``
-  when the playbook id is unknown, its files no longer match the approved digest, or a
-  variable is not declared by the entry; otherwise the playbook runs, each event goes back to
-  the sender as a ``StepOutput``, then one ``StepResult``.
-- ``PreviewStep`` (asked while a plan awaits approval): the check-mode diff of one step, or a
-  sentence saying why there is none.
+- ``StepExecute`` (told by a run): checked (catalog id, approved digest, declared variables;
+  a refusal is a failed ``StepResult``), recorded in the ledger, then run by a child
+  ``StepRunner`` — one per attempt — so the agent keeps answering while it runs. Output lines
+  and the result go to the sender (or to whoever asked for the attempt's status since).
+- ``CapacityQuery`` (asked by the registry) → ``CapacityOffer``: a live sample minus what its
+  running and recently accepted steps reserve; an accepted step's capacity is held for
+  ``hold_s`` seconds, until its ``StepExecute`` arrives.
+- ``StepStatusQuery`` → ``StepStatusReport`` (returned to an asker, told to a sender):
+  ``running`` (and the result will go to this sender), ``finished`` with the result, or
+  ``unknown``.
+- ``StepPreview`` (asked) → ``StepPreviewResult``: the check-mode diff, or why there is none.
+  A preview runs in the agent's own handler: it holds other questions for its few seconds,
+  never the heartbeats (those come from the agent's ``Presence`` child).
+- ``AgentsDiscover`` → announces itself again.
 
-Redelivery: with a journal, the agent records each ``StepExecute`` envelope id as processed
-before running it, and *ignores* an envelope it has already processed — it neither runs the
-playbook again nor answers. A redelivered command means the first delivery is running or
-ran; its result comes from that delivery, and a step whose process died mid-run is the
-orchestrator's to reconcile (DESIGN.md: never re-run without a new attempt record, which
-arrives as a new envelope).
+Redelivery and restarts (the ledger, ``chiffon.agents.ledger``): an attempt already seen (same
+step id and attempt, whatever the envelope) never runs twice — while it runs, the new sender
+becomes its recipient; once finished, its stored result is told again. An attempt that a
+previous process of this agent started and never finished is taken over at start: what is
+left of its Ansible is killed and it is recorded ``interrupted``, which is what a status
+question or a redelivery then hears. With a ``journal``, an envelope already processed (the
+inbox) is ignored as before.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import dataclasses
+import importlib.metadata
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chiffon.actors import Actor, ActorRef, ActorStopped, Journal, MailboxFull, handler
+import structlog
+
+from chiffon.actors import (
+    Actor,
+    ActorRef,
+    Directive,
+    Journal,
+    LocalRef,
+    OneForOne,
+    Terminated,
+    handler,
+)
+from chiffon.agents.capacity import NOTHING, free, shortfalls, total
+from chiffon.agents.errors import AgentError, LedgerUnavailable
 from chiffon.agents.infra.ansible import playbook_variables, run_playbook
 from chiffon.agents.infra.errors import DigestMismatch, InfraError, UnknownPlaybook
-from chiffon.agents.infra.events import PlaybookEvent, PlaybookOutcome
+from chiffon.agents.infra.processes import kill_processes_naming
+from chiffon.agents.infra.runner import (
+    AttemptFinished,
+    Recipient,
+    RunStep,
+    StepRunner,
+    Workshop,
+    failed,
+    interrupted,
+)
+from chiffon.agents.ledger import Attempt, Ledger
+from chiffon.agents.presence import Identity, Presence, Reannounce
+from chiffon.agents.resources import Sampler, SystemSampler
+from chiffon.orchestrator.owner import is_alive, this_process
 from chiffon.planning.catalog import Catalog
-from chiffon.protocol import Plan, StepExecute, StepFailure, StepOutput, StepResult
-from chiffon.protocol.plan import VariableValue
+from chiffon.protocol import (
+    AgentKind,
+    AgentsDiscover,
+    CapacityOffer,
+    CapacityQuery,
+    Needs,
+    Plan,
+    ResourceSample,
+    StepExecute,
+    StepFailure,
+    StepPreview,
+    StepPreviewResult,
+    StepResult,
+    StepStatusQuery,
+    StepStatusReport,
+)
+
+log = structlog.get_logger("chiffon.agents")
 
 NO_CHANGES = "no changes"
 """A preview's answer when check mode found nothing to change."""
 
+LEDGER_KEEP_S = 7 * 24 * 3600.0
+"""How long finished attempts stay in the ledger for status questions."""
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class PreviewStep:
-    """Ask the infra agent for a step's dry run (``--check --diff``); the answer is a str.
 
-    ``digest``, when given, must match the playbook's files (as for ``StepExecute``).
-    """
+def chiffon_version() -> str:
+    try:
+        return importlib.metadata.version("chiffon")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
-    playbook: str
-    hosts: tuple[str, ...]
-    variables: dict[str, VariableValue] = dataclasses.field(default_factory=dict)
-    digest: str | None = None
+
+@dataclasses.dataclass(slots=True)
+class _Running:
+    message: StepExecute
+    needs: Needs
+    recipient: Recipient
+    runner: LocalRef
 
 
 class InfraAgent(Actor):
     """Runs catalog playbooks for the orchestrator, on this machine.
 
-    ``target_root`` is where localhost targets write (``chiffon_target_root``); each step runs
-    in its own directory under ``work_dir``; ``output_cap`` bounds the output kept per step.
-    ``journal``, when given, de-duplicates redelivered ``StepExecute`` envelopes.
+    ``target_root`` is where localhost targets write (``chiffon_target_root``); each attempt
+    runs in its own directory under ``work_dir``; ``output_cap`` bounds the output kept per
+    step. The ledger is ``state_dir/ledger-<name>.sqlite3`` (``state_dir`` defaults to
+    ``work_dir``). With a ``registry`` the agent announces itself there as ``name`` (of
+    ``kind``) and sends a heartbeat every ``heartbeat_interval_s``; ``sampler`` measures the
+    machine (default: ``SystemSampler``). ``journal``, when given, also de-duplicates
+    redelivered envelopes by id.
+
+    ``on_start`` raises ``LedgerUnavailable`` when the ledger cannot be opened and
+    ``ResourceFileInvalid`` when a ``FileSampler``'s file is invalid: the agent does not start.
     """
+
+    # A runner is never restarted: that would run its playbook a second time.
+    supervisor_strategy = OneForOne(decider=lambda exc: Directive.STOP)
 
     def __init__(
         self,
@@ -68,63 +138,252 @@ class InfraAgent(Actor):
         output_cap: int,
         journal: Journal | None = None,
         name: str = "infra",
+        kind: AgentKind = "infra",
+        state_dir: Path | None = None,
+        sampler: Sampler | None = None,
+        registry: ActorRef | None = None,
+        heartbeat_interval_s: float = 5.0,
+        hold_s: float = 30.0,
+        version: str | None = None,
     ) -> None:
         self.catalog = catalog
+        self.workshop = Workshop(catalog, target_root, work_dir, output_cap)
         self.target_root = target_root
         self.work_dir = work_dir
         self.output_cap = output_cap
         self.journal = journal
         self.name = name
+        self.identity = Identity(name, kind, version or chiffon_version())
+        self.ledger_path = (state_dir or work_dir) / f"ledger-{name}.sqlite3"
+        self.sampler: Sampler = sampler if sampler is not None else SystemSampler()
+        self.registry = registry
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.hold_s = hold_s
+        self.running: dict[tuple[uuid.UUID, int], _Running] = {}
+        self.holds: dict[uuid.UUID, tuple[Needs, float]] = {}
+        self.presence: LocalRef | None = None
+        self.last_sample: ResourceSample | None = None
+        self._ledger: Ledger | None = None
+
+    # -- life ------------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        assert self._ledger is not None, "the ledger opens in on_start"
+        return self._ledger
+
+    async def on_start(self) -> None:
+        self.last_sample = self.sampler.sample()
+        self._ledger = await asyncio.to_thread(Ledger, self.ledger_path, this_process())
+        await asyncio.to_thread(self.ledger.prune, LEDGER_KEEP_S)
+        for attempt in await asyncio.to_thread(self.ledger.started_by_others):
+            if not is_alive(attempt.owner):
+                await self.take_over(attempt)
+        if self.registry is not None:
+            self.presence = await self.context.spawn(
+                Presence, self.identity, self.context.self_ref, self.registry, self.sampler,
+                interval_s=self.heartbeat_interval_s, running=self.running_ids, name="presence",
+            )  # fmt: skip
+
+    async def on_stop(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+
+    def running_ids(self) -> tuple[uuid.UUID, ...]:
+        return tuple(step_id for step_id, _ in self.running)
+
+    # -- execution -------------------------------------------------------------------------
 
     @handler
-    async def execute(self, message: StepExecute) -> StepResult | None:
-        """Run one approved step; the result is told to the sender and returned to an asker.
-
-        Returns ``None`` for a redelivered envelope (see the module docstring).
-        """
+    async def execute(self, message: StepExecute) -> None:
+        """Start one approved step in a runner of its own; see the module docstring."""
         envelope = self.context.envelope
         sender = self.context.sender
+        key = (message.step_id, message.attempt)
+        if key in self.running:  # redelivered while it runs: the result goes to the new sender
+            if sender is not None:
+                self.running[key].recipient.ref = sender
+            return
         if (
             self.journal is not None
             and envelope is not None
             and not await self.journal.mark_processed(f"infra:{self.name}", envelope.id)
         ):
-            return None
-        asked = envelope is not None and envelope.reply is not None
+            return
+        envelope_id = None if envelope is None else str(uuid.UUID(int=envelope.id))
+        try:
+            seen = await asyncio.to_thread(
+                self.ledger.begin, message.run_id, message.step_id, message.attempt, envelope_id
+            )
+        except LedgerUnavailable as exc:  # nothing runs that the ledger cannot vouch for
+            await self.tell(Recipient(sender), failed(message, f"refused: {exc}"))
+            return
+        if seen is not None:
+            await self.redelivered(seen, sender)
+            return
         try:
             self._check(message.playbook, message.variables, message.digest)
         except InfraError as exc:
-            result = _failed(message, f"refused: {exc}")
-        else:
-            try:
-                outcome = await run_playbook(
-                    self.catalog,
-                    message.playbook,
-                    message.hosts,
-                    message.variables,
-                    target_root=self.target_root,
-                    work_dir=self.work_dir / f"{message.step_id}-{message.attempt}",
-                    on_event=None if sender is None else _forwarder(sender, message),
-                    output_cap=self.output_cap,
-                )
-            except InfraError as exc:
-                result = _failed(message, str(exc))
-            else:
-                result = _result(message, outcome)
-        if sender is not None and not asked:
-            # A run actor that is gone has nothing to hear; the orchestrator reconciles the step.
-            with contextlib.suppress(ActorStopped):
-                await sender.tell(result)
-        return result
+            await self.finished(failed(message, f"refused: {exc}"), Recipient(sender))
+            return
+        held = self.holds.pop(message.step_id, None)
+        needs = held[0] if held is not None else self.needs_of(message.playbook)
+        recipient = Recipient(sender)
+        runner = await self.context.spawn(
+            StepRunner, self.workshop, message, recipient,
+            name=f"step-{message.step_id}-{message.attempt}",
+        )  # fmt: skip
+        self.context.watch(runner)
+        self.running[key] = _Running(message, needs, recipient, runner)
+        await runner.tell(RunStep())
 
     @handler
-    async def preview(self, message: PreviewStep) -> str:
-        """The step's check-mode diff, ``"no changes"``, or why the dry run failed.
+    async def on_attempt_finished(self, message: AttemptFinished) -> None:
+        result = message.result
+        running = self.running.pop((result.step_id, result.attempt), None)
+        if running is None:
+            return
+        self.context.unwatch(running.runner)
+        await running.runner.stop()
+        await self.finished(result, running.recipient)
 
-        Raises (to the asker) ``UnknownPlaybook``, ``DigestMismatch`` or
-        ``UndeclaredVariable`` when the step would be refused.
-        """
-        self._check(message.playbook, message.variables, message.digest)
+    @handler
+    async def on_terminated(self, message: Terminated) -> None:
+        """A runner stopped without a result (it failed): the attempt failed, and says so."""
+        for key, running in list(self.running.items()):
+            if running.runner == message.ref:
+                del self.running[key]
+                why = f"the step's runner stopped: {message.cause!r}"
+                await self.finished(failed(running.message, why), running.recipient)
+
+    async def finished(self, result: StepResult, recipient: Recipient) -> None:
+        """Record the result, then tell it."""
+        try:
+            await asyncio.to_thread(self.ledger.finish, result)
+        except LedgerUnavailable as exc:  # the result still goes out; only a later question
+            log.warning("step result not recorded in the ledger", error=str(exc))
+        await self.tell(recipient, result)
+
+    async def tell(self, recipient: Recipient, result: StepResult) -> None:
+        """Tell a result. A recipient that cannot be reached loses nothing: the ledger keeps
+        the result for a status question (and an exception here would restart the agent,
+        stopping every running attempt)."""
+        if recipient.ref is None:
+            return
+        try:
+            await recipient.ref.tell(result)
+        except Exception as exc:
+            log.warning(
+                "step result not delivered; kept for a status question",
+                step_id=str(result.step_id), attempt=result.attempt, error=str(exc) or repr(exc),
+            )  # fmt: skip
+
+    async def redelivered(self, seen: Attempt, sender: ActorRef | None) -> None:
+        """An attempt met before: tell its result again (never run it again)."""
+        result = seen.result
+        if result is None and not is_alive(seen.owner):
+            result = await self.take_over(seen)
+        if result is None:
+            log.info("attempt is being run by another process", step_id=str(seen.step_id))
+            return
+        await self.tell(Recipient(sender), result)
+
+    async def take_over(self, attempt: Attempt) -> StepResult:
+        """An attempt a dead process of this agent started: kill what is left of it, and
+        record it interrupted."""
+        killed = await asyncio.to_thread(kill_processes_naming, str(attempt.step_id))
+        if killed:
+            log.warning(
+                "killed what was left of an interrupted attempt",
+                step_id=str(attempt.step_id), pids=killed,
+            )  # fmt: skip
+        result = interrupted(
+            attempt.run_id, attempt.step_id, attempt.attempt,
+            f"the agent {self.name} stopped while it ran this attempt "
+            f"(its process {attempt.owner} is gone)",
+        )  # fmt: skip
+        await asyncio.to_thread(self.ledger.finish, result)
+        return result
+
+    # -- questions -------------------------------------------------------------------------
+
+    @handler
+    async def capacity(self, message: CapacityQuery) -> CapacityOffer:
+        """Whether the step fits now, by a live sample minus reservations; see the module
+        docstring. Holds the capacity for ``hold_s`` seconds when it does."""
+        now = time.monotonic()
+        self.holds = {k: v for k, v in self.holds.items() if v[1] > now}
+        try:
+            sample = self.last_sample = self.sampler.sample()
+        except AgentError as exc:
+            why = f"{self.name} cannot measure its resources: {exc}"
+            return self._offer(self.last_sample, NOTHING, why)
+        reserved = total(
+            [r.needs for r in self.running.values()]
+            + [needs for step, (needs, _) in self.holds.items() if step != message.step_id]
+        )
+        available = free(sample, reserved)
+        needs = message.needs
+        if needs.gpu_vram_mb and not sample.gpus:
+            return self._offer(sample, available, f"{self.name} has no GPU ({sample.gpu_note})")
+        short = shortfalls(needs, available)
+        if short:
+            return self._offer(sample, available, f"{self.name} lacks {', '.join(short)}")
+        self.holds[message.step_id] = (needs, now + self.hold_s)
+        return self._offer(sample, available, None)
+
+    def _offer(
+        self, sample: ResourceSample | None, available: Needs, refusal: str | None
+    ) -> CapacityOffer:
+        assert sample is not None, "on_start took a first sample"
+        return CapacityOffer(
+            name=self.name, accepted=refusal is None, reason=refusal, available=available,
+            resources=sample,
+        )  # fmt: skip
+
+    @handler
+    async def status(self, message: StepStatusQuery) -> StepStatusReport:
+        """What became of an attempt; told back to a sender that did not ask."""
+        envelope = self.context.envelope
+        sender = self.context.sender
+        report = await self.report(message, sender)
+        if sender is not None and envelope is not None and envelope.reply is None:
+            await sender.tell(report)
+        return report
+
+    async def report(self, message: StepStatusQuery, sender: ActorRef | None) -> StepStatusReport:
+        fields: dict[str, Any] = {
+            "name": self.name, "run_id": message.run_id, "step_id": message.step_id,
+            "attempt": message.attempt,
+        }  # fmt: skip
+        running = self.running.get((message.step_id, message.attempt))
+        if running is not None:
+            if sender is not None:
+                running.recipient.ref = sender  # the result now goes to who asked last
+            return StepStatusReport(state="running", **fields)
+        try:
+            seen = await asyncio.to_thread(self.ledger.get, message.step_id, message.attempt)
+        except LedgerUnavailable as exc:
+            return StepStatusReport(state="unknown", reason=str(exc), **fields)
+        if seen is not None and seen.result is None and not is_alive(seen.owner):
+            return StepStatusReport(state="finished", result=await self.take_over(seen), **fields)
+        if seen is not None and seen.result is not None:
+            return StepStatusReport(state="finished", result=seen.result, **fields)
+        why = (
+            f"{self.name} never started this attempt"
+            if seen is None
+            else f"another process of {self.name} ({seen.owner}) runs this attempt"
+        )
+        return StepStatusReport(state="unknown", reason=why, **fields)
+
+    @handler
+    async def preview(self, message: StepPreview) -> StepPreviewResult:
+        """The step's check-mode diff, ``"no changes"``, why the dry run failed, or why the
+        step would be refused (``refused``)."""
+        try:
+            self._check(message.playbook, message.variables, message.digest)
+        except InfraError as exc:
+            return StepPreviewResult(text=f"no dry run: {exc}", refused=True)
         outcome = await run_playbook(
             self.catalog,
             message.playbook,
@@ -139,8 +398,21 @@ class InfraAgent(Actor):
             failure = outcome.failure
             where = "" if failure is None else _where(failure)
             error = "" if failure is None else f": {failure.error}"
-            return f"the dry run failed{where}{error}"
-        return outcome.diff or NO_CHANGES
+            return StepPreviewResult(text=_capped(f"the dry run failed{where}{error}"))
+        return StepPreviewResult(text=_capped(outcome.diff or NO_CHANGES))
+
+    @handler
+    async def discover(self, _: AgentsDiscover) -> None:
+        if self.presence is not None:
+            await self.presence.tell(Reannounce())
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def needs_of(self, playbook: str) -> Needs:
+        entry = self.catalog.entries.get(playbook)
+        if entry is None:
+            return NOTHING
+        return Needs(**entry.resources.model_dump())
 
     def _check(self, playbook: str, variables: Mapping[str, Any], digest: str | None) -> None:
         if playbook not in self.catalog.entries:
@@ -152,40 +424,25 @@ class InfraAgent(Actor):
                 raise DigestMismatch(playbook, digest, current)
 
 
-async def preview_plan(infra: ActorRef, plan: Plan, *, timeout: float = 300.0) -> tuple[str, ...]:
-    """Each step's dry run, in order, asked of ``infra`` (an ``InfraAgent``): what
+async def preview_plan(agent: ActorRef, plan: Plan, *, timeout: float = 300.0) -> tuple[str, ...]:
+    """Each step's dry run, in order, asked of ``agent`` (an ``InfraAgent``): what
     ``PlanProposed.dry_run`` holds. A step the agent refuses gets the reason instead.
 
     Raises ``AskTimeout`` when one step's dry run takes longer than ``timeout`` seconds.
     """
     answers: list[str] = []
     for step in plan.steps:
-        ask = PreviewStep(step.playbook, step.hosts, dict(step.variables), step.digest or None)
-        try:
-            answers.append(await infra.ask(ask, timeout=timeout))
-        except InfraError as exc:
-            answers.append(f"no dry run: {exc}")
+        ask = StepPreview(
+            playbook=step.playbook, hosts=step.hosts, variables=dict(step.variables),
+            digest=step.digest or None,
+        )  # fmt: skip
+        answer: StepPreviewResult = await agent.ask(ask, timeout=timeout)
+        answers.append(answer.text)
     return tuple(answers)
 
 
-def _forwarder(sender: ActorRef, message: StepExecute) -> Any:
-    def forward(event: PlaybookEvent) -> None:
-        output = StepOutput(
-            run_id=message.run_id,
-            step_id=message.step_id,
-            seq=event.seq,
-            event=event.event,
-            host=event.host,
-            task=event.task,
-            status=event.status,
-            text=event.text,
-        )
-        # Output lines are best-effort (async durability): a full or gone mailbox loses a
-        # line, never blocks the run; the result and its output tail still arrive.
-        with contextlib.suppress(MailboxFull, ActorStopped):
-            sender.tell_nowait(output)
-
-    return forward
+def _capped(text: str, limit: int = 65536) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
 def _where(failure: StepFailure) -> str:
@@ -195,26 +452,3 @@ def _where(failure: StepFailure) -> str:
     if failure.task:
         parts.append(f'task "{failure.task}"')
     return f" ({', '.join(parts)})" if parts else ""
-
-
-def _failed(message: StepExecute, error: str) -> StepResult:
-    return StepResult(
-        run_id=message.run_id,
-        step_id=message.step_id,
-        attempt=message.attempt,
-        status="failed",
-        seconds=0.0,
-        failure=StepFailure(error=error[:4000]),
-    )
-
-
-def _result(message: StepExecute, outcome: PlaybookOutcome) -> StepResult:
-    return StepResult(
-        run_id=message.run_id,
-        step_id=message.step_id,
-        attempt=message.attempt,
-        status=outcome.status,
-        stats=outcome.stats,
-        seconds=outcome.seconds,
-        failure=outcome.failure,
-    )

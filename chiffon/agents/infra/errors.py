@@ -1,8 +1,8 @@
 """The infra agent's errors, one class per condition.
 
 The agent never lets these escape to its supervisor for a ``StepExecute``: each becomes a
-failed ``StepResult`` whose failure says why. ``run_playbook`` and a ``PreviewStep`` ask raise
-them to their caller.
+failed ``StepResult`` whose failure says why, and a ``StepPreview`` answer says it too.
+``run_playbook`` raises them to its caller.
 """
 
 from __future__ import annotations

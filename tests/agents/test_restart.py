@@ -1,0 +1,78 @@
+"""An agent killed with SIGKILL mid-step, then started again on the same state directory: the
+attempt it had started is reported interrupted (to a status question and to a redelivery),
+what was left of its Ansible is killed, and nothing runs a second time."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import anyio
+import psutil
+from anyio.streams.text import TextReceiveStream
+
+from chiffon.actors import ActorSystem
+from chiffon.agents.infra import InfraAgent
+from chiffon.planning.catalog import Catalog
+from chiffon.protocol import StepStatusQuery, StepStatusReport
+
+from .conftest import CATALOG_DIR
+from .standin import Dispatch, RunStandIn, step
+
+SCRIPT = Path(__file__).parent / "agent_process.py"
+
+
+def processes_naming(marker: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.status() != psutil.STATUS_ZOMBIE and any(
+                marker in arg for arg in process.cmdline()
+            ):
+                found.append(process)
+    return found
+
+
+async def test_an_attempt_started_before_a_crash_is_reported_interrupted_and_never_rerun(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    execute = step(catalog, "slow")
+    command = [sys.executable, str(SCRIPT), str(CATALOG_DIR), str(tmp_path)]
+    async with await anyio.open_process([*command, execute.model_dump_json()]) as child:
+        assert child.stdout is not None
+        with anyio.fail_after(60):
+            said = ""
+            async for chunk in TextReceiveStream(child.stdout):
+                said += chunk
+                if "running\n" in said:
+                    break
+        child.kill()
+        await child.wait()
+    assert processes_naming(str(execute.step_id)), "ansible-playbook died with the agent"
+
+    async with ActorSystem() as system:
+        infra = await system.spawn(
+            lambda: InfraAgent(
+                catalog, target_root=tmp_path / "target", work_dir=tmp_path / "work",
+                output_cap=4096, name="desk-1",
+            ),
+            name="desk-1",
+        )  # fmt: skip
+        leftovers = processes_naming(str(execute.step_id))
+        report: StepStatusReport = await infra.ask(
+            StepStatusQuery(run_id=execute.run_id, step_id=execute.step_id, attempt=1)
+        )
+        run = RunStandIn(infra)
+        await system.spawn(lambda: run, name="run")
+        await system.lookup("run").tell(Dispatch(execute))  # the command, redelivered
+        redelivered = await run.next_result()
+    assert leftovers == [], "the restarted agent left the killed attempt's Ansible running"
+    assert report.state == "finished"
+    assert report.result is not None
+    assert report.result.status == "interrupted"
+    assert report.result.failure is not None
+    assert "the agent desk-1 stopped while it ran this attempt" in report.result.failure.error
+    assert redelivered == report.result
+    assert run.outputs == [], "the redelivered attempt ran again"
+    assert not (tmp_path / "target" / "box" / "waited.txt").exists()
