@@ -21,6 +21,7 @@ import secrets
 from pathlib import Path
 
 from chiffon.bridge.errors import CredentialsError, UnknownAgent
+from chiffon.bridge.topology import Topology
 from chiffon.protocol.signing import new_key
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -58,12 +59,14 @@ class AgentCredentials:
 def create(
     name: str, *, amqp_user: str | None = None, orchestrator_users: tuple[str, ...]
 ) -> AgentCredentials:
-    """New credentials for agent ``name``: a fresh password and signing key."""
+    """New credentials for agent ``name``: a fresh signing key, and a fresh RabbitMQ user and
+    password unless ``amqp_user`` names an existing user."""
     check_name(name)
     return AgentCredentials(
         name=name,
         amqp_user=amqp_user or f"chiffon-agent-{name}",
-        amqp_password=secrets.token_urlsafe(24),
+        # An existing user keeps its own password: the agent gives it when it connects.
+        amqp_password="" if amqp_user else secrets.token_urlsafe(24),
         key=new_key(),
         orchestrator_users=orchestrator_users,
     )
@@ -128,17 +131,23 @@ class Keyring:
         return sorted(self._agents)
 
 
-def rabbitmqctl_commands(credentials: AgentCredentials, *, vhost: str = "/") -> list[list[str]]:
+def rabbitmqctl_commands(
+    credentials: AgentCredentials, *, vhost: str = "/", topology: Topology | None = None
+) -> list[list[str]]:
     """The ``rabbitmqctl`` commands that create the agent's user with permissions restricted
     to its own queue (read), the shared exchanges (write) and the orchestrators' routing keys
     (topic write). It may declare nothing (configure ``^$``): ``chiffon agent add`` declares
-    its queue and bindings with the orchestrator's login."""
+    its queue and bindings with the orchestrator's login. Names are ``topology``'s (by
+    default Chiffon's own)."""
+    topology = topology or Topology()
     user = credentials.amqp_user
-    queue = re.escape(f"chiffon.agent.{credentials.name}")
+    queue = re.escape(topology.agent_queue(credentials.name))
+    exchanges = f"{re.escape(topology.exchange)}|{re.escape(topology.dead_letter_exchange)}"
     return [
-        ["rabbitmqctl", "add_user", user, credentials.amqp_password],
-        ["rabbitmqctl", "set_permissions", "-p", vhost, user, "^$",
-         r"^(chiffon|chiffon\.dead-letter)$", f"^{queue}$"],
-        ["rabbitmqctl", "set_topic_permissions", "-p", vhost, user, "chiffon",
+        # ``--``: a password may start with a dash, which rabbitmqctl would take for an option.
+        ["rabbitmqctl", "add_user", "--", user, credentials.amqp_password],
+        ["rabbitmqctl", "set_permissions", "-p", vhost, user, "^$", f"^({exchanges})$",
+         f"^{queue}$"],
+        ["rabbitmqctl", "set_topic_permissions", "-p", vhost, user, topology.exchange,
          r"^(orchestrators|orchestrator\..+)$", "^$"],
     ]  # fmt: skip
