@@ -105,6 +105,38 @@ class Settings(BaseSettings):
         description="Allow amqp:// (no TLS) to a broker off loopback. Off: amqps:// is required.",
     )
 
+    # agents and capacity
+    heartbeat_interval_s: float = Field(
+        default=5.0, gt=0.0, le=3600.0, description="How often an agent sends a heartbeat."
+    )
+    offline_after_missed: int = Field(
+        default=2, ge=1, le=100, description="Missed heartbeats before an agent is offline."
+    )
+    capacity_wait_s: float = Field(
+        default=600.0,
+        gt=0.0,
+        description="How long a run waits (paused) for an agent with capacity, then fails.",
+    )
+    capacity_ask_timeout_s: float = Field(
+        default=5.0, gt=0.0, description="How long an agent has to answer a capacity question."
+    )
+    step_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Attempts of a step whose agent is lost (or restarts) before the run fails.",
+    )
+    agent_status_wait_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="How long a resumed run waits for an agent to say what became of a step.",
+    )
+    resource_file: Path | None = Field(
+        default=None,
+        description="A JSON file of resource figures (e.g. gpus) laid over what the agent "
+        "measures, re-read at every sample.",
+    )
+
     @field_validator(
         "database_url",
         "amqp_url",

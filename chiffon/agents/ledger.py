@@ -107,13 +107,10 @@ class Ledger:
         with self._guard():
             return self._get(step_id, attempt)
 
-    def started_by_others(self) -> list[Attempt]:
-        """Attempts still ``started`` by an owner other than this process (the caller decides
-        which of those owners are dead)."""
+    def unfinished(self) -> list[Attempt]:
+        """Attempts still ``started`` (the caller decides which of them nobody runs)."""
         with self._guard():
-            rows = self._db.execute(
-                "SELECT * FROM attempts WHERE state = 'started' AND owner != ?", (self.owner,)
-            ).fetchall()
+            rows = self._db.execute("SELECT * FROM attempts WHERE state = 'started'").fetchall()
         return [_attempt(row) for row in rows]
 
     def prune(self, older_than_s: float) -> int:

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
+from chiffon.journal import open_store
+from chiffon.journal.store import Store
 from chiffon.planning.catalog import Catalog, load_catalog
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
@@ -15,3 +19,13 @@ CATALOG_DIR = Path(__file__).parent / "catalog"
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog(CATALOG_DIR)
+
+
+@asynccontextmanager
+async def opened(dsn: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store on the session's database (a helper, not a fixture: the store's task group
+    must be entered and left by the same task)."""
+    async with open_store(
+        dsn, tmp_path, pool_size=2, batch_size=64, flush_delay_s=0.001, auto_upgrade=False
+    ) as store:
+        yield store

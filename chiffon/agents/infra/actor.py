@@ -176,13 +176,16 @@ class InfraAgent(Actor):
         self.last_sample = self.sampler.sample()
         self._ledger = await asyncio.to_thread(Ledger, self.ledger_path, this_process())
         await asyncio.to_thread(self.ledger.prune, LEDGER_KEEP_S)
-        for attempt in await asyncio.to_thread(self.ledger.started_by_others):
-            if not is_alive(attempt.owner):
+        # Nothing runs in this instance yet: an unfinished attempt of this process was cut
+        # off by a restart of the agent (its runner stopped with the old instance).
+        for attempt in await asyncio.to_thread(self.ledger.unfinished):
+            if self.orphaned(attempt):
                 await self.take_over(attempt)
         if self.registry is not None:
             self.presence = await self.context.spawn(
                 Presence, self.identity, self.context.self_ref, self.registry, self.sampler,
-                interval_s=self.heartbeat_interval_s, running=self.running_ids, name="presence",
+                interval_s=self.heartbeat_interval_s, running=self.running_ids,
+                name=f"{self.name}.presence",
             )  # fmt: skip
 
     async def on_stop(self) -> None:
@@ -231,7 +234,7 @@ class InfraAgent(Actor):
         recipient = Recipient(sender)
         runner = await self.context.spawn(
             StepRunner, self.workshop, message, recipient,
-            name=f"step-{message.step_id}-{message.attempt}",
+            name=f"{self.name}.step-{message.step_id}-{message.attempt}",
         )  # fmt: skip
         self.context.watch(runner)
         self.running[key] = _Running(message, needs, recipient, runner)
@@ -281,12 +284,19 @@ class InfraAgent(Actor):
     async def redelivered(self, seen: Attempt, sender: ActorRef | None) -> None:
         """An attempt met before: tell its result again (never run it again)."""
         result = seen.result
-        if result is None and not is_alive(seen.owner):
+        if result is None and self.orphaned(seen):
             result = await self.take_over(seen)
         if result is None:
             log.info("attempt is being run by another process", step_id=str(seen.step_id))
             return
         await self.tell(Recipient(sender), result)
+
+    def orphaned(self, attempt: Attempt) -> bool:
+        """Started and unfinished, and nobody runs it: not this instance (which knows what it
+        runs), and no other live process."""
+        if (attempt.step_id, attempt.attempt) in self.running:
+            return False
+        return attempt.owner == self.ledger.owner or not is_alive(attempt.owner)
 
     async def take_over(self, attempt: Attempt) -> StepResult:
         """An attempt a dead process of this agent started: kill what is left of it, and
@@ -300,7 +310,7 @@ class InfraAgent(Actor):
         result = interrupted(
             attempt.run_id, attempt.step_id, attempt.attempt,
             f"the agent {self.name} stopped while it ran this attempt "
-            f"(its process {attempt.owner} is gone)",
+            f"(in process {attempt.owner})",
         )  # fmt: skip
         await asyncio.to_thread(self.ledger.finish, result)
         return result
@@ -365,7 +375,7 @@ class InfraAgent(Actor):
             seen = await asyncio.to_thread(self.ledger.get, message.step_id, message.attempt)
         except LedgerUnavailable as exc:
             return StepStatusReport(state="unknown", reason=str(exc), **fields)
-        if seen is not None and seen.result is None and not is_alive(seen.owner):
+        if seen is not None and seen.result is None and self.orphaned(seen):
             return StepStatusReport(state="finished", result=await self.take_over(seen), **fields)
         if seen is not None and seen.result is not None:
             return StepStatusReport(state="finished", result=seen.result, **fields)

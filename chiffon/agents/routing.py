@@ -1,0 +1,124 @@
+"""What runs and the registry say to each other, in the orchestrator's process.
+
+These never leave the process (an answer carries an ``ActorRef``), so they are dataclasses,
+not protocol models. What they ask of agents on the runs' behalf (``CapacityQuery``,
+``StepStatusQuery``) is protocol, and goes to local and remote agents alike.
+
+A run asks ``Route`` for each step attempt; the registry answers ``Routed`` (the agent asked
+and accepted) or ``NoCapacity`` with the reason, and then tells the run ``CapacityAvailable``
+once an agent joins or reports capacity that might fit. While an attempt is out, the registry
+tells its run ``AgentLost`` when the agent goes offline, and asks a restarted agent what
+became of it (the ``StepStatusReport`` goes to the run). ``StepSettled`` ends that watch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+from chiffon.actors import ActorRef
+from chiffon.protocol import CapacityOffer, Needs, ResourceSample, StepStatusQuery
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    """Asked of the registry by a run: an agent for this step attempt. With ``watch``, a run
+    that gets ``NoCapacity`` is told ``CapacityAvailable`` when capacity may have appeared."""
+
+    run_id: uuid.UUID
+    step_id: uuid.UUID
+    attempt: int
+    needs: Needs
+    watch: bool = True
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Routed:
+    """The registry's answer: ``agent`` (reached through ``ref``) accepted the step."""
+
+    agent: str
+    ref: ActorRef
+    offer: CapacityOffer
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NoCapacity:
+    """The registry's answer when no agent can take the step now, and why."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CapacityAvailable:
+    """Told (once) to a run that got ``NoCapacity``: an agent joined or reported capacity that
+    may fit. Journaled: the run resumes on it."""
+
+    agent: str
+    durability = "sync"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentLost:
+    """Told to a run with attempts out on an agent that went offline. Journaled: the run
+    interrupts those attempts on it."""
+
+    agent: str
+    reason: str
+    step_ids: tuple[uuid.UUID, ...]
+    durability = "sync"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepSettled:
+    """A run has the outcome of an attempt: the registry stops watching it."""
+
+    step_id: uuid.UUID
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueryStep:
+    """A run (resuming after a restart) asks what became of an attempt it had sent to
+    ``agent``: the registry passes ``query`` on as sent by the run — at once, or when the
+    agent announces itself, for up to ``wait_s`` seconds — and watches the attempt as if it
+    had routed it. The agent answers the run with a ``StepStatusReport``."""
+
+    agent: str
+    query: StepStatusQuery
+    wait_s: float
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pick:
+    """Asked of the registry: an online agent able to take a step with ``needs``, without
+    asking it (for a dry run). Answered ``Picked`` or ``NoCapacity``."""
+
+    needs: Needs
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Picked:
+    agent: str
+    ref: ActorRef
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListAgents:
+    """Asked of the registry: every agent it knows, as ``AgentView``s."""
+
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AgentView:
+    """An agent as the registry knows it."""
+
+    name: str
+    kind: str
+    online: bool
+    capabilities: tuple[str, ...]
+    resources: ResourceSample
+    address: str
