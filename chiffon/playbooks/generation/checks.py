@@ -16,7 +16,7 @@ import anyio
 from chiffon.playbooks.errors import PlaybooksError
 from chiffon.playbooks.generation.errors import ChecksFailed
 
-_TAIL = 1500
+_TAIL = 600
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,7 +39,8 @@ async def check_playbook(
     ``lint`` (an unchanged playbook is not linted twice).
 
     Raises ``ChecksFailed`` listing every problem (the syntax check's error, each lint finding
-    as ``file:line: rule: message``), and ``LintUnavailable`` when ansible-lint cannot run.
+    as ``file:line: rule: message``), and ``LintUnavailable`` when ansible-lint cannot run
+    (and the syntax check passed: otherwise both are in ``ChecksFailed``).
     """
     problems: list[str] = []
     times: dict[str, float] = {}
@@ -68,8 +69,9 @@ async def check_playbook(
     async with anyio.create_task_group() as group:
         group.start_soon(syntax)
         group.start_soon(lint_it)
-    if unavailable:
+    if unavailable and not problems:
         raise unavailable[0]
+    problems.extend(str(exc) for exc in unavailable)
     if problems:
         raise ChecksFailed(service, problems)
     return CheckTimes(round(times["syntax"], 3), round(times["lint"], 3))
@@ -99,6 +101,16 @@ async def _syntax_error(root: Path, playbook: PurePosixPath, inventory: Path) ->
         return f"it could not be started: {exc}"
     if done.returncode == 0:
         return None
-    output = (done.stderr + done.stdout).decode(errors="replace")
-    lines = [line for line in output.splitlines() if line.strip() and "[WARNING]" not in line]
-    return " ".join(" ".join(lines).split())[-_TAIL:] or f"exit status {done.returncode}"
+    lines = (done.stderr + done.stdout).decode(errors="replace").splitlines()
+    # Ansible says what is wrong on its ERROR line and the few after it, up to a blank line
+    # (then comes a traceback, when any).
+    start = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), None)
+    if start is None:
+        said = [line for line in lines if line.strip() and "[WARNING]" not in line][-3:]
+    else:
+        said = []
+        for line in lines[start:]:
+            if not line.strip():
+                break
+            said.append(line)
+    return " ".join(" ".join(said).split())[:_TAIL] or f"exit status {done.returncode}"

@@ -212,6 +212,8 @@ def check_name(name: str) -> None:
     variable prefix."""
     if not name:
         raise InvalidServiceName(name, "it is empty")
+    if len(name) < 2:
+        raise InvalidServiceName(name, "it must be at least 2 characters")
     if len(name) > MAX_NAME:
         raise InvalidServiceName(name, f"it is longer than {MAX_NAME} characters")
     if name != name.lower():
