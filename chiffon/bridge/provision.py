@@ -47,13 +47,13 @@ def management_api(url: str, credentials: AgentCredentials, *, timeout: float = 
     user = urllib.parse.quote(credentials.amqp_user, safe="")
     commands = rabbitmqctl_commands(credentials)
     configure, write, read = commands[1][5:8]
-    topic_write = commands[2][7]
+    topic_exchange, topic_write, topic_read = commands[2][5:8]
     calls = [
         (f"{base}/users/{user}", {"password": credentials.amqp_password, "tags": ""}),
         (f"{base}/permissions/{vhost}/{user}",
          {"configure": configure, "write": write, "read": read}),
         (f"{base}/topic-permissions/{vhost}/{user}",
-         {"exchange": "chiffon", "write": topic_write, "read": "^$"}),
+         {"exchange": topic_exchange, "write": topic_write, "read": topic_read}),
     ]  # fmt: skip
     for address, body in calls:
         request = urllib.request.Request(
