@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -118,3 +119,58 @@ async def bridged_pair(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@dataclass
+class OrchestratorSide:
+    """An orchestrator process alone on the broker, for an agent that is not Chiffon's:
+    ``credentials`` are the agent's, as ``chiffon agent add`` writes them (their JSON form is
+    what the agent's machine gets)."""
+
+    topology: Topology
+    credentials: AgentCredentials
+    instance: str
+    bridge: Bridge
+    system: ActorSystem
+    dead: list[DeadLetter]
+
+
+@contextlib.asynccontextmanager
+async def orchestrator_only(
+    url: str,
+    tmp_path: Path,
+    *,
+    agent: str = "agent-1",
+    agent_user: str = "guest",
+    record: DeadLetterRecorder | None = None,
+) -> AsyncIterator[OrchestratorSide]:
+    """An orchestrator-side actor system and bridge (logged in with ``url``) that knows one
+    agent, ``agent``, whose RabbitMQ user is ``agent_user``; on a topology of the test's own,
+    with the agent's queue declared as ``chiffon agent add`` declares it."""
+    topology = Topology(exchange=f"chiffon-test-{secrets.token_hex(4)}")
+    orchestrator_user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
+    credentials = create(agent, amqp_user=agent_user, orchestrator_users=(orchestrator_user,))
+    keys_dir = tmp_path / "keys"
+    save(credentials, keys_dir)
+    await setup_topology(url, topology, credentials.name)
+    dead: list[DeadLetter] = []
+
+    async def keep(letter: DeadLetter) -> None:
+        dead.append(letter)
+
+    instance = f"test-{secrets.token_hex(3)}"
+    try:
+        async with (
+            ActorSystem(name="orch") as system,
+            Bridge(
+                url, system, OrchestratorTrust(instance, Keyring(keys_dir), topology),
+                MemoryInbox(), orchestrator=True, topology=topology,
+                record_dead_letter=record or keep,
+            ) as bridge,
+        ):  # fmt: skip
+            yield OrchestratorSide(topology, credentials, instance, bridge, system, dead)
+    finally:
+        await delete_topology(
+            url, topology,
+            [topology.agent_queue(credentials.name), topology.orchestrator_queue(instance)],
+        )  # fmt: skip
