@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chiffon.database import Database
@@ -69,6 +69,9 @@ class Recorded:
     implemented: tuple[int, ...]
 
 
+LIVE_CONDITION = text("status IN ('open', 'accepted', 'dismissed')")
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -117,7 +120,8 @@ async def record_check(
                 )
                 .on_conflict_do_update(
                     index_elements=[suggestions.c.fingerprint],
-                    index_where=suggestions.c.status.in_(LIVE),
+                    # Literal, not bound: PostgreSQL matches a partial index by its text.
+                    index_where=LIVE_CONDITION,
                     set_={**values, "updated_at": at},
                     where=suggestions.c.status == "open",
                 )

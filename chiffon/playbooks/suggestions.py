@@ -26,7 +26,7 @@ from chiffon.playbooks.rules import run_rules
 from chiffon.playbooks.store import Recorded, Suggestion, list_suggestions, record_check
 
 # ansible-lint rules Chiffon's own rules cover with a fix: the same finding is shown once.
-_COVERED = {"no-changed-when": "command-without-guard"}
+_COVERED = {"no-changed-when": ("command-without-guard", "restart-without-handler")}
 _LINT_WHY = {
     "yaml": "Consistent YAML is easier to review; some of these are parse traps.",
     "name": "Task and play names are what the run output, the audit and handlers refer to.",
@@ -157,5 +157,7 @@ def _without_covered(findings: list[Finding]) -> list[Finding]:
         f
         for f in findings
         if f.source == "chiffon"
-        or (_COVERED.get(f.rule.split("[", 1)[0]), f.path, f.line) not in ours
+        or not any(
+            (rule, f.path, f.line) in ours for rule in _COVERED.get(f.rule.split("[", 1)[0], ())
+        )
     ]
