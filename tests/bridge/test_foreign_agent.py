@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import base64
 import contextlib
 import dis
 import hashlib
@@ -25,9 +26,11 @@ import shutil
 import subprocess
 import time
 import types
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -640,10 +643,42 @@ async def test_the_agent_dead_letters_an_execute_not_signed_with_its_key_into_ch
 # -- the documented RabbitMQ permissions --------------------------------------------------
 
 
+class Management:
+    """The broker's management API (port 15672, with the test URL's login), or ``None``."""
+
+    def __init__(self, url: str) -> None:
+        parts = urllib.parse.urlsplit(url)
+        self.base = f"http://{parts.hostname or '127.0.0.1'}:15672/api"
+        login = f"{urllib.parse.unquote(parts.username or 'guest')}:"
+        login += urllib.parse.unquote(parts.password or "guest")
+        self.auth = "Basic " + base64.b64encode(login.encode()).decode()
+
+    def call(self, method: str, path: str, body: dict[str, str] | None = None) -> None:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path, method=method, data=data,
+            headers={"Authorization": self.auth, "Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    @classmethod
+    def reachable(cls, url: str) -> Management | None:
+        management = cls(url)
+        try:
+            management.call("GET", "/overview")
+        except (OSError, urllib.error.URLError):
+            return None
+        return management
+
+
 def rabbitmqctl(*args: str) -> None:
     program = shutil.which("rabbitmqctl") or shutil.which("/usr/sbin/rabbitmqctl")
     if program is None:
-        unavailable("rabbitmqctl is needed to make a RabbitMQ user with the agent's permissions")
+        unavailable(
+            "the management API (port 15672) or rabbitmqctl is needed to make a RabbitMQ user "
+            "with the agent's permissions"
+        )
         raise AssertionError  # unreachable: unavailable() skips or fails
     done = subprocess.run([program, *args], capture_output=True, text=True, timeout=60, check=False)
     if done.returncode != 0:
@@ -654,23 +689,40 @@ def rabbitmqctl(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def agent_user(user: str, password: str, exchange: str, name: str) -> Iterator[None]:
-    """A RabbitMQ user with §3's permissions, on the test's exchange instead of ``chiffon``."""
+def agent_user(url: str, user: str, password: str, exchange: str, name: str) -> Iterator[None]:
+    """A RabbitMQ user with §3's permissions, on the test's exchange instead of ``chiffon``:
+    through the management API when it answers, with ``rabbitmqctl`` otherwise."""
     prefix = re.escape(exchange)
-    rabbitmqctl("add_user", user, password)
+    configure, write = "^$", f"^({prefix}|{prefix}\\.dead-letter)$"
+    read = f"^{re.escape(f'{exchange}.agent.{name}')}$"
+    topic_write = r"^(orchestrators|orchestrator\..+)$"
+    management = Management.reachable(url)
+    quoted = urllib.parse.quote(user, safe="")
+    if management is not None:
+        management.call("PUT", f"/users/{quoted}", {"password": password, "tags": ""})
+        delete: Callable[[], None] = lambda: management.call("DELETE", f"/users/{quoted}")  # noqa: E731
+    else:
+        rabbitmqctl("add_user", user, password)
+        delete = lambda: rabbitmqctl("delete_user", user)  # noqa: E731
     try:
-        rabbitmqctl(
-            "set_permissions", "-p", "/", user, "^$", f"^({prefix}|{prefix}\\.dead-letter)$",
-            f"^{re.escape(f'{exchange}.agent.{name}')}$",
-        )  # fmt: skip
-        rabbitmqctl(
-            "set_topic_permissions", "-p", "/", user, exchange,
-            r"^(orchestrators|orchestrator\..+)$", "^$",
-        )  # fmt: skip
+        if management is not None:
+            management.call(
+                "PUT", f"/permissions/%2F/{quoted}",
+                {"configure": configure, "write": write, "read": read},
+            )  # fmt: skip
+            management.call(
+                "PUT", f"/topic-permissions/%2F/{quoted}",
+                {"exchange": exchange, "write": topic_write, "read": "^$"},
+            )  # fmt: skip
+        else:
+            rabbitmqctl("set_permissions", "-p", "/", user, configure, write, read)
+            rabbitmqctl(
+                "set_topic_permissions", "-p", "/", user, exchange, topic_write, "^$"
+            )  # fmt: skip
         yield
     finally:
-        with contextlib.suppress(AssertionError):
-            rabbitmqctl("delete_user", user)
+        with contextlib.suppress(AssertionError, OSError):
+            delete()
 
 
 async def test_the_agents_documented_permissions_are_enough_for_it_and_keep_it_off_other_agents(
@@ -682,7 +734,7 @@ async def test_the_agents_documented_permissions_are_enough_for_it_and_keep_it_o
         await side.system.spawn(lambda: registry, name="registry")
         parts = urllib.parse.urlsplit(amqp_url)
         login = parts._replace(netloc=f"{user}:{password}@{parts.netloc.rpartition('@')[2]}")
-        with agent_user(user, password, side.topology.exchange, NAME):
+        with agent_user(amqp_url, user, password, side.topology.exchange, NAME):
             async with foreign_agent(side, urllib.parse.urlunsplit(login)) as agent:
                 with anyio.fail_after(WAIT_S):
                     [(_, ref)] = await registry.wait(1)
