@@ -385,6 +385,16 @@ class Bridge:
         except DecodeError as exc:
             raise Refused(exc.code, str(exc)) from None
         self.trust.incoming_key(key_id, user_id, [e.sender for e in envelopes])
+        for envelope in envelopes:
+            # An agent speaks for itself only: a body naming an agent (announce, heartbeat,
+            # goodbye, offers, reports) must name the one whose key signed it.
+            named = getattr(envelope.body, "name", None)
+            if envelope.sender.startswith("agent:") and named is not None and named != key_id:
+                raise Refused(
+                    "forged", f"agent {key_id} sent a {envelope.kind} in the name of {named!r}"
+                )
+            if envelope.in_reply_to is None and not self._has_actor(envelope.to):
+                raise Refused("no_recipient", f"no actor named {envelope.to!r} here")
         now = time.time_ns() // 1_000_000
         for envelope in envelopes:
             if envelope.sent_at < now - self.max_age_ms or envelope.sent_at > now + self.skew_ms:
@@ -395,13 +405,24 @@ class Bridge:
                 )
         return envelopes
 
+    def _has_actor(self, name: str) -> bool:
+        try:
+            self.system.lookup(name)
+        except ActorNotFound:
+            return False
+        return True
+
     async def _fresh(
         self, message: AbstractIncomingMessage, envelopes: list[WireEnvelope]
     ) -> list[WireEnvelope]:
         seen = await self.inbox.processed_among(self.consumer_name, [e.id.int for e in envelopes])
         if not seen:
             return envelopes
-        if not message.redelivered:
+        # A broker redelivery, or the publisher's own retry after a reconnection (its confirm
+        # was lost, the first copy had arrived): a duplicate, dropped quietly. The same bytes
+        # again otherwise were published again by someone else: a replay.
+        retried = (message.headers or {}).get("x-chiffon-retry") is not None
+        if not (message.redelivered or retried):
             first = next(e for e in envelopes if e.id.int in seen)
             raise Refused("replayed", f"envelope {first.id} was already processed")
         self.statistics.duplicates += len(seen)
@@ -425,6 +446,7 @@ class Bridge:
         try:
             target = self.system.lookup(envelope.to)
         except ActorNotFound:
+            # Checked before any envelope was delivered; it stopped since.
             raise Refused("no_recipient", f"no actor named {envelope.to!r} here") from None
         sender = (
             RemoteRef(self, envelope.reply_to, envelope.from_actor)
