@@ -46,7 +46,7 @@ from chiffon.bridge.dead_letters import DeadLetter, from_headers, peek
 from chiffon.bridge.errors import BrokerUnavailable, Refused, RemoteError
 from chiffon.bridge.inbox import Inbox
 from chiffon.bridge.publisher import Publisher
-from chiffon.bridge.remote_ref import RemoteRef
+from chiffon.bridge.remote_ref import AgentsRef, RemoteRef
 from chiffon.bridge.topology import Topology, declare_exchanges, declare_orchestrator_queue
 from chiffon.protocol import DecodeError, ErrorBody, WireModel
 from chiffon.protocol.signing import verify
@@ -237,7 +237,20 @@ class Bridge:
         """A ref to actor ``name`` in the process whose queue is bound to ``route``."""
         return RemoteRef(self, route, name)
 
-    def envelope(self, recipient: RemoteRef, message: Any, sender: ActorRef | None) -> Envelope:
+    def every_agent(self, name: str) -> AgentsRef:
+        """Actor ``name`` in every agent this orchestrator has credentials for (re-read at
+        each tell). Raises ``TypeError`` on an agent's bridge."""
+        keyring = getattr(self.trust, "keyring", None)
+        if keyring is None:
+            raise TypeError("only an orchestrator's bridge knows every agent")
+
+        def names() -> list[str]:
+            keyring.reload()
+            return list(keyring.names())
+
+        return AgentsRef(self, names, name)
+
+    def envelope(self, recipient: ActorRef, message: Any, sender: ActorRef | None) -> Envelope:
         """The envelope of a send from the current actor (if any), as a local send makes it."""
         kind = kind_of(type(message))
         current = current_cell.get()

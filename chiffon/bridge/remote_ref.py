@@ -8,13 +8,18 @@ cannot tell the two kinds apart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+import structlog
 
 from chiffon.actors import ActorRef
 from chiffon.actors.ref import DEFAULT_ASK_TIMEOUT_S
 
 if TYPE_CHECKING:
     from chiffon.bridge.bridge import Bridge
+
+log = structlog.get_logger("chiffon.bridge")
 
 
 class RemoteRef(ActorRef):
@@ -70,3 +75,50 @@ class RemoteRef(ActorRef):
 
     def __repr__(self) -> str:
         return f"<RemoteRef {self.address}>"
+
+
+class AgentsRef(ActorRef):
+    """Actor ``name`` in every agent of an orchestrator's keyring: a tell goes to each agent
+    separately (each signed with that agent's key — there is no shared key to broadcast
+    with), and an agent that was added but has no queue is skipped. Only tells: an ask has
+    no single answer."""
+
+    __slots__ = ("_bridge", "_names", "name")
+
+    def __init__(self, bridge: Bridge, names: Callable[[], list[str]], name: str) -> None:
+        self._bridge = bridge
+        self._names = names
+        self.name = name
+
+    @property
+    def address(self) -> str:
+        return f"amqp://agent.*/{self.name}"
+
+    async def tell(self, message: Any, *, sender: ActorRef | None = None) -> None:
+        """Tell each agent; raises nothing for an agent that cannot be reached."""
+        from chiffon.bridge.errors import BridgeError
+
+        for agent in self._names():
+            ref = RemoteRef(self._bridge, f"agent.{agent}", self.name)
+            try:
+                await ref.tell(message, sender=sender)
+            except BridgeError as exc:
+                log.info(
+                    "agent not reached", agent=agent, kind=type(message).__name__, error=str(exc)
+                )
+
+    def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
+        for agent in self._names():
+            RemoteRef(self._bridge, f"agent.{agent}", self.name).tell_nowait(message, sender=sender)
+
+    async def ask(
+        self,
+        message: Any,
+        *,
+        timeout: float = DEFAULT_ASK_TIMEOUT_S,
+        sender: ActorRef | None = None,
+    ) -> Any:
+        raise TypeError("a message to every agent has no single answer: tell it")
+
+    def __repr__(self) -> str:
+        return f"<AgentsRef {self.address}>"
