@@ -23,6 +23,7 @@ from chiffon.settings import Settings
 
 if TYPE_CHECKING:
     from chiffon.actors.journal import Journal
+    from chiffon.bridge.bridge import Bridge
     from chiffon.database import Database
     from chiffon.domain import Domain
     from chiffon.orchestrator.approval import Approver, Verdict
@@ -59,9 +60,11 @@ class System:
     connection, an unusable data directory) raise ``ConfigError`` with one readable
     sentence.
 
-    With a ``catalog`` (argument or ``CHIFFON_CATALOG``), the domain starts too — infra
-    agent, orchestrator (reconciling runs left by stopped processes) — and ``run`` and
-    ``resume`` handle infrastructure requests end to end.
+    With a ``catalog`` (argument or ``CHIFFON_CATALOG``), the domain starts too — the agents'
+    registry, orchestrator (reconciling runs left by stopped processes) and, with no
+    ``CHIFFON_AMQP_URL``, a local agent — and ``run`` and ``resume`` handle infrastructure
+    requests end to end. With ``CHIFFON_AMQP_URL`` the steps go to remote agents
+    (``chiffon agent``) through the bridge.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class System:
         self._stack: AsyncExitStack | None = None
         self._actors: ActorSystem | None = None
         self._store: Any = None
+        self._bridge: Bridge | None = None
 
     async def __aenter__(self) -> System:
         settings = self.settings
@@ -89,22 +93,41 @@ class System:
         await stack.__aenter__()
         try:
             self._store = await stack.enter_async_context(store_for(settings))
-            self._actors = await stack.enter_async_context(
-                ActorSystem(
-                    journal=self._store.journal,
-                    default_durability=self._default_durability,
-                    mailbox_capacity=settings.mailbox_capacity,
-                    shutdown_deadline_s=settings.shutdown_deadline_s,
-                )
+            actors = ActorSystem(
+                journal=self._store.journal,
+                default_durability=self._default_durability,
+                mailbox_capacity=settings.mailbox_capacity,
+                shutdown_deadline_s=settings.shutdown_deadline_s,
             )
+            if settings.amqp_url is not None and self._catalog is not None:
+                # Connected before the actors start and closed after they stop, so an actor
+                # may send to remote agents for its whole life; it consumes only once the
+                # domain's actors exist, and stops consuming before they stop.
+                from chiffon.broker import orchestrator_bridge
+
+                self._bridge = orchestrator_bridge(
+                    settings, actors, self._store.journal, self._store.database
+                )
+                await self._bridge.connect()
+                stack.push_async_callback(self._bridge.aclose)
+            self._actors = await stack.enter_async_context(actors)
             if self._catalog is not None:
                 from chiffon.domain import start_domain
 
                 stack.push_async_callback(_close_model_clients)
+                remote: dict[str, Any] = {}
+                if self._bridge is not None:
+                    from chiffon.broker import AGENT_ACTOR
+
+                    discovery = self._bridge.every_agent(AGENT_ACTOR)
+                    remote = {"bridge": self._bridge, "discovery": discovery}
                 self._domain = await start_domain(
                     settings, self._actors, self._store.database, self._store.journal,
-                    catalog=self._catalog,
+                    catalog=self._catalog, **remote,
                 )  # fmt: skip
+            if self._bridge is not None:
+                await self._bridge.start_consuming()
+                stack.push_async_callback(self._bridge.stop_consuming)
         except BaseException:
             await stack.aclose()
             raise
@@ -127,6 +150,11 @@ class System:
         if self._actors is None:
             raise RuntimeError("System is not started: use `async with System(...)`")
         return self._actors
+
+    @property
+    def remote_queue(self) -> str | None:
+        """This orchestrator's queue on the broker, or ``None`` with local agents only."""
+        return None if self._bridge is None else self._bridge.trust.queue
 
     @property
     def journal(self) -> Journal:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import audit, bench, db, demo, playbooks, run
+from chiffon.cli import agent, audit, bench, db, demo, playbooks, run, serve
 
 app = typer.Typer(
     name="chiffon",
@@ -20,6 +20,8 @@ app = typer.Typer(
 )
 app.command("plan")(run.plan)
 app.command("run")(run.run)
+app.command("serve")(serve.serve)
+app.add_typer(agent.app, name="agent")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(playbooks.app, name="playbooks")

@@ -1,0 +1,136 @@
+"""``chiffon agent``: run a remote agent process, or ``add`` one (its credentials and queue)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Run a remote agent (infra or desktop) joining over RabbitMQ, or add one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+class Kind(enum.StrEnum):
+    infra = "infra"
+    desktop = "desktop"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"chiffon: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.callback()
+def agent(
+    ctx: typer.Context,
+    kind: Annotated[Kind | None, typer.Option(help="infra (Ansible) or desktop (GPU/CPU).")] = None,
+    name: Annotated[str | None, typer.Option(help="The agent's name (as added).")] = None,
+    connect: Annotated[
+        str | None,
+        typer.Option(
+            help="Broker URL (amqp[s]://host:port/vhost); the login comes from the "
+            "credentials. Default: CHIFFON_AMQP_URL."
+        ),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="The agent's credentials file. Default: CHIFFON_HOME/agents/NAME.json."),
+    ] = None,
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", help="Catalog directory. Default: CHIFFON_CATALOG.")
+    ] = None,
+) -> None:
+    """Run an agent: announce itself, heartbeat, and carry out what orchestrators send it."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if kind is None or name is None:
+        typer.echo(ctx.get_help())
+        raise _fail("--kind and --name are required to run an agent")
+    from chiffon.cli.runner import run
+    from chiffon.errors import ChiffonError
+    from chiffon.settings import Settings
+
+    try:
+        settings = Settings.load()
+        url = connect or (settings.amqp_url.get_secret_value() if settings.amqp_url else None)
+        if url is None:
+            raise _fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
+        from chiffon.node import run_agent
+
+        run(lambda: run_agent(
+            settings, kind=kind.value, name=name, connect=url,
+            credentials_file=credentials, catalog=catalog,
+        ))  # fmt: skip
+    except ChiffonError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="The new agent's name (lowercase, digits, dashes).")],
+    amqp_user: Annotated[
+        str | None,
+        typer.Option(
+            help="RabbitMQ user of the agent (default chiffon-agent-NAME; an existing "
+            "user such as guest is used as it is)."
+        ),
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Run the rabbitmqctl commands here (the broker's host).")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Replace existing credentials (new key).")] = False,
+) -> None:
+    """Create an agent's credentials (RabbitMQ user, signing key) and declare its queue."""
+    import anyio
+
+    from chiffon.bridge import credentials as creds
+    from chiffon.bridge import provision
+    from chiffon.bridge.topology import Topology
+    from chiffon.errors import ChiffonError
+    from chiffon.settings import Settings
+
+    try:
+        settings = Settings.load()
+        if settings.amqp_url is None:
+            raise _fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
+        url = settings.amqp_url.get_secret_value()
+        path = settings.agent_keys_path / f"{creds.check_name(name)}.json"
+        if path.exists() and not force:
+            raise _fail(f"agent {name} already exists ({path}); --force replaces its key")
+        import urllib.parse
+
+        orchestrator_user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
+        made = creds.create(name, amqp_user=amqp_user, orchestrator_users=(orchestrator_user,))
+        anyio.run(provision.declare_agent, url, made, Topology())
+        if amqp_user is not None:
+            how = f"uses the existing RabbitMQ user {amqp_user}"
+        elif provision.management_api(url, made):
+            how = f"RabbitMQ user {made.amqp_user} created through the management API"
+        elif apply:
+            provision.run_rabbitmqctl(made)
+            how = f"RabbitMQ user {made.amqp_user} created with rabbitmqctl"
+        else:
+            how = "no management API answered; run these on the broker's host:\n" + "\n".join(
+                "  " + " ".join(_quote(part) for part in command)
+                for command in creds.rabbitmqctl_commands(made)
+            )
+        saved = creds.save(made, settings.agent_keys_path)
+    except ChiffonError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"agent {name}: credentials written to {saved} (keep them secret)")
+    typer.echo(f"agent {name}: queue {Topology().agent_queue(name)} declared; {how}")
+    typer.echo(
+        f"run it with: chiffon agent --kind infra --name {name} --connect URL "
+        f"--credentials {saved.name}"
+    )
+
+
+def _quote(part: str) -> str:
+    import shlex
+
+    return shlex.quote(part)
