@@ -23,9 +23,8 @@ from chiffon.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Subcommands that compose.yaml may name before they exist: the long-running orchestrator and
-# the remote agent (see DESIGN: `chiffon serve`, `chiffon agent --connect amqp://…`).
-PLANNED_SUBCOMMANDS = frozenset({"serve", "agent"})
+# Subcommands that compose.yaml may name before they exist (none now: serve and agent landed).
+PLANNED_SUBCOMMANDS: frozenset[str] = frozenset()
 
 # ${NAME}, ${NAME:?message}, ${NAME:-default}, ${NAME-default}, ${NAME:+alt}, ${NAME+alt}
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?+])?(?P<arg>[^}]*)\}")
