@@ -133,10 +133,12 @@ def agent_bridge(
     state_dir: Path,
 ) -> Bridge:
     """The bridge of an agent process: its own queue (declared by ``chiffon agent add``), its
-    own key, an inbox in ``state_dir`` that survives restarts."""
+    own key, an inbox in ``state_dir`` that survives restarts. A ``step.execute`` is
+    acknowledged once the agent has recorded the attempt in its ledger."""
     topology = Topology()
     return Bridge(
         agent_url(connect, credentials), actors, AgentTrust(credentials, topology),
         SqliteInbox(state_dir / "inbox.sqlite"), orchestrator=False, topology=topology,
         prefetch=settings.mailbox_capacity, ssl_context=ssl_context(settings),
+        ack_after_handling=frozenset({"step.execute"}),
     )  # fmt: skip

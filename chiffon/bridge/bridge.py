@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from chiffon.actors import ActorNotFound, ActorRef, AskTimeout, Envelope, LocalRef
+from chiffon.actors import ActorNotFound, ActorRef, ActorStopped, AskTimeout, Envelope, LocalRef
 from chiffon.actors.current import current_cell
 from chiffon.actors.envelope import kind_of, new_id
 from chiffon.actors.errors import (
@@ -91,7 +91,9 @@ class Bridge:
     of unacknowledged messages the broker lets this consumer hold: the mailbox capacity, so
     backpressure crosses the network. ``answer_timeout_s`` bounds how long a local handler
     may take to answer a remote ask. Messages older than ``max_age_s`` (or dated more than
-    ``clock_skew_s`` ahead) are refused as replayed.
+    ``clock_skew_s`` ahead) are refused as replayed. Tells of the kinds in
+    ``ack_after_handling`` are acknowledged once the recipient's handler has returned rather
+    than once they are queued.
     """
 
     def __init__(
@@ -110,6 +112,7 @@ class Bridge:
         max_age_s: float = 86_400.0,
         clock_skew_s: float = 300.0,
         max_batch: int = 256,
+        ack_after_handling: frozenset[str] = frozenset(),
     ) -> None:
         self.url = url
         self.system = system
@@ -124,6 +127,7 @@ class Bridge:
         self.max_age_ms = int(max_age_s * 1000)
         self.skew_ms = int(clock_skew_s * 1000)
         self.max_batch = max_batch
+        self.ack_after_handling = ack_after_handling
         self.user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
         self.consumer_name = f"bridge:{trust.queue}"
         self.statistics = BridgeStatistics()
@@ -363,7 +367,7 @@ class Bridge:
         except Refused as refused:
             if not await self._refuse(message, refused):
                 return
-        except (JournalError, OSError) as exc:
+        except (JournalError, OSError, ActorStopped) as exc:
             # The database (or disk) is away: not the message's fault. It comes back later.
             log.warning("delivery failed; message requeued", error=str(exc))
             await asyncio.sleep(1.0)
@@ -467,7 +471,17 @@ class Bridge:
             else None
         )
         if not envelope.ask:
-            await target.tell(envelope.body, sender=sender)
+            if envelope.kind in self.ack_after_handling:
+                # Acknowledged once the handler has returned (an agent's execute handler
+                # records the attempt in its ledger before returning), not when queued.
+                try:
+                    await target.ask(envelope.body, timeout=self.answer_timeout_s, sender=sender)
+                except ActorStopped:
+                    raise
+                except Exception as exc:
+                    log.warning("handler failed", kind=envelope.kind, error=str(exc))
+            else:
+                await target.tell(envelope.body, sender=sender)
             self.statistics.delivered += 1
             return
         task = asyncio.get_running_loop().create_task(self._answer(target, envelope, sender))
