@@ -1,15 +1,16 @@
 """Publishing: mandatory, confirmed, signed, and batched per routing key.
 
-Each routing key has one flusher task. A send queues its envelope and waits; the flusher
-takes everything queued for that key (up to ``max_batch``), publishes it as one AMQP message,
-and settles every waiting send with the broker's confirm (or its refusal). While one publish
-awaits its confirm the next envelopes gather, so under load many envelopes share a message
-— the aio-pika client's per-message cost, not the broker, bounds throughput — and a lone
-send costs the same one round trip as a raw publish.
+One publish is in flight per routing key at a time. A send to a key with nothing in flight
+publishes its envelope itself, in its own task (a lone send costs what a raw publish costs,
+with no hand-off to another task and back). Sends that arrive while a publish awaits its
+confirm queue up; the route's flusher task then takes everything queued (up to
+``max_batch``), publishes it as one AMQP message, and settles every waiting send with the
+broker's confirm (or its refusal). So under load many envelopes share a message — the
+aio-pika client's per-message cost, not the broker, bounds throughput.
 
-A connection lost mid-publish is not an answer: the flusher waits for the robust channel to
-come back and publishes the same bytes again (the receiver drops what it already has by
-envelope id). An unroutable message is an error (``Unroutable``), never a silent drop.
+A connection lost mid-publish is not an answer: the publishing task waits for the robust
+channel to come back and publishes the same bytes again (the receiver drops what it already
+has by envelope id). An unroutable message is an error (``Unroutable``), never a silent drop.
 """
 
 from __future__ import annotations
@@ -37,11 +38,21 @@ RETRY_DELAY_S = 0.5
 
 
 class _Route:
-    __slots__ = ("pending", "task")
+    __slots__ = ("inline", "pending", "task")
 
     def __init__(self) -> None:
         self.pending: deque[tuple[WireEnvelope, asyncio.Future[None] | None]] = deque()
         self.task: asyncio.Task[None] | None = None
+        self.inline: asyncio.Future[None] | None = None
+        """Set while a sender publishes its own envelope: what queues meanwhile waits for it."""
+
+    @property
+    def idle(self) -> bool:
+        return self.task is None and self.inline is None and not self.pending
+
+    def busy(self) -> list[asyncio.Future[None]]:
+        """What is publishing for this route now."""
+        return [f for f in (self.task, self.inline) if f is not None and not f.done()]
 
 
 class Publisher:
@@ -74,9 +85,22 @@ class Publisher:
         Raises ``Unroutable``, ``UnknownAgent`` (no key for the route), ``DeliveryError``
         (the broker nacked it), ``RuntimeError`` after ``aclose``.
         """
-        future = asyncio.get_running_loop().create_future()
-        self._enqueue(route, envelope, future)
-        await future
+        slot = self._routes.get(route)
+        if slot is None:
+            slot = self._routes[route] = _Route()
+        if not slot.idle or self._closed:
+            future = asyncio.get_running_loop().create_future()
+            self._enqueue(route, envelope, future)
+            await future
+            return
+        slot.inline = inline = asyncio.get_running_loop().create_future()
+        try:
+            await self._publish_batch(route, [envelope])
+        finally:
+            slot.inline = None
+            inline.set_result(None)
+            if slot.pending and slot.task is None and not self._closed:
+                slot.task = asyncio.get_running_loop().create_task(self._flush(route, slot))
 
     def publish_nowait(self, route: str, envelope: WireEnvelope) -> bool:
         """Queue ``envelope`` without waiting for its confirm (heartbeats, output lines);
@@ -96,7 +120,7 @@ class Publisher:
         if slot is None:
             slot = self._routes[route] = _Route()
         slot.pending.append((envelope, future))
-        if slot.task is None:
+        if slot.task is None and slot.inline is None:
             slot.task = asyncio.get_running_loop().create_task(self._flush(route, slot))
 
     async def _flush(self, route: str, slot: _Route) -> None:
@@ -165,9 +189,13 @@ class Publisher:
 
     async def aclose(self) -> None:
         """Stop publishing: waits briefly for queued envelopes, then cancels the flushers."""
-        tasks = [slot.task for slot in self._routes.values() if slot.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=2.0)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2.0
+        # An inline publish that ends hands what queued behind it to a new flusher: wait again.
+        while (busy := [f for slot in self._routes.values() for f in slot.busy()]) and (
+            left := deadline - loop.time()
+        ) > 0:
+            await asyncio.wait(busy, timeout=left)
         self._closed = True
         for slot in self._routes.values():
             if slot.task is not None:

@@ -25,7 +25,7 @@ def new_key() -> bytes:
 
 def sign(key: bytes, body: bytes) -> str:
     """The ``x-chiffon-sig`` value of ``body`` under ``key``."""
-    return SCHEME + hmac.new(key, body, hashlib.sha256).hexdigest()
+    return SCHEME + hmac.digest(key, body, hashlib.sha256).hex()
 
 
 def verify(key: bytes, body: bytes, signature: object) -> bool:

@@ -35,6 +35,7 @@ _FIELDS = frozenset(
     {"id", "kind", "v", "sender", "from", "reply_to", "to", "correlation_id", "causation_id",
      "in_reply_to", "ask", "sent_at", "body"}
 )  # fmt: skip
+_REQUIRED = frozenset({"id", "kind", "v", "sender", "to", "body"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,11 +77,32 @@ def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _encode(envelope: WireEnvelope) -> bytes:
+    # The body is serialised by pydantic's own JSON serialiser and spliced in: the same
+    # JSON as json.dumps of model_dump(mode="json") reads back, at half the cost per envelope.
+    body = envelope.body
+    head = _dumps(
+        {
+            "id": str(envelope.id), "kind": envelope.kind, "v": body.v,
+            "sender": envelope.sender, "from": envelope.from_actor,
+            "reply_to": envelope.reply_to, "to": envelope.to,
+            "correlation_id": _text(envelope.correlation_id),
+            "causation_id": _text(envelope.causation_id),
+            "in_reply_to": _text(envelope.in_reply_to), "ask": envelope.ask,
+            "sent_at": envelope.sent_at,
+        }
+    )  # fmt: skip
+    return b"".join(
+        (head[:-1].encode(), b',"body":', body.__pydantic_serializer__.to_json(body), b"}")
+    )
+
+
 def encode_packet(envelopes: list[WireEnvelope]) -> bytes:
     """The AMQP body carrying ``envelopes`` (one or more)."""
-    return json.dumps(
-        [e.to_json() for e in envelopes], separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return b"[" + b",".join([_encode(e) for e in envelopes]) + b"]"
 
 
 def decode_packet(data: bytes) -> list[WireEnvelope]:
@@ -104,11 +126,11 @@ def decode_packet(data: bytes) -> list[WireEnvelope]:
 
 def _envelope(item: Any, index: int) -> WireEnvelope:
     where = f"envelope {index}"
-    if not isinstance(item, dict) or not {"id", "kind", "v", "sender", "to", "body"} <= set(item):
+    if not isinstance(item, dict) or not item.keys() >= _REQUIRED:
         raise DecodeError(
             "not_a_frame", f"{where} must be an object with id, kind, v, sender, to and body"
         )
-    unknown = set(item) - _FIELDS
+    unknown = item.keys() - _FIELDS
     if unknown:
         raise DecodeError(
             "not_a_frame", f"{where} has unknown fields: {', '.join(sorted(unknown))}"
@@ -122,7 +144,7 @@ def _envelope(item: Any, index: int) -> WireEnvelope:
             "wrong_version", f"{kind} is version {model.v} here; {where} has v={item['v']!r}"
         )
     try:
-        body = model.model_validate(item["body"])
+        body = model.__pydantic_validator__.validate_python(item["body"])
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
