@@ -1,4 +1,11 @@
-"""The domain, wired: catalog, planners, infra agent, orchestrator, audit trail.
+"""The domain, wired: catalog, planners, the agents' registry, the local agent, orchestrator,
+audit trail.
+
+In one process (no broker): the registry, one local agent named ``local`` (kind infra,
+announcing itself to the registry like any agent) and the orchestrator, whose runs route
+every step through the registry. With a ``bridge`` (remote agents), no local agent is spawned:
+the registry hears the remote ones, and ``discovery`` (a ref that reaches every agent) asks
+them to announce themselves when it starts.
 
 Called by ``chiffon.assembly.System`` (the composition root) once the store and the actor
 system are up; it is a separate module so that ``import chiffon`` and ``chiffon --help`` load
@@ -14,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chiffon.actors import ActorSystem, LocalRef
+from chiffon.actors import ActorRef, ActorSystem, LocalRef
 from chiffon.database import Database
 from chiffon.orchestrator.orchestrator import Orchestrator
 from chiffon.orchestrator.owner import this_process
@@ -22,7 +29,7 @@ from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import RunRecord, RunStore
 from chiffon.planning.catalog import Catalog, load_catalog
 from chiffon.planning.planner import Planner
-from chiffon.protocol import Plan, StepFailure
+from chiffon.protocol import Needs, Plan, StepFailure
 from chiffon.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,7 +44,13 @@ class Domain:
     catalog: Catalog
     services: RunServices
     orchestrator: LocalRef
-    infra: LocalRef
+    registry: LocalRef
+    infra: LocalRef | None
+    """The local agent (``local``), or ``None`` when the agents are remote."""
+
+
+LOCAL_AGENT = "local"
+"""The name of the agent an orchestrator process runs itself when it has no broker."""
 
 
 class TrailSink:
@@ -92,10 +105,17 @@ async def start_domain(
     journal: Journal,
     *,
     catalog: Catalog | Path | str,
+    bridge: object | None = None,
+    discovery: ActorRef | None = None,
+    resume_taken: bool = False,
 ) -> Domain:
-    """Load the catalog, spawn the infra agent and the orchestrator (which reconciles runs
-    left by stopped processes as it starts). Raises ``CatalogError``."""
-    from chiffon.agents.infra.actor import InfraAgent
+    """Load the catalog, spawn the registry, the local agent (unless ``bridge`` is given:
+    then the agents are remote) and the orchestrator (which reconciles runs left by stopped
+    processes as it starts, and with ``resume_taken`` resumes those that were executing).
+    Raises ``CatalogError``; ``StartFailed`` when the local agent cannot start."""
+    from chiffon.agents.node import spawn_agent
+    from chiffon.agents.registry import Registry
+    from chiffon.agents.routing import preview_through
     from chiffon.audit.failures import record_failure
     from chiffon.audit.git_trail import GitTrail
     from chiffon.llm.costs import run_cost
@@ -105,16 +125,28 @@ async def start_domain(
         catalog = load_catalog(catalog)
     # What runs awaiting approval generated before this process started.
     restore_staged(catalog, settings.home / "generated")
-    infra = await actors.spawn(
-        InfraAgent, catalog, target_root=settings.target_root_dir,
-        work_dir=settings.home / "work", output_cap=settings.output_cap_bytes,
-        journal=journal, name="infra",
+    registry = await actors.spawn(
+        lambda: Registry(
+            database, discovery=discovery, missed=settings.offline_after_missed,
+            ask_timeout_s=settings.capacity_ask_timeout_s,
+        ),
+        name="registry",
     )  # fmt: skip
+    infra = None
+    if bridge is None:
+        infra = await spawn_agent(
+            actors, name=LOCAL_AGENT, kind="infra", catalog=catalog, registry=registry,
+            settings=settings, state_dir=settings.home / "agent" / LOCAL_AGENT,
+            work_dir=settings.home / "work", journal=journal, actor_name="infra",
+        )  # fmt: skip
+    loaded = catalog
+
+    def needs_of(playbook: str) -> Needs:
+        entry = loaded.entries.get(playbook)
+        return Needs() if entry is None else Needs(**entry.resources.model_dump())
 
     async def preview(plan: Plan) -> tuple[str, ...]:
-        from chiffon.agents.infra.actor import preview_plan
-
-        return await preview_plan(infra, plan, timeout=120.0)
+        return await preview_through(registry, plan, needs_of, timeout=120.0)
 
     async def failure(
         *, run_id: uuid.UUID, step_id: uuid.UUID, attempt: int, playbook: str,
@@ -132,13 +164,19 @@ async def start_domain(
         store=RunStore(database),
         catalog=catalog,
         planner_for=planners(settings, catalog, database),
-        infra=infra,
+        registry=registry,
         approval_ttl=dt.timedelta(seconds=settings.approval_ttl_s),
         owner=this_process(),
         run_cost=cost,
         record_failure=failure,
         preview=preview,
         audit=TrailSink(GitTrail(settings.audit_repo_dir)),
+        local_agents=frozenset() if infra is None else frozenset({LOCAL_AGENT}),
+        capacity_wait_s=settings.capacity_wait_s,
+        step_max_attempts=settings.step_max_attempts,
+        agent_status_wait_s=settings.agent_status_wait_s,
     )
-    orchestrator = await actors.spawn(Orchestrator, services, name="orchestrator")
-    return Domain(catalog, services, orchestrator, infra)
+    orchestrator = await actors.spawn(
+        lambda: Orchestrator(services, resume_taken=resume_taken), name="orchestrator"
+    )
+    return Domain(catalog, services, orchestrator, registry, infra)

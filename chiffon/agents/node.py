@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chiffon.actors import ActorRef, ActorSystem, LocalRef
+from chiffon.actors import ActorRef, ActorSystem, Journal, LocalRef
 from chiffon.agents.infra.actor import InfraAgent
 from chiffon.agents.resources import FileSampler, Sampler, SystemSampler
 from chiffon.planning.catalog import Catalog
@@ -33,11 +33,15 @@ async def spawn_agent(
     state_dir: Path,
     actor_name: str | None = None,
     sampler: Sampler | None = None,
+    work_dir: Path | None = None,
+    journal: Journal | None = None,
 ) -> LocalRef:
     """Spawn agent ``name`` (``kind`` infra or desktop) as top-level actor ``actor_name``
     (default: ``name``); it announces itself to ``registry`` and heartbeats every
     ``settings.heartbeat_interval_s``. Its ledger is in ``state_dir``, its attempts' work
-    directories in ``state_dir/work``, playbooks write under ``settings.target_root_dir``.
+    directories in ``work_dir`` (default ``state_dir/work``), playbooks write under
+    ``settings.target_root_dir``. ``sampler`` defaults to ``sampler_for(settings)``;
+    ``journal``, when given, de-duplicates redelivered envelopes by id too.
 
     Raises ``ValueError`` for a kind other than infra or desktop; ``StartFailed`` (caused by
     ``LedgerUnavailable`` or ``ResourceFileInvalid``) when the agent cannot start.
@@ -49,8 +53,8 @@ async def spawn_agent(
 
     def agent() -> InfraAgent:
         return InfraAgent(
-            catalog, target_root=settings.target_root_dir, work_dir=state_dir / "work",
-            output_cap=settings.output_cap_bytes, name=name, kind=agent_kind,
+            catalog, target_root=settings.target_root_dir, work_dir=work_dir or state_dir / "work",
+            output_cap=settings.output_cap_bytes, journal=journal, name=name, kind=agent_kind,
             state_dir=state_dir, sampler=chosen, registry=registry,
             heartbeat_interval_s=settings.heartbeat_interval_s,
         )  # fmt: skip

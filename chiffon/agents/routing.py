@@ -15,9 +15,18 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 
 from chiffon.actors import ActorRef
-from chiffon.protocol import CapacityOffer, Needs, ResourceSample, StepStatusQuery
+from chiffon.protocol import (
+    CapacityOffer,
+    Needs,
+    Plan,
+    ResourceSample,
+    StepPreview,
+    StepPreviewResult,
+    StepStatusQuery,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,3 +131,27 @@ class AgentView:
     capabilities: tuple[str, ...]
     resources: ResourceSample
     address: str
+
+
+async def preview_through(
+    registry: ActorRef, plan: Plan, needs_of: Callable[[str], Needs], *, timeout: float
+) -> tuple[str, ...]:
+    """Each step's dry run, in order, from an online agent the registry picks for it (one
+    that could take the step, by ``needs_of(playbook)``): what ``PlanProposed.dry_run``
+    holds. A step no agent can preview gets the reason.
+
+    Raises ``AskTimeout`` when one dry run takes longer than ``timeout`` seconds.
+    """
+    answers = []
+    for step in plan.steps:
+        picked = await registry.ask(Pick(needs_of(step.playbook)))
+        if isinstance(picked, NoCapacity):
+            answers.append(f"no dry run: {picked.reason}")
+            continue
+        preview = StepPreview(
+            playbook=step.playbook, hosts=step.hosts, variables=dict(step.variables),
+            digest=step.digest or None,
+        )  # fmt: skip
+        result: StepPreviewResult = await picked.ref.ask(preview, timeout=timeout)
+        answers.append(result.text)
+    return tuple(answers)

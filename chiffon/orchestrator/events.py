@@ -1,6 +1,6 @@
 """What a run tells the people watching it, in-process: the CLI's live display and library
 listeners. These are not messages (nothing here is journaled twice): the protocol messages a
-run handles are passed to listeners as they are, plus the two notices below."""
+run handles are passed to listeners as they are, plus the notices below."""
 
 from __future__ import annotations
 
@@ -34,7 +34,25 @@ class StepStarted:
     total: int
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunPaused:
+    """No agent can take the next step now: the run waits (at most ``wait_s``) for one."""
+
+    run_id: uuid.UUID
+    reason: str
+    wait_s: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunResumed:
+    """An agent with the capacity appeared: the paused run goes on, on ``agent``."""
+
+    run_id: uuid.UUID
+    agent: str
+
+
 Listener = Callable[[object], None]
 """Called on the event loop with each ``PlanReady``, ``StepStarted``, ``PlanProposed``,
-``StepOutput``, ``StepResult`` and ``RunFinished`` of a run. It must not block; an exception
+``StepOutput``, ``StepResult`` (an interrupted attempt included), ``RunPaused``,
+``RunResumed`` and ``RunFinished`` of a run. It must not block; an exception
 it raises is logged and the listener is dropped."""

@@ -2,13 +2,18 @@
 
 Start-up reconciliation (DESIGN.md's recovery rules): every run not in a terminal state whose
 owning process is gone is taken over — a run that was planning, or executing steps, becomes
-``interrupted`` (a step that was dispatched or running becomes ``interrupted``; it is never
-re-run without a new attempt record); a run awaiting approval stays awaiting. Ansible outlives
-a killed ``chiffon`` (ansible-playbook and its workers run in sessions of their own and finish
-the task at hand), so what is left of an interrupted attempt is killed first: ``interrupted``
-means stopped, and a new attempt never runs beside the old one. ``ResumeRun``
-(``chiffon run --resume``) then picks one up: an interrupted step gets a new attempt if the
-approval still holds, otherwise the plan is proposed again.
+``interrupted``; a run awaiting approval stays awaiting. An attempt that was out on an agent
+of the dead process (a local agent) becomes ``interrupted`` — it is never re-run without a new
+attempt record — once what is left of its Ansible is killed (ansible-playbook and its workers
+run in sessions of their own and outlive a killed ``chiffon``): ``interrupted`` means stopped,
+and a new attempt never runs beside the old one. An attempt out on a remote agent is left as
+it is: that agent may still be running it, and is asked when the run resumes.
+
+``ResumeRun`` (``chiffon run --resume``) picks a run up: an attempt on a remote agent is asked
+after (finished: its result; still running: waited for; unknown or no answer: interrupted),
+an interrupted step gets a new attempt if the approval still holds, otherwise the plan is
+proposed again. With ``resume_taken`` (``chiffon serve``), the runs reconciliation took over
+while they were executing are resumed at once, with no session.
 """
 
 from __future__ import annotations
@@ -42,17 +47,45 @@ class ResumeRun:
     durability = "sync"
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResumeTaken:
+    """The orchestrator's own: resume a run it took over at start. Journaled: it causes
+    transitions."""
+
+    run_id: uuid.UUID
+    durability = "sync"
+
+
 class Orchestrator(Actor):
     """The runs' parent. A run actor that crashes is not restarted (its state is in the
     database; a resume picks it up): the supervisor stops it."""
 
     supervisor_strategy = OneForOne(decider=lambda exc: Directive.STOP)
 
-    def __init__(self, services: RunServices) -> None:
+    def __init__(self, services: RunServices, *, resume_taken: bool = False) -> None:
         self.s = services
+        self.resume_taken = resume_taken
 
     async def on_start(self) -> None:
-        await self.reconcile()
+        taken = await self.reconcile()
+        if not self.resume_taken:
+            return
+        for run_id in taken:
+            await self.context.self_ref.tell(ResumeTaken(run_id))
+
+    @handler(ResumeTaken)
+    async def on_resume_taken(self, message: ResumeTaken) -> None:
+        """Resume a run taken over from a dead process, with no session (``chiffon serve``):
+        one that was executing goes on; one awaiting approval waits for a person."""
+        record = await self.s.store.run(message.run_id)
+        if record.status != "interrupted" or record.plan_hash is None:
+            return
+        run = await self.context.spawn(
+            RunActor, record.id, self.s, None, planner=record.planner,
+            high_value=record.high_value, budget_usd=record.budget_usd, dry_run=False,
+            name=f"run-{record.id}",
+        )  # fmt: skip
+        await run.tell(StartRun(self.cause(), resume=True))
 
     async def reconcile(self) -> list[uuid.UUID]:
         """Take over the unfinished runs of dead processes; returns their ids."""
@@ -73,7 +106,9 @@ class Orchestrator(Actor):
         reason = f"the process driving it ({run.owner or 'unknown'}) stopped"
         if run.status in ("received", "planning", "approved", "running", "paused"):
             for step in await store.steps(run.id):
-                if step.status in ("dispatched", "running"):
+                if step.status in ("dispatched", "running") and (
+                    step.agent is None or step.agent in self.s.local_agents
+                ):
                     await asyncio.to_thread(stop_leftovers, step.id)
                     await store.transition_step(
                         step.id, step.status, "interrupted", message_id=None, reason=reason

@@ -2,10 +2,13 @@
 
 Message-driven: the run plans when started, proposes the plan to its session, and moves only
 when a message arrives — a ``PlanDecision`` (from the session, or its own expiry timer), a
-``StepOutput`` or ``StepResult`` from the agent. Each state change is written with the
-message that caused it (``RunStore``); every message it receives was journaled before it
-arrived. A run that cannot go on (a database outage, a planner failure) ends ``failed`` with
-the reason; one whose process dies is found by start-up reconciliation and interrupted.
+``StepOutput`` or ``StepResult`` from an agent, word from the agents' registry (capacity, a
+lost agent). Steps go to agents through the registry (``chiffon.orchestrator.execution``).
+Each state change is written with the message that caused it (``RunStore``); every message
+that changes its state was journaled before it arrived. A run that cannot go on (a database
+outage, a planner failure) ends ``failed`` with the reason; one whose process dies is found
+by start-up reconciliation and interrupted, then resumed (an attempt out on a remote agent is
+asked after first).
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from typing import Any
 
 import structlog
 
-from chiffon.actors import Actor, ActorRef, handler
+from chiffon.actors import ActorRef, handler
+from chiffon.agents.routing import QueryStep
 from chiffon.errors import ChiffonError
-from chiffon.orchestrator.errors import DispatchRefused
-from chiffon.orchestrator.events import PlanReady, StepStarted
+from chiffon.orchestrator.events import PlanReady
+from chiffon.orchestrator.execution import IN_FLIGHT, Execution
 from chiffon.orchestrator.services import RunServices
-from chiffon.orchestrator.states import STEP_TERMINAL
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
 from chiffon.planning.errors import InvalidPlan, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanRequest
@@ -37,9 +40,7 @@ from chiffon.protocol import (
     PlanDecision,
     PlanProposed,
     RunFinished,
-    StepExecute,
-    StepOutput,
-    StepResult,
+    StepStatusQuery,
     StepSummary,
     plan_hash,
 )
@@ -66,8 +67,9 @@ class ApprovalTimeout:
     durability = "transient"
 
 
-class RunActor(Actor):
-    """Drives one run. Constructed by the ``Orchestrator``; the session is the requester."""
+class RunActor(Execution):
+    """Drives one run. Constructed by the ``Orchestrator``; the session is the requester.
+    Dispatching the steps and what comes back is ``Execution``'s half."""
 
     def __init__(
         self,
@@ -96,19 +98,9 @@ class RunActor(Actor):
         self.started = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
         self.output_seen: set[uuid.UUID] = set()
-
-    # -- listeners -------------------------------------------------------------------------
-
-    def emit(self, event: object) -> None:
-        listeners = self.s.listeners.get(self.run_id)
-        if not listeners:
-            return
-        for listener in list(listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("listener failed; dropped", run_id=str(self.run_id))
-                listeners.remove(listener)
+        self.waits: dict[str, tuple[asyncio.TimerHandle, float]] = {}
+        self.pause_reason: str | None = None
+        self.awaiting: uuid.UUID | None = None
 
     # -- start and planning ----------------------------------------------------------------
 
@@ -245,117 +237,6 @@ class RunActor(Actor):
         except Exception as exc:
             await self.fail_run(exc, cause)
 
-    # -- execution -------------------------------------------------------------------------
-
-    async def create_steps(self, cause: uuid.UUID) -> None:
-        """A pending attempt for each step of the approved plan still to run. A fresh run gets
-        first attempts. A resumed one keeps what succeeded on this plan and what is pending
-        under this approval; every other position gets a new attempt (the next number, never
-        one in use), whatever its last attempt was: interrupted, or skipped when the approval
-        it waited under expired."""
-        plan, digest, approval = self.approved()
-        latest = {step.position: step for step in self.steps}
-
-        def settled(step: StepRecord) -> bool:
-            return step.plan_hash == digest and (
-                step.status == "succeeded"
-                or (step.status == "pending" and step.approval_id == approval.id)
-            )
-
-        wanted = [
-            (position, latest[position].attempt + 1 if position in latest else 1, step)
-            for position, step in enumerate(plan.steps)
-            if position not in latest or not settled(latest[position])
-        ]
-        created = await self.s.store.create_steps(
-            self.run_id, wanted, plan_hash=digest, approval_id=approval.id, message_id=cause
-        )
-        by_position = {p: s for p, s in latest.items() if p < len(plan.steps)}
-        by_position.update({step.position: step for step in created})
-        self.steps = [by_position[p] for p in sorted(by_position)]
-
-    async def dispatch_next(self, cause: uuid.UUID) -> None:
-        pending = next((s for s in self.steps if s.status == "pending"), None)
-        if pending is None:
-            await self.finish("succeeded", cause)
-            return
-        _, digest, approval = self.approved()
-        try:
-            await self.s.store.transition_step(
-                pending.id, "pending", "dispatched", message_id=cause
-            )
-        except DispatchRefused as exc:
-            await self.skip_pending(cause, f"not dispatched: {exc}")
-            await self.finish("failed", cause, reason=f"the database refused to dispatch: {exc}")
-            return
-        step = self.replace(pending, status="dispatched")
-        self.emit(
-            StepStarted(
-                self.run_id, step.id, step.position, step.attempt, step.playbook, step.hosts,
-                len(self.steps),
-            )
-        )  # fmt: skip
-        await self.s.infra.tell(
-            StepExecute(
-                run_id=self.run_id, step_id=step.id, attempt=step.attempt,
-                playbook=step.playbook, digest=step.digest, hosts=step.hosts,
-                variables=step.variables, approval_id=approval.id, plan_hash=digest,
-            )
-        )  # fmt: skip
-
-    @handler(StepOutput)
-    async def on_output(self, message: StepOutput) -> None:
-        step = self.current(message.step_id)
-        if step is None:
-            return
-        if step.status == "dispatched" and message.step_id not in self.output_seen:
-            self.output_seen.add(message.step_id)
-            try:
-                await self.s.store.transition_step(
-                    step.id, "dispatched", "running", message_id=self.cause()
-                )
-                self.replace(step, status="running")
-            except Exception as exc:
-                log.warning("step start not recorded", error=str(exc), step_id=str(step.id))
-        self.emit(message)
-
-    @handler(StepResult)
-    async def on_result(self, message: StepResult) -> None:
-        cause = self.cause()
-        step = self.current(message.step_id)
-        if step is None or step.attempt != message.attempt or step.status in STEP_TERMINAL:
-            log.info("result for no current step ignored", step_id=str(message.step_id))
-            return
-        try:
-            stats = {host: s.model_dump() for host, s in message.stats.items()}
-            reason = message.failure.error if message.failure else None
-            await self.s.store.transition_step(
-                step.id, step.status, message.status, message_id=cause, reason=reason,
-                stats=stats,
-            )  # fmt: skip
-            self.replace(step, status=message.status, stats=stats, reason=reason)
-            self.emit(message)
-            if message.status == "succeeded":
-                await self.dispatch_next(cause)
-                return
-            if message.failure is not None:
-                await self.s.record_failure(
-                    run_id=self.run_id, step_id=step.id, attempt=step.attempt,
-                    playbook=step.playbook, failure=message.failure,
-                )  # fmt: skip
-            await self.skip_pending(cause, f"step {step.position + 1} ({step.playbook}) failed")
-            await self.finish("failed", cause, reason=f"{step.playbook} failed: {reason}")
-        except Exception as exc:
-            await self.fail_run(exc, cause)
-
-    async def skip_pending(self, cause: uuid.UUID, reason: str) -> None:
-        for step in list(self.steps):
-            if step.status == "pending":
-                await self.s.store.transition_step(
-                    step.id, "pending", "skipped", message_id=cause, reason=reason
-                )
-                self.replace(step, status="skipped", reason=reason)
-
     # -- resuming --------------------------------------------------------------------------
 
     async def resume(self, cause: uuid.UUID) -> None:
@@ -381,25 +262,46 @@ class RunActor(Actor):
         latest: dict[int, StepRecord] = {}
         for step in attempts:
             latest[step.position] = step
+        out: StepRecord | None = None
         for step in list(latest.values()):
-            if step.status in ("dispatched", "running"):
+            if step.status not in IN_FLIGHT:
+                continue
+            if step.agent is None or step.agent in self.s.local_agents:
+                # Its agent was in the process that stopped: the attempt stopped with it.
                 reason = "the process driving it stopped; resumed as a new attempt"
                 await self.s.store.transition_step(
                     step.id, step.status, "interrupted", message_id=cause, reason=reason
                 )
                 latest[step.position] = dataclasses.replace(step, status="interrupted")
+            else:
+                out = step
         self.steps = [latest[p] for p in sorted(latest)]
+        if out is not None and out.agent is not None:
+            # A remote agent may still run it, or have finished it: ask before anything else
+            # (the answer, or the wait running out, goes on with ``proceed``).
+            self.awaiting = out.id
+            query = StepStatusQuery(run_id=self.run_id, step_id=out.id, attempt=out.attempt)
+            wait = self.s.agent_status_wait_s
+            await self.s.registry.tell(QueryStep(out.agent, query, wait))
+            self.arm_wait(out.id, "status", wait)
+            return
+        await self.proceed(cause)
+
+    async def proceed(self, cause: uuid.UUID) -> None:
+        """The rest of a resume, once no attempt's fate is in doubt: under a valid approval,
+        new attempts for what was interrupted and on with the steps; under an expired one,
+        the plan proposed again."""
         approval_valid = self.approval is not None and self.approval.expires_at > now()
         if not approval_valid:
             # What was waiting under the expired approval never runs under it: a new approval
             # gives it a new attempt (create_steps).
             await self.skip_pending(cause, "not dispatched before its approval expired")
-            if run.status != "interrupted":
+            if self.status != "interrupted":
                 await self.move("interrupted", cause, reason="approval expired while stopped")
             await self.move("awaiting_approval", cause, reason="the approval expired: asking again")
             await self.send_proposal()
             return
-        if run.status == "approved" or run.status == "interrupted":
+        if self.status in ("approved", "interrupted", "paused"):
             await self.move("running", cause, reason="resumed")
         if any(s.status == "failed" for s in self.steps):
             await self.skip_pending(cause, "a step had failed before the resume")
@@ -407,17 +309,12 @@ class RunActor(Actor):
             return
         # An interrupted attempt is never run again as it was: it gets a new attempt row. A
         # position with no row yet (stopped between approval and dispatch) gets its first.
+        # An attempt an agent still runs is waited for (dispatch_next sends nothing meanwhile).
         await install_staged(self.s.catalog, self.approved()[0])
         await self.create_steps(cause)
         await self.dispatch_next(cause)
 
     # -- the end ---------------------------------------------------------------------------
-
-    async def move(self, to_state: str, cause: uuid.UUID | None, reason: str | None = None) -> None:
-        await self.s.store.transition_run(
-            self.run_id, self.status, to_state, message_id=cause, reason=reason
-        )
-        self.status = to_state
 
     async def finish(
         self, status: RunOutcome, cause: uuid.UUID | None, *, reason: str | None = None,
@@ -427,6 +324,8 @@ class RunActor(Actor):
         tell the session, stop."""
         if self.timer is not None:
             self.timer.cancel()
+        for what in list(self.waits):
+            self.cancel_wait(what)
         if status != "interrupted":  # a resumed run may still need what it generated
             await self.discard_generated()
         if not recorded and self.status != status:
@@ -524,32 +423,8 @@ class RunActor(Actor):
                     step["variables"][name] = "***"
         return data
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    def proposed(self) -> tuple[Plan, str]:
-        if self.plan is None or self.plan_hash is None:
-            raise RuntimeError(f"run {self.run_id} has no plan")
-        return self.plan, self.plan_hash
-
-    def approved(self) -> tuple[Plan, str, ApprovalRecord]:
-        plan, digest = self.proposed()
-        if self.approval is None:
-            raise RuntimeError(f"run {self.run_id} has no approval")
-        return plan, digest, self.approval
-
-    def cause(self) -> uuid.UUID:
-        envelope = self.context.envelope
-        assert envelope is not None
-        return uuid.UUID(int=envelope.id)
-
-    def current(self, step_id: uuid.UUID) -> StepRecord | None:
-        return next((s for s in self.steps if s.id == step_id), None)
-
-    def replace(self, step: StepRecord, **changes: Any) -> StepRecord:
-        new = dataclasses.replace(step, **changes)
-        self.steps = [new if s.id == step.id else s for s in self.steps]
-        return new
-
     async def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        for what in list(self.waits):
+            self.cancel_wait(what)

@@ -46,7 +46,8 @@ class RunServices:
     catalog: Catalog
     planner_for: Callable[[str, bool], Planner]
     """The planner for a request's choice (``auto``/``catalog``/``llm``) and high-value flag."""
-    infra: ActorRef
+    registry: ActorRef
+    """The agents' registry (``chiffon.agents.registry``): routes each step attempt."""
     approval_ttl: dt.timedelta
     owner: str
     """host:pid:start of this process: the owner of the runs it drives."""
@@ -55,3 +56,13 @@ class RunServices:
     preview: Callable[[Plan], Awaitable[tuple[str, ...]]] | None = None
     audit: AuditSink | None = None
     listeners: dict[uuid.UUID, list[Listener]] = dataclasses.field(default_factory=dict)
+    local_agents: frozenset[str] = frozenset({"local"})
+    """Agents in this process: an attempt they had when a process died died with it."""
+    capacity_wait_s: float = 600.0
+    """How long a run stays paused for capacity before it fails."""
+    step_max_attempts: int = 3
+    """Attempts of a step interrupted by a lost (or restarted) agent before the run fails."""
+    agent_status_wait_s: float = 30.0
+    """How long a resumed run waits for an agent to say what became of an attempt."""
+    route_timeout_s: float = 60.0
+    """How long a run waits for the registry to find (and ask) an agent."""

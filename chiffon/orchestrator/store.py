@@ -75,6 +75,8 @@ class StepRecord:
     approval_id: uuid.UUID | None
     stats: dict[str, Any] | None
     reason: str | None
+    agent: str | None = None
+    """The agent it was dispatched to (none before it was dispatched)."""
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> StepRecord:
@@ -83,7 +85,7 @@ class StepRecord:
             attempt=row["attempt"], playbook=row["playbook"], hosts=tuple(row["hosts"]),
             variables=dict(row["variables"]), digest=row["digest"],
             plan_hash=row["plan_hash"], status=row["status"], approval_id=row["approval_id"],
-            stats=row["stats"], reason=row["reason"],
+            stats=row["stats"], reason=row["reason"], agent=row["agent"],
         )  # fmt: skip
 
 
