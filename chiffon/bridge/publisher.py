@@ -146,6 +146,9 @@ class Publisher:
                             future.set_result(None)
                         else:
                             future.set_exception(error)
+                # The senders just released send again at once: let them queue behind this
+                # flusher (one batch) rather than find the route idle and split in two groups.
+                await asyncio.sleep(0)
         finally:
             slot.task = None
             if slot.pending and not self._closed:

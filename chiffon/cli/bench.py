@@ -17,11 +17,17 @@ class Scenario(enum.StrEnum):
     ask = "ask"
     persisted = "persisted"
     spawn = "spawn"
+    amqp = "amqp"
     all = "all"
 
 
-_DEFAULT_MESSAGES = {"local": 300_000, "ask": 50_000, "persisted": 100_000, "spawn": 100_000}
-_DEFAULT_CONCURRENCY = {"local": 1, "ask": 1, "persisted": 256, "spawn": 1}
+_DEFAULT_MESSAGES = {
+    "local": 300_000, "ask": 50_000, "persisted": 100_000, "spawn": 100_000, "amqp": 8192,
+}  # fmt: skip
+_DEFAULT_CONCURRENCY = {"local": 1, "ask": 1, "persisted": 256, "spawn": 1, "amqp": 64}
+_DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+_ASKS_PER_TELL = 8
+"""amqp: one ask round trip for this many tells (sequential round trips are slow)."""
 
 
 def bench(
@@ -39,13 +45,19 @@ def bench(
 
     Reports ours and the baseline (operations per second), their ratio, p50/p99 latency,
     and bytes per actor for spawn. persisted uses the embedded PostgreSQL unless
-    CHIFFON_DATABASE_URL is set.
+    CHIFFON_DATABASE_URL is set. amqp reports two results, amqp-tell and amqp-ask (an
+    eighth as many round trips as tells), against CHIFFON_AMQP_URL (default: guest on
+    127.0.0.1:5672); `all` includes it when that URL is set or the default broker answers.
     """
     from chiffon.cli.runner import run
 
     names = [s.value for s in Scenario if s is not Scenario.all]
     chosen = names if scenario is Scenario.all else [scenario.value]
-    results = run(lambda: _measure(chosen, messages, concurrency, max(1, repeat), json_output))
+    results = run(
+        lambda: _measure(
+            chosen, messages, concurrency, max(1, repeat), json_output, scenario is Scenario.all
+        )
+    )
     if not json_output:
         from chiffon.bench.report import to_table
 
@@ -58,6 +70,7 @@ async def _measure(
     concurrency: int | None,
     repeat: int,
     json_output: bool,
+    everything: bool,
 ) -> list[Result]:
     from chiffon.bench import scenarios
     from chiffon.bench.report import median_result, to_json
@@ -68,6 +81,12 @@ async def _measure(
     for name in chosen:
         count = messages or _DEFAULT_MESSAGES[name]
         senders = concurrency or _DEFAULT_CONCURRENCY[name]
+        if name == "amqp":
+            for result in await _amqp(settings, count, senders, repeat, everything):
+                results.append(result)
+                if json_output:
+                    typer.echo(to_json(result))
+            continue
         runs: list[Result] = []
         for _ in range(repeat):
             if name == "local":
@@ -93,3 +112,42 @@ async def _persisted(settings: Settings, count: int, senders: int) -> Result:
         return await scenarios.persisted(
             count, senders, settings.mailbox_capacity, store, settings.journal_batch_size
         )
+
+
+async def _amqp(
+    settings: Settings, count: int, senders: int, repeat: int, optional: bool
+) -> list[Result]:
+    """amqp-tell and amqp-ask, each the median of ``repeat`` runs. ``optional`` (under
+    ``all``): nothing, with a note, when no broker is configured and none answers on the
+    default address."""
+    import logging
+
+    from chiffon.bench.amqp import amqp, broker_reachable
+    from chiffon.bench.report import median_result
+    from chiffon.bridge.errors import BrokerUnavailable
+    from chiffon.broker import ssl_context
+    from chiffon.errors import ConfigError
+    from chiffon.logs import configure_logging
+
+    level = settings.log_level if "log_level" in settings.model_fields_set else "warning"
+    configure_logging(level, settings.log_format)  # the bridges' notes go to stderr, quietly
+    # A failed connection is reported once, as the sentence below, not also by aiormq's log.
+    logging.getLogger("aiormq.connection").setLevel(logging.CRITICAL)
+    configured = settings.amqp_url is not None
+    url = settings.amqp_url.get_secret_value() if settings.amqp_url else _DEFAULT_AMQP_URL
+    if optional and not configured and not broker_reachable(url):
+        typer.echo("amqp: skipped (no CHIFFON_AMQP_URL, and no broker on 127.0.0.1:5672)", err=True)
+        return []
+    tells: list[Result] = []
+    asks: list[Result] = []
+    try:
+        for _ in range(repeat):
+            tell, ask = await amqp(
+                url, count, max(1, count // _ASKS_PER_TELL), senders,
+                settings.mailbox_capacity, ssl_context=ssl_context(settings),
+            )  # fmt: skip
+            tells.append(tell)
+            asks.append(ask)
+    except BrokerUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    return [median_result(tells), median_result(asks)]
