@@ -139,6 +139,8 @@ class Bridge:
         self._queue: AbstractQueue | None = None
         self._queues: list[tuple[AbstractQueue, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._down_since: float | None = None  # monotonic; while the connection is lost
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -170,6 +172,8 @@ class Bridge:
             )
         except Exception as exc:
             raise BrokerUnavailable(safe, exc) from None
+        self._connection.close_callbacks.add(self._on_connection_lost)
+        self._connection.reconnect_callbacks.add(self._on_reconnected)
         try:
             channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
             self._channel = channel
@@ -186,6 +190,7 @@ class Bridge:
                 )
                 self._queue = await channel.get_queue(self.trust.queue, ensure=True)
         except Exception as exc:
+            self._closing = True
             await self._connection.close()
             hint = "" if self.orchestrator else " (was the agent added with `chiffon agent add`?)"
             raise BrokerUnavailable(safe, Exception(f"{exc}{hint}")) from None
@@ -216,6 +221,7 @@ class Bridge:
 
     async def aclose(self) -> None:
         """Stop consuming, finish publishing what is queued, fail pending asks, disconnect."""
+        self._closing = True
         await self.stop_consuming()
         if self._publisher is not None:
             await self._publisher.aclose()
@@ -229,6 +235,22 @@ class Bridge:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
+
+    def _on_connection_lost(self, _: object, exc: BaseException | None = None) -> None:
+        # The robust connection reconnects by itself; these two lines are what an operator
+        # (and the broker-fault tests) read an outage and its end from.
+        if self._closing or self._down_since is not None:
+            return
+        self._down_since = time.monotonic()
+        log.warning("bridge connection lost", identity=self.trust.identity,
+                    error=None if exc is None else str(exc) or type(exc).__name__)  # fmt: skip
+
+    def _on_reconnected(self, _: object) -> None:
+        """Called once the robust connection has restored its channel, queues and consumers."""
+        down = None if self._down_since is None else round(time.monotonic() - self._down_since, 3)
+        self._down_since = None
+        log.info("bridge reconnected", identity=self.trust.identity, queue=self.trust.queue,
+                 down_s=down)  # fmt: skip
 
     @property
     def connected(self) -> bool:
