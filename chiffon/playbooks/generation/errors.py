@@ -16,8 +16,8 @@ class GenerationError(PlaybooksError):
 
 class InvalidServiceName(GenerationError):
     """Raised when a service name cannot name a catalog entry, a role and its variables:
-    it must be lowercase letters, digits and dashes, start with a letter, end with a letter
-    or a digit, and be at most 40 characters."""
+    it must be lowercase letters, digits and single dashes, start with a letter, end with a
+    letter or a digit, and be 2 to 40 characters long."""
 
     code = "invalid_service_name"
 
