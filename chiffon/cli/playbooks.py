@@ -225,8 +225,9 @@ def review_after_run(
     settings: Settings, catalog: Catalog, summary: RunFinished, console: Console
 ) -> None:
     """After ``chiffon run``: check the run's playbooks and show their open suggestions in a
-    few lines. Never raises: a review that cannot be made is one line, and the run's exit
-    status stays the run's."""
+    few lines. Only ansible-lint's cached results count here (``chiffon playbooks check``
+    pays its seconds, once per version of a file). Never raises: a review that cannot be
+    made is one line, and the run's exit status stays the run's."""
     entries = list(dict.fromkeys(s.playbook for s in summary.steps if s.status != "skipped"))
     if not entries:
         return
@@ -236,6 +237,12 @@ def review_after_run(
         reason = str(exc) or type(exc).__name__
         console.print(f"playbook review skipped: {reason}", markup=False, highlight=False)
         return
+    if report.lint_pending:
+        console.print(
+            f"ansible-lint has not seen {len(report.lint_pending)} of this run's playbooks as "
+            "they are: chiffon playbooks check runs it (once per version of a file)",
+            markup=False, highlight=False,
+        )  # fmt: skip
     if not report.suggestions:
         return
     count = len(report.suggestions)
@@ -264,9 +271,10 @@ def _review(
         from chiffon.playbooks.suggestions import check_catalog
 
         async with store_for(settings) as store:
+            # ansible-lint's seconds are not paid after a run: its cached results only.
             return await check_catalog(
                 store.database, catalog, entries, lint_cache=_lint_cache(settings),
-                run_id=summary.run_id,
+                lint_cached_only=True, run_id=summary.run_id,
             )  # fmt: skip
 
     return anyio.run(main)

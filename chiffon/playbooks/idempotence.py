@@ -2,10 +2,12 @@
 runs' own records show.
 
 A step is a rerun of an earlier one when both ran the same entry with the same digest (the
-same files), variables and hosts, and the earlier one succeeded. When such a rerun also
-succeeded and its recap counts changes, the ``step.output`` events journaled for it name
-the tasks that changed. Only steps of the entry's current digest count: records of files
-since edited say nothing about the files as they are.
+same files), variables and hosts on the same agent, and the earlier one succeeded. When such
+a rerun also succeeded and its recap counts changes, the ``step.output`` events journaled
+for it name the tasks that changed. Only steps of the entry's current digest count: records
+of files since edited say nothing about the files as they are. (The records do not say
+where a local agent wrote: two Chiffon homes with different target roots sharing one
+database look like one, and the second home's first run looks like a rerun.)
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ async def rerun_changes(db: Database, catalog: Catalog, entry_ids: Sequence[str]
             steps.c.variables,
             steps.c.hosts,
             steps.c.stats,
+            steps.c.agent,
             steps.c.finished_at,
         )
         .where(
@@ -60,11 +63,14 @@ async def rerun_changes(db: Database, catalog: Catalog, entry_ids: Sequence[str]
         .order_by(steps.c.finished_at, steps.c.id)
     )
     reruns: dict[str, list[Any]] = {}
-    seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
+    seen: set[tuple[str, str, str, tuple[str, ...], str | None]] = set()
     for row in rows:
         if row["digest"] != digests[row["playbook"]]:
             continue
-        same = (row["playbook"], row["digest"], _canonical(row["variables"]), tuple(row["hosts"]))
+        same = (
+            row["playbook"], row["digest"], _canonical(row["variables"]), tuple(row["hosts"]),
+            row["agent"],
+        )  # fmt: skip
         if same in seen and _changed(row["stats"]):
             reruns.setdefault(row["playbook"], []).append(row["id"])
         seen.add(same)

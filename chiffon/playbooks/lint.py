@@ -87,6 +87,30 @@ async def lint(
     when ansible-lint is missing, exits with a status other than 0 or 2, or prints a report
     that is not its JSON.
     """
+    found, missing, root, keys = await _cached(paths, root, cache_dir)
+    if missing:
+        fresh = _attribute(await _run(missing, root), missing)
+        for rel, key in keys.items():
+            if rel in fresh:
+                _memory[key] = found[rel] = fresh[rel]
+                if cache_dir is not None:
+                    await anyio.to_thread.run_sync(_write_cache, cache_dir, key, fresh[rel])
+    return _merged(found)
+
+
+async def cached_lint(
+    paths: Sequence[Path], *, root: Path, cache_dir: Path | None = None
+) -> tuple[list[LintFinding], list[str]]:
+    """What the cache knows of ``paths`` without running ansible-lint: the findings of the
+    files it holds, and the files (relative to ``root``) it does not. For callers that must
+    stay fast (the review after ``chiffon run``). Raises ``LintOutsideRoot``."""
+    found, missing, _, _ = await _cached(paths, root, cache_dir)
+    return _merged(found), missing
+
+
+async def _cached(
+    paths: Sequence[Path], root: Path, cache_dir: Path | None
+) -> tuple[dict[str, tuple[LintFinding, ...]], list[str], Path, dict[str, str]]:
     root, relative, keys = await anyio.to_thread.run_sync(_prepare, paths, root)
     found: dict[str, tuple[LintFinding, ...]] = {}
     missing: list[str] = []
@@ -98,13 +122,10 @@ async def lint(
             missing.append(rel)
         else:
             _memory[key] = found[rel] = cached
-    if missing:
-        fresh = _attribute(await _run(missing, root), missing)
-        for rel, key in zip(relative, keys, strict=True):
-            if rel in fresh:
-                _memory[key] = found[rel] = fresh[rel]
-                if cache_dir is not None:
-                    await anyio.to_thread.run_sync(_write_cache, cache_dir, key, fresh[rel])
+    return found, missing, root, dict(zip(relative, keys, strict=True))
+
+
+def _merged(found: dict[str, tuple[LintFinding, ...]]) -> list[LintFinding]:
     merged = {finding for findings in found.values() for finding in findings}
     return sorted(merged, key=lambda f: (f.path, f.line, f.rule, f.message))
 

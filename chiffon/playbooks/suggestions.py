@@ -20,7 +20,7 @@ from chiffon.planning.catalog import Catalog
 from chiffon.playbooks.errors import LintUnavailable, UnknownEntry
 from chiffon.playbooks.findings import Finding
 from chiffon.playbooks.idempotence import rerun_changes
-from chiffon.playbooks.lint import LintFinding, lint
+from chiffon.playbooks.lint import LintFinding, cached_lint, lint
 from chiffon.playbooks.playbook import read_playbook
 from chiffon.playbooks.rules import run_rules
 from chiffon.playbooks.store import Recorded, Suggestion, list_suggestions, record_check
@@ -46,7 +46,8 @@ class CheckReport:
 
     ``suggestions`` are the open ones of the checked scope after the check, by file and
     line; ``lint_error`` says why ansible-lint's findings are missing, if they are;
-    ``seconds`` times each part (rules, lint, records, store).
+    ``seconds`` times each part (rules, lint, records, store); ``lint_pending`` names the
+    playbooks a cache-only check found no ansible-lint result for.
     """
 
     catalog: str
@@ -55,6 +56,7 @@ class CheckReport:
     recorded: Recorded
     lint_error: str | None = None
     seconds: Mapping[str, float] = field(default_factory=dict)
+    lint_pending: tuple[str, ...] = ()
 
 
 async def check_catalog(
@@ -65,15 +67,18 @@ async def check_catalog(
     pins: Mapping[str, str] | None = None,
     lint_cache: Path | None = None,
     use_lint: bool = True,
+    lint_cached_only: bool = False,
     run_id: uuid.UUID | None = None,
 ) -> CheckReport:
     """Check ``entry_ids`` of ``catalog`` (every entry and the shared inventory files when
     ``None``) and store the result as suggestions.
 
     ``pins`` (image repository → tag) let ``image-unpinned`` write its diff; ``lint_cache``
-    keeps ansible-lint's results across processes; ``run_id`` names the run whose review
-    this is. When ansible-lint cannot run, the check goes on without it and says why in
-    ``lint_error`` (its earlier findings are left as they are).
+    keeps ansible-lint's results across processes; with ``lint_cached_only`` ansible-lint
+    is not started, and only its cached results count (the playbooks it has not seen are
+    in ``lint_pending``); ``run_id`` names the run whose review this is. When ansible-lint
+    cannot run, or did not for every playbook, its earlier suggestions are left as they are;
+    ``lint_error`` says why it could not.
 
     Raises ``UnknownEntry`` for an id the catalog does not have, ``UnreadableFile`` when
     ``catalog.yml`` or a playbook cannot be read, ``LintOutsideRoot`` for a playbook outside
@@ -92,16 +97,20 @@ async def check_catalog(
     seconds["rules"] = time.perf_counter() - started
     sources = {"chiffon"}
     lint_error = None
+    pending: list[str] = []
     if use_lint:
         started = time.perf_counter()
+        paths = [catalog.playbook_path(e) for e in entries]
         try:
-            linted = await lint(
-                [catalog.playbook_path(e) for e in entries], root=catalog.root, cache_dir=lint_cache
-            )
+            if lint_cached_only:
+                linted, pending = await cached_lint(paths, root=catalog.root, cache_dir=lint_cache)
+            else:
+                linted = await lint(paths, root=catalog.root, cache_dir=lint_cache)
         except LintUnavailable as exc:
             lint_error = str(exc)
         else:
-            sources.add("ansible-lint")
+            if not pending:
+                sources.add("ansible-lint")
             findings.extend(await anyio.to_thread.run_sync(_from_lint, catalog, entries, linted))
         seconds["lint"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -116,7 +125,7 @@ async def check_catalog(
     )  # fmt: skip
     current = await list_suggestions(db, catalog=root, status=("open",), entries=entries)
     seconds["store"] = time.perf_counter() - started
-    return CheckReport(root, entries, current, recorded, lint_error, seconds)
+    return CheckReport(root, entries, current, recorded, lint_error, seconds, tuple(pending))
 
 
 def _from_lint(

@@ -178,3 +178,34 @@ async def test_when_ansible_lint_cannot_run_its_suggestions_are_kept_and_the_rea
     linted = {s.id for s in first.suggestions if s.source == "ansible-lint"}
     assert linted
     assert linted <= {s.id for s in second.suggestions}
+
+
+@pytest.mark.slow
+async def test_a_cache_only_check_starts_no_ansible_lint_and_leaves_its_suggestions_alone(
+    machine_dsn: str,
+    seeded: Path,
+    tmp_path: Path,
+    lint_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    catalog = load_catalog(seeded)
+    with anyio.fail_after(240):
+        async with opened(machine_dsn, tmp_path) as store:
+            first = await check_catalog(
+                store.database, catalog, ["commands"], lint_cache=lint_cache
+            )
+            monkeypatch.setattr(importlib.import_module("chiffon.playbooks.lint"), "_memory", {})
+            monkeypatch.setattr(sys, "executable", str(seeded / "no-such-python"))
+            warm = await check_catalog(
+                store.database, catalog, ["commands"], lint_cache=lint_cache,
+                lint_cached_only=True,
+            )  # fmt: skip
+            monkeypatch.setattr(importlib.import_module("chiffon.playbooks.lint"), "_memory", {})
+            cold = await check_catalog(
+                store.database, catalog, ["commands"], lint_cache=tmp_path / "empty",
+                lint_cached_only=True,
+            )  # fmt: skip
+    assert (warm.lint_error, warm.lint_pending) == (None, ())
+    assert [s.id for s in warm.suggestions] == [s.id for s in first.suggestions]
+    assert (cold.lint_error, cold.lint_pending) == (None, ("playbooks/commands.yml",))
+    assert cold.recorded.implemented == ()
