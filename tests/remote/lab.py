@@ -9,15 +9,24 @@ output in a file, and a ``TcpProxy`` that can cut an agent off from the broker.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import os
 import secrets
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import urllib.parse
+import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import psutil
+import yaml
 
 from tests.recovery.lab import REPO, WAIT_S, Lab, wait_until
 
@@ -110,13 +119,46 @@ class RemoteLab(Lab):
         self.wait_for_output(process, "agent ready")
         return process
 
-    def start_serve(self, **env: Any) -> subprocess.Popen[bytes]:
-        process = self.spawn("serve", ["serve"], **env)
+    def start_serve(
+        self, extra_env: dict[str, str] | None = None, **env: Any
+    ) -> subprocess.Popen[bytes]:
+        process = self.spawn("serve", ["serve"], extra_env, **env)
         self.wait_for_output(process, "chiffon serve: ready")
         return process
 
-    def start_run(self, *args: str, **env: Any) -> subprocess.Popen[bytes]:
-        return self.spawn("run", ["run", *args], **env)
+    def start_run(
+        self, *args: str, extra_env: dict[str, str] | None = None, **env: Any
+    ) -> subprocess.Popen[bytes]:
+        return self.spawn("run", ["run", *args], extra_env, **env)
+
+    def run_of(self, process: subprocess.Popen[bytes], since: dt.datetime) -> uuid.UUID:
+        """The run a ``chiffon run`` process created (waiting until it has)."""
+        return wait_until(
+            lambda: self.records.run_of(process.pid, since),
+            lambda: f"the run of {process.args} to be created: {self.output(process)}",
+        )
+
+    def finished(self, process: subprocess.Popen[bytes], timeout: float = 3 * WAIT_S) -> str:
+        """Wait for ``process`` to end; its output."""
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{process.args} still runs: {self.output(process)}") from None
+        return self.output(process)
+
+    def terminate(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the process (not its group) and wait for it to end."""
+        os.kill(process.pid, signal.SIGTERM)
+        self.finished(process)
+
+    def summary(self, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+        """The ``--json`` object a finished ``chiffon run --json`` printed (the last JSON
+        object of its output: stdout and stderr share the log)."""
+        text = self.finished(process)
+        start = text.rfind('\n{\n  "run_id"')
+        assert start >= 0, f"no JSON summary in: {text}"
+        found: dict[str, Any] = json.JSONDecoder().raw_decode(text[start + 1 :])[0]
+        return found
 
     def agents(self) -> dict[str, dict[str, Any]]:
         done = self.cli("agents", "--json")
@@ -126,6 +168,151 @@ class RemoteLab(Lab):
     def agent_status(self, name: str) -> str | None:
         found = self.records.fetch("SELECT status FROM agents WHERE name = $1", name)
         return found[0]["status"] if found else None
+
+    def agent_row(self, name: str) -> dict[str, Any] | None:
+        """The agent's row in the ``agents`` table, its JSON columns decoded."""
+        found = self.records.fetch("SELECT * FROM agents WHERE name = $1", name)
+        if not found:
+            return None
+        row = found[0]
+        for column in ("capabilities", "resources"):
+            if isinstance(row[column], str):
+                row[column] = json.loads(row[column])
+        return row
+
+    # -- an agent's side -------------------------------------------------------------------
+
+    def agent_home(self, name: str) -> Path:
+        """The agent's state directory (``CHIFFON_HOME/agent/NAME``): ledger, inbox, work."""
+        return self.root / "home" / "agent" / name
+
+    def ledger(self, name: str) -> dict[tuple[uuid.UUID, int], dict[str, Any]]:
+        """The agent's ledger: (step id, attempt) -> state and result (decoded)."""
+        path = self.agent_home(name) / f"ledger-{name}.sqlite3"
+        if not path.exists():
+            return {}
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+        try:
+            rows = db.execute("SELECT step_id, attempt, state, result, owner FROM attempts")
+            return {
+                (uuid.UUID(step), attempt): {
+                    "state": state,
+                    "owner": owner,
+                    "result": json.loads(result) if result is not None else None,
+                }
+                for step, attempt, state, result, owner in rows.fetchall()
+            }
+        finally:
+            db.close()
+
+    def agent_ansible(self, name: str) -> list[psutil.Process]:
+        """Live processes working in the agent's work directory (its Ansible)."""
+        return self._naming(str(self.agent_home(name) / "work"))
+
+    def ansible_processes(self) -> list[psutil.Process]:
+        """Live processes working in this lab's work directories: the local agent's and every
+        remote agent's (ansible-playbook, its forked workers, their modules)."""
+        return self._naming(str(self.work), str(self.root / "home" / "agent"))
+
+    @staticmethod
+    def _naming(*markers: str) -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.status() != psutil.STATUS_ZOMBIE and any(
+                    marker in arg for arg in process.cmdline() for marker in markers
+                ):
+                    found.append(process)
+        return found
+
+    # -- what survived ---------------------------------------------------------------------
+
+    def assert_survived(self, *run_ids: uuid.UUID) -> None:
+        """What every fault test checks at the end, for each run and all of them together:
+
+        - every attempt went through an unbroken chain to exactly one terminal state;
+        - every attempt dispatched to an agent is in that agent's ledger (the execute was not
+          lost), finished there with the state the database holds (the result was not lost);
+        - nothing is in a ledger that the database has no such dispatched attempt for;
+        - no playbook was executed more often than it has attempts that reached an agent.
+        """
+        attempts: dict[tuple[uuid.UUID, int], dict[str, Any]] = {}
+        for run_id in run_ids:
+            self.records.assert_attempts_consistent(run_id)
+            for step in self.records.steps(run_id):
+                attempts[(step["id"], step["attempt"])] = step
+        agents = {s["agent"] for s in attempts.values() if s["agent"] is not None}
+        reached: Counter[str] = Counter()
+        for name in agents:
+            for key, entry in self.ledger(name).items():
+                step = attempts.get(key)
+                if step is None:
+                    continue  # another run of this lab's (checked by its own test)
+                label = f"{step['playbook']} attempt {step['attempt']} on {name}: {entry}"
+                assert step["agent"] == name, label
+                assert entry["state"] == "finished", label
+                assert entry["result"]["status"] == step["status"], label
+                reached[step["playbook"]] += 1
+        for key, step in attempts.items():
+            if step["agent"] is not None:
+                assert key in self.ledger(step["agent"]), f"not in its agent's ledger: {step}"
+        executed = self.executions()
+        assert all(executed[p] <= reached[p] for p in executed), (executed, reached)
+
+    # -- catalog ---------------------------------------------------------------------------
+
+    def add_gpu_entry(self, vram_mb: int = 8192) -> str:
+        """An ``ollama`` entry in the lab's catalog needing ``vram_mb`` of GPU memory (the
+        homelab has none), instrumented like the others; returns its id."""
+        entry = {
+            "id": "ollama",
+            "playbook": "playbooks/ollama.yml",
+            "description": "Deploy Ollama, a local LLM server, on a machine with a GPU.",
+            "tags": ["llm", "gpu", "models"],
+            "services": ["ollama"],
+            "synonyms": ["ollama", "local llm", "llm server"],
+            "hosts": "monitoring",
+            "resources": {"gpu_vram_mb": vram_mb, "memory_mb": 256},
+            "risk": "low",
+        }
+        play = [{
+            "name": "Deploy Ollama",
+            "hosts": "{{ chiffon_hosts | default('monitoring') }}",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "Create Ollama's directory",
+                    "ansible.builtin.file": {
+                        "path": "{{ homelab_srv }}/ollama", "state": "directory", "mode": "0755",
+                    },
+                },
+                {
+                    "name": "Write Ollama's compose file",
+                    "ansible.builtin.copy": {
+                        "dest": "{{ homelab_srv }}/ollama/compose.yaml", "mode": "0644",
+                        "content": "services:\n  ollama:\n    image: ollama/ollama:0.5.4\n",
+                    },
+                },
+            ],
+        }]  # fmt: skip
+        path = self.catalog / "playbooks" / "ollama.yml"
+        path.write_text(yaml.safe_dump(play, sort_keys=False))
+        self._instrument(path, "ollama")
+        catalog = self.catalog / "catalog.yml"
+        data = yaml.safe_load(catalog.read_text())
+        data["entries"].append(entry)
+        catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+        return "ollama"
+
+    @staticmethod
+    def gpu_file(path: Path, *, free_mb: int, total_mb: int = 24564) -> Path:
+        """A ``CHIFFON_RESOURCE_FILE`` reporting one GPU with ``free_mb`` of free VRAM."""
+        gpu = {
+            "index": 0, "name": "Test GPU (from a file)", "utilisation_percent": 3.0,
+            "vram_total_mb": total_mb, "vram_free_mb": free_mb,
+        }  # fmt: skip
+        path.write_text(json.dumps({"gpus": [gpu]}))
+        return path
 
 
 class TcpProxy:
