@@ -53,6 +53,6 @@ class RunResumed:
 
 Listener = Callable[[object], None]
 """Called on the event loop with each ``PlanReady``, ``StepStarted``, ``PlanProposed``,
-``StepOutput``, ``StepResult`` (an interrupted attempt included), ``RunPaused``,
-``RunResumed`` and ``RunFinished`` of a run. It must not block; an exception
+``StepOutput``, ``StepResult`` (an interrupted attempt included), ``StepStatusReport``,
+``RunPaused``, ``RunResumed`` and ``RunFinished`` of a run. It must not block; an exception
 it raises is logged and the listener is dropped."""

@@ -329,6 +329,7 @@ class Execution(Actor):
         step = self.current(message.step_id)
         if step is None or step.attempt != message.attempt or step.status in STEP_TERMINAL:
             return
+        self.emit(message)
         resuming = self.awaiting == step.id
         if resuming:
             self.awaiting = None
