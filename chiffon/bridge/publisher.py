@@ -182,6 +182,10 @@ class Publisher:
                 if self._closed or not _is_connection_loss(exc):
                     raise
                 log.info("publish interrupted; retrying on the restored channel", error=str(exc))
+                # The first copy may have arrived (only its confirm was lost): the receiver
+                # drops a retried envelope it has processed quietly, as a duplicate.
+                retries = message.headers.get("x-chiffon-retry")
+                message.headers["x-chiffon-retry"] = retries + 1 if isinstance(retries, int) else 1
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.channel.ready(), timeout=30)  # type: ignore[attr-defined]
                 await asyncio.sleep(RETRY_DELAY_S)

@@ -35,7 +35,7 @@ _FIELDS = frozenset(
     {"id", "kind", "v", "sender", "from", "reply_to", "to", "correlation_id", "causation_id",
      "in_reply_to", "ask", "sent_at", "body"}
 )  # fmt: skip
-_REQUIRED = frozenset({"id", "kind", "v", "sender", "to", "body"})
+_REQUIRED = frozenset({"id", "kind", "v", "sender", "to", "sent_at", "body"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,7 +128,8 @@ def _envelope(item: Any, index: int) -> WireEnvelope:
     where = f"envelope {index}"
     if not isinstance(item, dict) or not item.keys() >= _REQUIRED:
         raise DecodeError(
-            "not_a_frame", f"{where} must be an object with id, kind, v, sender, to and body"
+            "not_a_frame",
+            f"{where} must be an object with id, kind, v, sender, to, sent_at and body",
         )
     unknown = item.keys() - _FIELDS
     if unknown:
@@ -139,7 +140,7 @@ def _envelope(item: Any, index: int) -> WireEnvelope:
     if not isinstance(kind, str):
         raise DecodeError("unknown_kind", f"{where}: kind must be a string, not {kind!r}")
     model = model_for(kind)
-    if item["v"] != model.v:
+    if type(item["v"]) is not int or item["v"] != model.v:
         raise DecodeError(
             "wrong_version", f"{kind} is version {model.v} here; {where} has v={item['v']!r}"
         )
@@ -151,18 +152,18 @@ def _envelope(item: Any, index: int) -> WireEnvelope:
         raise DecodeError("invalid_body", f"{where} ({kind}): {field}: {first['msg']}") from None
     try:
         return WireEnvelope(
-            id=uuid.UUID(_str(item["id"], "id")),
+            id=_uuid(item["id"]),
             kind=kind,
             body=body,
             sender=_str(item["sender"], "sender"),
-            sent_at=_int(item.get("sent_at", 0), "sent_at"),
+            sent_at=_int(item["sent_at"], "sent_at"),
             to=_str(item["to"], "to"),
             from_actor=_optional_str(item.get("from"), "from"),
             reply_to=_optional_str(item.get("reply_to"), "reply_to"),
             correlation_id=_optional_uuid(item.get("correlation_id")),
             causation_id=_optional_uuid(item.get("causation_id")),
             in_reply_to=_optional_uuid(item.get("in_reply_to")),
-            ask=item.get("ask", False) is True,
+            ask=_bool(item.get("ask", False), "ask"),
         )
     except (TypeError, ValueError) as exc:
         raise DecodeError("not_a_frame", f"{where}: {exc}") from None
@@ -184,5 +185,19 @@ def _int(value: Any, name: str) -> int:
     return value
 
 
+def _bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be true or false")
+    return value
+
+
+def _uuid(value: Any, name: str = "id") -> uuid.UUID:
+    text = _str(value, name)
+    parsed = uuid.UUID(text)
+    if str(parsed) != text.lower():  # no braces, no missing hyphens: one spelling per id
+        raise ValueError(f"{name} must be a UUID in its canonical 8-4-4-4-12 form")
+    return parsed
+
+
 def _optional_uuid(value: Any) -> uuid.UUID | None:
-    return None if value is None else uuid.UUID(_str(value, "id"))
+    return None if value is None else _uuid(value)
