@@ -702,7 +702,7 @@ def agent_user(url: str, user: str, password: str, exchange: str, name: str) -> 
         management.call("PUT", f"/users/{quoted}", {"password": password, "tags": ""})
         delete: Callable[[], None] = lambda: management.call("DELETE", f"/users/{quoted}")  # noqa: E731
     else:
-        rabbitmqctl("add_user", user, password)
+        rabbitmqctl("add_user", "--", user, password)
         delete = lambda: rabbitmqctl("delete_user", user)  # noqa: E731
     try:
         if management is not None:
