@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import agent, audit, bench, db, demo, playbooks, run, serve
+from chiffon.cli import agent, agents, audit, bench, db, demo, playbooks, run, serve
 
 app = typer.Typer(
     name="chiffon",
@@ -22,6 +22,7 @@ app.command("plan")(run.plan)
 app.command("run")(run.run)
 app.command("serve")(serve.serve)
 app.add_typer(agent.app, name="agent")
+app.command("agents")(agents.agents)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(playbooks.app, name="playbooks")
