@@ -9,6 +9,7 @@ output in a file, and a ``TcpProxy`` that can cut an agent off from the broker.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -261,19 +262,29 @@ class RemoteLab(Lab):
 
     # -- catalog ---------------------------------------------------------------------------
 
-    def add_gpu_entry(self, vram_mb: int = 8192) -> str:
-        """An ``ollama`` entry in the lab's catalog needing ``vram_mb`` of GPU memory (the
-        homelab has none), instrumented like the others; returns its id."""
+    def gpu_entry(self) -> GpuEntry:
+        """The catalog entry that needs GPU memory — the homelab's ``ollama`` — instrumented
+        like the others (counted in ``executions.log``, slowed by ``sleep_s``). When the
+        homelab has no such entry, one is added to the lab's copy of the catalog."""
+        catalog = self.catalog / "catalog.yml"
+        data = yaml.safe_load(catalog.read_text())
+        entry = next((e for e in data["entries"] if e["id"] == "ollama"), None)
+        if entry is None:
+            entry = self._add_ollama(data)
+            catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+        self._instrument(self.catalog / entry["playbook"], entry["id"])
+        return GpuEntry(entry["id"], int(entry["resources"]["gpu_vram_mb"]))
+
+    def _add_ollama(self, data: dict[str, Any]) -> dict[str, Any]:
         entry = {
             "id": "ollama",
             "playbook": "playbooks/ollama.yml",
             "description": "Deploy Ollama, a local LLM server, on a machine with a GPU.",
-            "tags": ["llm", "gpu", "models"],
+            "tags": ["llm", "gpu"],
             "services": ["ollama"],
             "synonyms": ["ollama", "local llm", "llm server"],
             "hosts": "monitoring",
-            "resources": {"gpu_vram_mb": vram_mb, "memory_mb": 256},
-            "risk": "low",
+            "resources": {"gpu_vram_mb": 4096, "memory_mb": 256},
         }
         play = [{
             "name": "Deploy Ollama",
@@ -290,29 +301,39 @@ class RemoteLab(Lab):
                     "name": "Write Ollama's compose file",
                     "ansible.builtin.copy": {
                         "dest": "{{ homelab_srv }}/ollama/compose.yaml", "mode": "0644",
-                        "content": "services:\n  ollama:\n    image: ollama/ollama:0.5.4\n",
+                        "content": "services:\n  ollama:\n    image: ollama/ollama:0.4.7\n",
                     },
                 },
             ],
         }]  # fmt: skip
-        path = self.catalog / "playbooks" / "ollama.yml"
-        path.write_text(yaml.safe_dump(play, sort_keys=False))
-        self._instrument(path, "ollama")
-        catalog = self.catalog / "catalog.yml"
-        data = yaml.safe_load(catalog.read_text())
+        (self.catalog / entry["playbook"]).write_text(yaml.safe_dump(play, sort_keys=False))
         data["entries"].append(entry)
-        catalog.write_text(yaml.safe_dump(data, sort_keys=False))
-        return "ollama"
+        return entry
 
     @staticmethod
-    def gpu_file(path: Path, *, free_mb: int, total_mb: int = 24564) -> Path:
-        """A ``CHIFFON_RESOURCE_FILE`` reporting one GPU with ``free_mb`` of free VRAM."""
+    def desktop_file(path: Path, *, vram_free_mb: int, vram_total_mb: int = 24564) -> Path:
+        """A ``CHIFFON_RESOURCE_FILE`` for a desktop agent: one GPU with ``vram_free_mb`` of
+        free VRAM, and a desktop's CPU and memory (so what the step needs besides VRAM never
+        depends on how loaded this shared machine is)."""
         gpu = {
             "index": 0, "name": "Test GPU (from a file)", "utilisation_percent": 3.0,
-            "vram_total_mb": total_mb, "vram_free_mb": free_mb,
+            "vram_total_mb": vram_total_mb, "vram_free_mb": vram_free_mb,
         }  # fmt: skip
-        path.write_text(json.dumps({"gpus": [gpu]}))
+        figures = {"cpu_count": 16, "memory_total_mb": 65536, "memory_available_mb": 49152}
+        path.write_text(json.dumps({**figures, "gpus": [gpu]}))
         return path
+
+    def deployed(self, entry: GpuEntry) -> list[Path]:
+        """The compose files the entry's playbook wrote, on whichever host it targets."""
+        return sorted(self.target.glob(f"*/srv/{entry.id}/compose.yaml"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GpuEntry:
+    """A catalog entry whose steps need GPU memory."""
+
+    id: str
+    vram_mb: int
 
 
 class TcpProxy:
