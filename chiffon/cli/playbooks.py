@@ -217,7 +217,11 @@ def suggestions(
     console = _console()
     if not found:
         console.print("no suggestions match")
+    catalog = None
     for item in found:
+        if item.catalog != catalog:
+            catalog = item.catalog
+            console.print(f"{catalog}:")
         _print_suggestion(console, item, status=True)
 
 
