@@ -9,6 +9,7 @@ import anyio
 import asyncpg
 import pytest
 
+import chiffon.agents.tables
 import chiffon.audit.tables
 import chiffon.llm.tables
 import chiffon.orchestrator.tables
