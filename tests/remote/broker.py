@@ -32,6 +32,9 @@ RABBITMQCTL = Path("/usr/sbin/rabbitmqctl")
 RABBITMQ_SERVER = Path("/usr/sbin/rabbitmq-server")
 BOOT_S = 120.0
 """How long the broker may take to come back (a bound, never a timing)."""
+GUARD_S = 180
+"""After this long, an outage's guard brings the broker back even if the test's own process
+died (the fixture's finalizer never ran)."""
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -48,6 +51,7 @@ class Broker:
         self.port = parts.port or 5672
         self.accepted_at = 0.0
         """When the port last accepted again after an outage (wall clock, ``time.time()``)."""
+        self.guard: subprocess.Popen[bytes] | None = None
 
     def unusable(self) -> str | None:
         """Why this test run cannot stop and start the broker, or ``None`` when it can."""
@@ -122,13 +126,16 @@ class Broker:
     def stop_app(self) -> float:
         """``rabbitmqctl stop_app``: every connection closed, the port shut. Returns the
         wall-clock time it returned."""
+        self.start_guard()
         self.ctl("stop_app")
         return time.time()
 
     def start_app(self) -> float:
         """``rabbitmqctl start_app``, then wait until it is ready; when it was."""
         self.ctl("start_app")
-        return self.wait_ready()
+        ready = self.wait_ready()
+        self.stop_guard()
+        return ready
 
     # -- the VM killed ------------------------------------------------------------------------
 
@@ -150,6 +157,7 @@ class Broker:
         processes = self.vm()
         if not processes:
             raise BrokerControlError("no RabbitMQ VM (beam.smp booting rabbit) is running")
+        self.start_guard()
         for process in processes:
             with contextlib.suppress(psutil.Error):
                 process.send_signal(signal.SIGKILL)
@@ -170,14 +178,40 @@ class Broker:
                 f"rabbitmq-server -detached exited {done.returncode}: "
                 f"{(done.stderr or done.stdout).strip()}"
             )
-        return self.wait_ready()
+        ready = self.wait_ready()
+        self.stop_guard()
+        return ready
 
     # -- always leave it running --------------------------------------------------------------
+
+    def start_guard(self) -> None:
+        """A detached shell, outliving this process, that starts the broker again after
+        ``GUARD_S`` unless it is up by then (or ``stop_guard`` ended the guard)."""
+        if self.guard is not None and self.guard.poll() is None:
+            return
+        ctl, server = RABBITMQCTL, RABBITMQ_SERVER
+        script = (
+            f"sleep {GUARD_S}; {ctl} await_startup --timeout 3 || {ctl} start_app"
+            f" || {server} -detached"
+        )
+        self.guard = subprocess.Popen(
+            ["sh", "-c", script], cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+    def stop_guard(self) -> None:
+        """End the guard (its shell and the sleep under it: its own process group)."""
+        guard, self.guard = self.guard, None
+        if guard is not None and guard.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(guard.pid, signal.SIGKILL)
+            guard.wait()
 
     def ensure_running(self) -> None:
         """Bring the broker back, whatever state a test left it in: the application started
         in a VM that runs, or a VM booted where none runs."""
         if self.ready():
+            self.stop_guard()
             return
         if self.vm():
             with contextlib.suppress(BrokerControlError, subprocess.TimeoutExpired):
@@ -189,6 +223,7 @@ class Broker:
                     process.kill()
             wait_until(lambda: not self.vm(), "RabbitMQ's VM to be gone")
         self.start()
+        self.stop_guard()
 
 
 def _boots_rabbit(args: list[str]) -> bool:
