@@ -48,8 +48,8 @@ pytestmark = [
 KUMA = ("uptime-kuma", "uptime-kuma-monitors")
 SLEEP_S = 5
 """How long each instrumented playbook waits: the outage happens inside this wait."""
-LONG_HEARTBEAT_S = 20.0
-"""Offline after 40 s of silence: far beyond any outage these tests make."""
+LONG_HEARTBEAT_S = 30.0
+"""Offline after 60 s of silence: far beyond any outage these tests make (10-20 s)."""
 SHORT_HEARTBEAT_S = 1.0
 """Offline after 2 s of silence: shorter than any outage these tests make."""
 
