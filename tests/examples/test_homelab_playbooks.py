@@ -34,6 +34,7 @@ ORDER = (
     "uptime-kuma-monitors",
     "pihole",
     "home-assistant",
+    "ollama",
     "backup",
 )
 VARIABLES: dict[str, dict[str, Any]] = {
@@ -47,6 +48,7 @@ COMPOSED = {  # service directory -> (catalog entry, image variable)
     "pihole": ("pihole", "pihole_image"),
     "nginx-proxy-manager": ("nginx-proxy-manager", "npm_image"),
     "home-assistant": ("home-assistant", "hass_image"),
+    "ollama": ("ollama", "ollama_image"),
 }
 
 
@@ -171,6 +173,7 @@ def test_restarts_are_requested_once_per_deployed_service(
         "grafana",
         "uptime-kuma",
         "nginx-proxy-manager",
+        "ollama",
         "homelab-backup.timer",
     ]
 

@@ -11,7 +11,7 @@ from chiffon.planning.planner import NeedsClarification, PlanRequest
 
 EVERY_ID = (
     "uptime-kuma, uptime-kuma-monitors, grafana, prometheus, node-exporter, pihole, "
-    "nginx-proxy-manager, home-assistant and backup"
+    "nginx-proxy-manager, home-assistant, backup and ollama"
 )
 
 
