@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import secrets
+import tempfile
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -92,18 +93,21 @@ def _fresh_database(admin_dsn: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
-    """The embedded server of this session (its data in a temporary directory)."""
-    data_dir: Path = tmp_path_factory.mktemp("embedded") / "pgdata"
-    try:
-        server = run_async(EmbeddedServer.start, data_dir)
-    except ConfigError as exc:
-        unavailable(f"the embedded PostgreSQL did not start: {exc}")
-        raise
-    try:
-        yield server
-    finally:
-        run_async(server.release)
+def embedded_server() -> Iterator[EmbeddedServer]:
+    """The embedded server of this session (its data in a temporary directory of its own:
+    not under pytest's base directory, which another pytest session on the same machine
+    may delete as an old one while this session still runs)."""
+    holder = tempfile.TemporaryDirectory(prefix="chiffon-test-pg-", ignore_cleanup_errors=True)
+    with holder:
+        try:
+            server = run_async(EmbeddedServer.start, Path(holder.name) / "pgdata")
+        except ConfigError as exc:
+            unavailable(f"the embedded PostgreSQL did not start: {exc}")
+            raise
+        try:
+            yield server
+        finally:
+            run_async(server.release)
 
 
 @pytest.fixture(scope="session")
