@@ -10,7 +10,6 @@ the playbook a second time).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,7 @@ class StepRunner(Actor):
         self.workshop = workshop
         self.message = message
         self.recipient = recipient
+        self.unsent = 0
 
     @handler
     async def run(self, _: RunStep) -> None:
@@ -113,10 +113,18 @@ class StepRunner(Actor):
             status=event.status,
             text=event.text,
         )
-        # Output lines are best-effort (async durability): a full or gone mailbox loses a
-        # line, never blocks the run; the result and its output tail still arrive.
-        with contextlib.suppress(MailboxFull, ActorStopped):
+        # Output lines are best-effort (async durability): a full or gone mailbox, or a
+        # broker that refuses the line, loses it; it never blocks or stops the playbook (an
+        # exception here would cancel it). The result and its output tail still arrive.
+        try:
             recipient.tell_nowait(output)
+        except (MailboxFull, ActorStopped):
+            pass
+        except Exception as exc:
+            if not self.unsent:
+                log.warning("output lines not delivered", step_id=str(self.message.step_id),
+                            error=str(exc) or repr(exc))  # fmt: skip
+            self.unsent += 1
 
 
 def failed(message: StepExecute, error: str) -> StepResult:
