@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chiffon.cli.render import print_plan
-from chiffon.orchestrator.events import PlanReady, StepStarted
+from chiffon.orchestrator.events import PlanReady, RunPaused, RunResumed, StepStarted
 from chiffon.protocol import StepOutput, StepResult
 
 if TYPE_CHECKING:
@@ -54,6 +54,14 @@ class RunDisplay:
             self.status.start()
         elif isinstance(event, StepOutput):
             self.output(event)
+        elif isinstance(event, RunPaused):
+            self.stop()
+            self.console.print(
+                f"[yellow]paused[/]: {event.reason} (waiting up to {event.wait_s:g} s)",
+                highlight=False,
+            )
+        elif isinstance(event, RunResumed):
+            self.console.print(f"[green]resumed[/] on agent {event.agent}", highlight=False)
         elif isinstance(event, StepResult):
             self.stop()
             recap = "  ".join(
