@@ -13,9 +13,10 @@ benchmark's own (a unique exchange prefix), deleted afterwards.
   orchestrator side, answered with a ``CapacityOffer`` by an actor on the agent side.
 
 Both inboxes are ``MemoryInbox``: the benchmark measures the bridge, not a database. The
-baselines (``baselines.amqp_publish_consume`` and ``baselines.amqp_rpc``) move the very same
+baselines (``baselines.RawPublishConsume`` and ``baselines.RawRpc``) move the very same
 bytes with raw aio-pika under the same rules (persistent, mandatory, confirmed, acknowledged,
-same prefetch), on queues of their own under the same prefix.
+same prefetch), on queues of their own under the same prefix. Ours and the baseline take
+turns in rounds, so load from elsewhere on the machine falls on both.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chiffon.actors import Actor, ActorSystem, handler
 from chiffon.bench import baselines
@@ -230,14 +231,27 @@ async def _delete(url: str, topology: Topology, ssl_context: ssl.SSLContext | No
                     await channel.exchange_delete(exchange)
 
 
-async def _tell(sides: _Sides, messages: list[StepOutput], concurrency: int) -> Result:
+@dataclass
+class _Tally:
+    """Seconds, CPU seconds and latencies of one side, summed over the rounds."""
+
+    seconds: float = 0.0
+    cpu: float = 0.0
+    samples: list[int] = field(default_factory=list)
+
+    def add(self, seconds: float, cpu: float) -> None:
+        self.seconds += seconds
+        self.cpu += cpu
+
+
+async def _tell(
+    sides: _Sides, messages: list[StepOutput], concurrency: int, samples: list[int]
+) -> tuple[float, float]:
+    """``messages`` from ``concurrency`` senders through ``RemoteRef.tell``: seconds (wall and
+    CPU) until the sink has handled every one."""
     remote = sides.agent.ref(sides.route, SINK)
-    await remote.tell(messages[0])  # connection warm: the first publish opens the route
     sides.sink.expect(len(messages))
-    received = sides.orchestrator.statistics.received
-    delivered = sides.orchestrator.statistics.delivered
     per_sender = len(messages) // concurrency
-    samples: list[int] = []
     clock = time.perf_counter_ns
 
     async def send(part: list[StepOutput]) -> None:
@@ -251,58 +265,44 @@ async def _tell(sides: _Sides, messages: list[StepOutput], concurrency: int) -> 
         *(send(messages[c * per_sender : (c + 1) * per_sender]) for c in range(concurrency))
     )
     await sides.sink.done.wait()
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    amqp_messages = sides.orchestrator.statistics.received - received
-    envelopes = sides.orchestrator.statistics.delivered - delivered
-    p50, p99 = percentiles(samples)
-    return Result(
-        "amqp-tell", len(messages), concurrency, seconds, len(messages) / seconds, 0.0, 0.0,
-        p50, p99,
-        {
-            "latency": "tell call, until the broker's confirm",
-            "cpu_us_per_op": round(cpu / len(messages) * 1e6, 1),
-            "envelopes_per_amqp_message": round(envelopes / max(1, amqp_messages), 2),
-        },
-    )  # fmt: skip
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-async def _ask(sides: _Sides, count: int) -> Result:
+async def _ask(
+    sides: _Sides, query: CapacityQuery, count: int, samples: list[int]
+) -> tuple[float, float]:
+    """``count`` sequential ``RemoteRef.ask`` round trips: seconds (wall and CPU)."""
     remote = sides.orchestrator.ref(Topology.agent_route(AGENT), CAPACITY)
-    query = capacity_query()
-    await remote.ask(query, timeout=30)  # warm: both routes open
-    samples = [0] * count
     clock = time.perf_counter_ns
     start, cpu = time.perf_counter(), time.process_time()
-    for i in range(count):
+    for _ in range(count):
         t0 = clock()
         await remote.ask(query, timeout=30)
-        samples[i] = clock() - t0
-    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    p50, p99 = percentiles(samples)
+        samples.append(clock() - t0)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def _result(
+    scenario: str, count: int, concurrency: int, ours: _Tally, raw: _Tally, **extra: object
+) -> Result:
+    p50, p99 = percentiles(ours.samples)
+    b50, b99 = percentiles(raw.samples)
+    figures = {
+        "cpu_us_per_op": round(ours.cpu / count * 1e6, 1),
+        "baseline_cpu_us_per_op": round(raw.cpu / count * 1e6, 1),
+        "baseline_p50_us": None if b50 is None else round(b50, 1),
+        "baseline_p99_us": None if b99 is None else round(b99, 1),
+        **extra,
+    }
     return Result(
-        "amqp-ask", count, 1, seconds, count / seconds, 0.0, 0.0, p50, p99,
-        {"latency": "round trip, every ask", "cpu_us_per_op": round(cpu / count * 1e6, 1)},
+        scenario, count, concurrency, ours.seconds, count / ours.seconds, count / raw.seconds,
+        raw.seconds, p50, p99, figures,
     )  # fmt: skip
 
 
-def _with_baseline(
-    result: Result, seconds: float, cpu: float, samples: list[int], **extra: object
-) -> Result:
-    import dataclasses
-
-    b50, b99 = percentiles(samples)
-    figures = dict(result.extra)
-    figures.update(
-        {
-            "baseline_cpu_us_per_op": round(cpu / result.messages * 1e6, 1),
-            "baseline_p50_us": None if b50 is None else round(b50, 1),
-            "baseline_p99_us": None if b99 is None else round(b99, 1),
-            **extra,
-        }
-    )
-    return dataclasses.replace(
-        result, baseline=result.messages / seconds, baseline_seconds=seconds, extra=figures
-    )
+def _chunks(items: list[Any], rounds: int, multiple: int) -> list[list[Any]]:
+    size = max(multiple, len(items) // rounds // multiple * multiple)
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 async def amqp(
@@ -313,13 +313,17 @@ async def amqp(
     prefetch: int,
     *,
     max_batch: int = 256,
+    rounds: int = 4,
     ssl_context: ssl.SSLContext | None = None,
     prefix: str | None = None,
 ) -> tuple[Result, Result]:
     """Measure remote tells and asks and their raw aio-pika baselines against ``url``:
     ``messages`` tells from ``concurrency`` senders (rounded down to a multiple of it), and
     ``asks`` sequential round trips. ``prefetch`` is the consumers' (the mailbox capacity).
-    Every exchange and queue is named under ``prefix`` (by default a fresh
+
+    Ours and the baseline are set up side by side and take turns, in ``rounds`` rounds of
+    each workload (who goes first alternating), so a machine busy with something else
+    slows both alike. Every exchange and queue is named under ``prefix`` (by default a fresh
     ``chiffon-bench-<hex>``) and deleted afterwards.
 
     Raises ``BrokerUnavailable`` when the broker cannot be reached or refuses the login.
@@ -332,25 +336,52 @@ async def amqp(
     query, offer = capacity_query(), capacity_offer()
     request = packet(query, "orchestrator:bench", CAPACITY)
     answer = packet(offer, f"agent:{AGENT}", "asker")
+    tells, raw_tells, round_trips, raw_round_trips = _Tally(), _Tally(), _Tally(), _Tally()
     await _declare(url, topology, ssl_context)
     try:
-        tell_s, tell_cpu, tell_samples = await baselines.amqp_publish_consume(
-            url, topology.exchange, bodies, concurrency, prefetch, ssl_context=ssl_context
-        )
-        async with _bridged(url, topology, prefetch, max_batch, ssl_context) as sides:
-            tell = await _tell(sides, lines, concurrency)
-            ask = await _ask(sides, asks)
-        ask_s, ask_cpu, ask_samples = await baselines.amqp_rpc(
-            url, topology.exchange, request, answer, asks, prefetch, ssl_context=ssl_context
-        )
+        async with (
+            _bridged(url, topology, prefetch, max_batch, ssl_context) as sides,
+            baselines.RawPublishConsume(url, topology.exchange, prefetch, ssl_context) as raw,
+            baselines.RawRpc(url, topology.exchange, request, answer, prefetch, ssl_context) as rpc,
+        ):  # fmt: skip
+            # Warm: the first publish on each route, the first ask through both bridges.
+            await _tell(sides, lines[:1], 1, [])
+            await sides.orchestrator.ref(Topology.agent_route(AGENT), CAPACITY).ask(query)
+            received = sides.orchestrator.statistics.received
+            delivered = sides.orchestrator.statistics.delivered
+            for turn, (chunk, part) in enumerate(
+                zip(
+                    _chunks(lines, rounds, concurrency),
+                    _chunks(bodies, rounds, concurrency),
+                    strict=True,
+                )
+            ):
+                for ours_turn in (turn % 2 == 0, turn % 2 == 1):
+                    if ours_turn:
+                        tells.add(*await _tell(sides, chunk, concurrency, tells.samples))
+                    else:
+                        raw_tells.add(*await raw.run(part, concurrency, raw_tells.samples))
+            amqp_messages = sides.orchestrator.statistics.received - received
+            envelopes = sides.orchestrator.statistics.delivered - delivered
+            for turn, chunk in enumerate(_chunks(list(range(asks)), rounds, 1)):
+                for ours_turn in (turn % 2 == 0, turn % 2 == 1):
+                    if ours_turn:
+                        round_trips.add(*await _ask(sides, query, len(chunk), round_trips.samples))
+                    else:
+                        raw_round_trips.add(*await rpc.run(len(chunk), raw_round_trips.samples))
     finally:
         await _delete(url, topology, ssl_context)
-    tell = _with_baseline(
-        tell, tell_s, tell_cpu, tell_samples,
-        prefetch=prefetch, max_batch=max_batch, inbox="memory",
+    tell = _result(
+        "amqp-tell", messages, concurrency, tells, raw_tells,
+        latency="tell call, until the broker's confirm",
+        envelopes_per_amqp_message=round(envelopes / max(1, amqp_messages), 2),
+        prefetch=prefetch, max_batch=max_batch, inbox="memory", rounds=rounds,
         bytes_per_envelope=len(bodies[0]) - 2,
     )  # fmt: skip
-    ask = _with_baseline(ask, ask_s, ask_cpu, ask_samples, inbox="memory")
+    ask = _result(
+        "amqp-ask", asks, 1, round_trips, raw_round_trips,
+        latency="round trip, every ask", inbox="memory", rounds=rounds,
+    )  # fmt: skip
     return tell, ask
 
 

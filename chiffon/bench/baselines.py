@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from chiffon.bench.rss import rss_bytes
 
 if TYPE_CHECKING:
     import ssl
+
+    from aio_pika.abc import AbstractIncomingMessage
 
 
 async def queue_handoff(messages: Sequence[Any], capacity: int) -> float:
@@ -89,7 +92,8 @@ async def task_per_actor(count: int, capacity: int) -> tuple[float, float]:
 # -- raw aio-pika: the amqp scenario's baselines ---------------------------------------------
 # Each uses an exchange and queues of its own under the scenario's prefix (``amqp_exchanges``
 # and ``amqp_queues`` name them, for the clean-up). Publishes are persistent, mandatory and
-# confirmed, deliveries acknowledged one by one, as the bridge does.
+# confirmed, deliveries acknowledged one by one, as the bridge does. Each is set up once and
+# then run in rounds, so the scenario can interleave it with the bridge doing the same work.
 
 
 def amqp_exchanges(prefix: str) -> list[str]:
@@ -100,46 +104,57 @@ def amqp_queues(prefix: str) -> list[str]:
     return [f"{prefix}.raw.tell", f"{prefix}.raw.requests", f"{prefix}.raw.replies"]
 
 
-async def amqp_publish_consume(
-    url: str,
-    prefix: str,
-    bodies: Sequence[bytes],
-    concurrency: int,
-    prefetch: int,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-) -> tuple[float, float, list[int]]:
-    """Seconds (wall and this process's CPU) until a consumer on a second connection has
-    received and acknowledged every one of ``bodies``, published by ``concurrency`` senders on
-    one confirmed channel, each waiting for its confirm; and each publish's latency (ns)."""
-    import aio_pika
+class RawPublishConsume:
+    """Persistent messages published with confirms, each sender waiting for its confirm,
+    consumed and acknowledged by a consumer on a second connection."""
 
-    publisher = await aio_pika.connect(url, ssl_context=ssl_context)
-    consumer = await aio_pika.connect(url, ssl_context=ssl_context)
-    try:
-        channel = await publisher.channel(publisher_confirms=True, on_return_raises=True)
-        exchange = await channel.declare_exchange(
-            amqp_exchanges(prefix)[0], aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        queue = await channel.declare_queue(amqp_queues(prefix)[0], durable=True)
-        await queue.bind(exchange, "raw.tell")
-        receiving = await consumer.channel()
-        await receiving.set_qos(prefetch_count=prefetch)
-        incoming = await receiving.get_queue(queue.name)
-        done = asyncio.get_running_loop().create_future()
-        expected = len(bodies)
-        received = 0
+    def __init__(self, url: str, prefix: str, prefetch: int, ssl_context: ssl.SSLContext | None):
+        self.url, self.prefix, self.prefetch, self.ssl_context = url, prefix, prefetch, ssl_context
+        self._stack = contextlib.AsyncExitStack()
+        self._expected = 0
+        self._received = 0
+        self._done: asyncio.Future[None] | None = None
 
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal received
-            await message.ack()
-            received += 1
-            if received == expected and not done.done():
-                done.set_result(None)
+    async def __aenter__(self) -> RawPublishConsume:
+        import aio_pika
 
-        await incoming.consume(on_message)
+        async with contextlib.AsyncExitStack() as stack:
+            publisher = await aio_pika.connect(self.url, ssl_context=self.ssl_context)
+            stack.push_async_callback(publisher.close)
+            consumer = await aio_pika.connect(self.url, ssl_context=self.ssl_context)
+            stack.push_async_callback(consumer.close)
+            channel = await publisher.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchange = await channel.declare_exchange(
+                amqp_exchanges(self.prefix)[0], aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            queue = await channel.declare_queue(amqp_queues(self.prefix)[0], durable=True)
+            await queue.bind(self._exchange, "raw.tell")
+            receiving = await consumer.channel()
+            await receiving.set_qos(prefetch_count=self.prefetch)
+            await (await receiving.get_queue(queue.name)).consume(self._on_message)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        await message.ack()
+        self._received += 1
+        if self._received == self._expected and self._done is not None:
+            self._done.set_result(None)
+
+    async def run(
+        self, bodies: Sequence[bytes], concurrency: int, samples: list[int]
+    ) -> tuple[float, float]:
+        """Seconds (wall and this process's CPU) until every one of ``bodies``, published by
+        ``concurrency`` senders, has been consumed; each publish's latency (ns) is appended
+        to ``samples``."""
+        import aio_pika
+
+        self._received, self._expected = 0, len(bodies)
+        self._done = asyncio.get_running_loop().create_future()
         per_sender = len(bodies) // concurrency
-        samples: list[int] = []
         clock = time.perf_counter_ns
 
         async def send(part: Sequence[bytes]) -> None:
@@ -149,103 +164,114 @@ async def amqp_publish_consume(
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 )  # fmt: skip
                 t0 = clock()
-                await exchange.publish(message, "raw.tell", mandatory=True)
+                await self._exchange.publish(message, "raw.tell", mandatory=True)
                 samples.append(clock() - t0)
 
         start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(
             *(send(bodies[c * per_sender : (c + 1) * per_sender]) for c in range(concurrency))
         )
-        await done
-        return time.perf_counter() - start, time.process_time() - cpu, samples
-    finally:
-        await consumer.close()
-        await publisher.close()
+        await self._done
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
-async def amqp_rpc(
-    url: str,
-    prefix: str,
-    request: bytes,
-    answer: bytes,
-    count: int,
-    prefetch: int,
-    *,
-    ssl_context: ssl.SSLContext | None = None,
-) -> tuple[float, float, list[int]]:
-    """Seconds (wall and this process's CPU) and per-round-trip latencies (ns) of ``count``
-    sequential request/reply round trips: ``request`` with reply_to and correlation_id to a
-    server on a second connection, which publishes ``answer`` to the reply queue and then
+class RawRpc:
+    """Sequential request/reply round trips: a request with reply_to and correlation_id to a
+    server on a second connection, which publishes the answer to the reply queue and then
     acknowledges the request."""
-    import aio_pika
 
-    client = await aio_pika.connect(url, ssl_context=ssl_context)
-    server = await aio_pika.connect(url, ssl_context=ssl_context)
-    try:
-        channel = await client.channel(publisher_confirms=True, on_return_raises=True)
-        await channel.set_qos(prefetch_count=prefetch)
-        exchange = await channel.declare_exchange(
-            amqp_exchanges(prefix)[0], aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        requests_name, replies_name = amqp_queues(prefix)[1:]
-        requests = await channel.declare_queue(requests_name, durable=True)
-        await requests.bind(exchange, "raw.requests")
-        replies = await channel.declare_queue(replies_name, durable=True)
-        await replies.bind(exchange, "raw.replies")
-        waiting: dict[str, asyncio.Future[bytes]] = {}
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        request: bytes,
+        answer: bytes,
+        prefetch: int,
+        ssl_context: ssl.SSLContext | None,
+    ):
+        self.url, self.prefix, self.prefetch, self.ssl_context = url, prefix, prefetch, ssl_context
+        self.request, self.answer = request, answer
+        self._stack = contextlib.AsyncExitStack()
+        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        self._sequence = 0
 
-        async def on_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            future = waiting.pop(message.correlation_id or "", None)
-            if future is not None and not future.done():
-                future.set_result(message.body)
-            await message.ack()
+    async def __aenter__(self) -> RawRpc:
+        import aio_pika
 
-        await replies.consume(on_reply)
-        serving = await server.channel(publisher_confirms=True, on_return_raises=True)
-        await serving.set_qos(prefetch_count=prefetch)
-        server_exchange = await serving.get_exchange(exchange.name)
+        async with contextlib.AsyncExitStack() as stack:
+            client = await aio_pika.connect(self.url, ssl_context=self.ssl_context)
+            stack.push_async_callback(client.close)
+            server = await aio_pika.connect(self.url, ssl_context=self.ssl_context)
+            stack.push_async_callback(server.close)
+            channel = await client.channel(publisher_confirms=True, on_return_raises=True)
+            await channel.set_qos(prefetch_count=self.prefetch)
+            self._exchange = await channel.declare_exchange(
+                amqp_exchanges(self.prefix)[0], aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            requests_name, replies_name = amqp_queues(self.prefix)[1:]
+            requests = await channel.declare_queue(requests_name, durable=True)
+            await requests.bind(self._exchange, "raw.requests")
+            replies = await channel.declare_queue(replies_name, durable=True)
+            await replies.bind(self._exchange, "raw.replies")
+            await replies.consume(self._on_reply)
+            serving = await server.channel(publisher_confirms=True, on_return_raises=True)
+            await serving.set_qos(prefetch_count=self.prefetch)
+            self._server_exchange = await serving.get_exchange(self._exchange.name)
+            await (await serving.get_queue(requests_name)).consume(self._on_request)
+            self._stack = stack.pop_all()
+        await self._round_trip()  # warm, as the bridge's ask is
+        return self
 
-        async def on_request(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            reply = aio_pika.Message(
-                answer, content_type="application/json", correlation_id=message.correlation_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            )  # fmt: skip
-            await server_exchange.publish(reply, message.reply_to or "", mandatory=True)
-            await message.ack()
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._stack.aclose()
 
-        await (await serving.get_queue(requests_name)).consume(on_request)
-        loop = asyncio.get_running_loop()
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._waiting.pop(message.correlation_id or "", None)
+        if future is not None and not future.done():
+            future.set_result(message.body)
+        await message.ack()
+
+    async def _on_request(self, message: AbstractIncomingMessage) -> None:
+        import aio_pika
+
+        reply = aio_pika.Message(
+            self.answer, content_type="application/json", correlation_id=message.correlation_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )  # fmt: skip
+        await self._server_exchange.publish(reply, message.reply_to or "", mandatory=True)
+        await message.ack()
+
+    async def _round_trip(self) -> None:
+        import aio_pika
+
+        self._sequence += 1
+        correlation = str(self._sequence)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._waiting[correlation] = future
+        message = aio_pika.Message(
+            self.request, content_type="application/json", correlation_id=correlation,
+            reply_to="raw.replies", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )  # fmt: skip
+        await self._exchange.publish(message, "raw.requests", mandatory=True)
+        await future
+
+    async def run(self, count: int, samples: list[int]) -> tuple[float, float]:
+        """Seconds (wall and this process's CPU) of ``count`` round trips; each one's latency
+        (ns) is appended to ``samples``."""
         clock = time.perf_counter_ns
-
-        async def round_trip(n: int) -> None:
-            future: asyncio.Future[bytes] = loop.create_future()
-            correlation = str(n)
-            waiting[correlation] = future
-            message = aio_pika.Message(
-                request, content_type="application/json", correlation_id=correlation,
-                reply_to="raw.replies", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            )  # fmt: skip
-            await exchange.publish(message, "raw.requests", mandatory=True)
-            await future
-
-        await round_trip(-1)  # warm, as the bridge's ask is
-        samples = [0] * count
         start, cpu = time.perf_counter(), time.process_time()
-        for i in range(count):
+        for _ in range(count):
             t0 = clock()
-            await round_trip(i)
-            samples[i] = clock() - t0
-        return time.perf_counter() - start, time.process_time() - cpu, samples
-    finally:
-        await server.close()
-        await client.close()
+            await self._round_trip()
+            samples.append(clock() - t0)
+        return time.perf_counter() - start, time.process_time() - cpu
 
 
 __all__ = [
+    "RawPublishConsume",
+    "RawRpc",
     "amqp_exchanges",
-    "amqp_publish_consume",
     "amqp_queues",
-    "amqp_rpc",
     "percentiles",
     "queue_handoff",
     "queue_ping_pong",
