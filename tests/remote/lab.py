@@ -210,6 +210,18 @@ class RemoteLab(Lab):
         """Live processes working in the agent's work directory (its Ansible)."""
         return self._naming(str(self.agent_home(name) / "work"))
 
+    def sleeping_module(self, name: str) -> list[psutil.Process]:
+        """Wait until the agent's Ansible is in the instrumented sleep (the ``wait_for`` module
+        runs); everything then working in the agent's work directory."""
+        return wait_until(
+            lambda: (
+                (found := self.agent_ansible(name))
+                and any("wait_for" in arg for p in found for arg in _cmdline(p))
+                and found
+            ),
+            f"{name}'s Ansible to sleep in the wait_for module",
+        )
+
     def ansible_processes(self) -> list[psutil.Process]:
         """Live processes working in this lab's work directories: the local agent's and every
         remote agent's (ansible-playbook, its forked workers, their modules)."""
@@ -326,6 +338,13 @@ class RemoteLab(Lab):
     def deployed(self, entry: GpuEntry) -> list[Path]:
         """The compose files the entry's playbook wrote, on whichever host it targets."""
         return sorted(self.target.glob(f"*/srv/{entry.id}/compose.yaml"))
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

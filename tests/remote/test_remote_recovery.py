@@ -70,7 +70,7 @@ def test_an_agent_killed_mid_step_leaves_an_interrupted_attempt_and_its_restart_
     run = lab.start_run("--yes", "--json", README_REQUEST)
     run_id = lab.run_of(run, since)
     killed_step = running_on_agent(lab, run_id, "uptime-kuma")
-    workers = wait_until(lambda: lab.agent_ansible(name), "the agent's Ansible to be at work")
+    workers = lab.sleeping_module(name)
 
     lab.kill(agent)
 
@@ -124,14 +124,56 @@ def test_an_agent_killed_mid_step_leaves_an_interrupted_attempt_and_its_restart_
     assert restarted.poll() is None
 
 
-@pytest.mark.parametrize("meanwhile", ["finished", "still running"])
+def test_an_agent_killed_mid_step_and_restarted_before_it_is_missed_reports_the_attempt_interrupted(
+    remote_lab: RemoteLab,
+) -> None:
+    lab = remote_lab
+    name = lab.add_agent()
+    # Heartbeats every 30 s: the restarted agent announces itself long before the registry
+    # would miss the killed one. Its new start time is what tells the registry it restarted.
+    slow_beat = {"CHIFFON_HEARTBEAT_INTERVAL_S": "30"}
+    agent = lab.start_agent(name, sleep_s=60, extra_env=slow_beat)
+    since = dt.datetime.now(dt.UTC)
+    run = lab.start_run("--yes", "--json", README_REQUEST)
+    run_id = lab.run_of(run, since)
+    killed_step = running_on_agent(lab, run_id, "uptime-kuma")
+    workers = lab.sleeping_module(name)
+
+    lab.kill(agent)
+    restarted = lab.start_agent(name, extra_env=slow_beat)
+    summary = lab.summary(run)
+
+    assert run.returncode == 0, lab.output(run)
+    assert summary["status"] == "succeeded"
+    assert lab.alive(workers) == []
+    assert attempts(lab, run_id) == [
+        ("uptime-kuma", 1, "interrupted"), ("uptime-kuma", 2, "succeeded"),
+        ("uptime-kuma-monitors", 1, "succeeded"),
+    ]  # fmt: skip
+    # Asked by the registry when the agent came back, the agent answered from its ledger: the
+    # attempt its previous process ran was interrupted. Nobody waited for a missed heartbeat.
+    [interrupted] = [s for s in lab.records.steps(run_id) if s["id"] == killed_step["id"]]
+    assert f"the agent {name} stopped while it ran this attempt" in interrupted["reason"]
+    reports = [r for r in status_reports(lab, run_id) if r["step_id"] == str(killed_step["id"])]
+    assert [(r["state"], r["result"]["status"]) for r in reports] == [("finished", "interrupted")]
+    assert lab.records.run_states(run_id) == [
+        "received", "planning", "awaiting_approval", "approved", "running", "succeeded",
+    ]  # fmt: skip
+    assert lab.agent_row(name) is not None
+    assert {s["agent"] for s in lab.records.steps(run_id)} == {name}
+    assert lab.executions() == Counter({"uptime-kuma": 2, "uptime-kuma-monitors": 1})
+    lab.assert_survived(run_id)
+    assert restarted.poll() is None
+
+
+@pytest.mark.parametrize("meanwhile", ["finished", "running"])
 def test_an_orchestrator_killed_while_a_remote_step_runs_learns_its_fate_from_the_agent_on_resume(
     remote_lab: RemoteLab, meanwhile: str
 ) -> None:
     lab = remote_lab
     name = lab.add_agent()
-    # Finished: the step ends soon after the kill, before the resume starts. Still running:
-    # it sleeps well past the resumed process's start-up.
+    # finished: the step ends soon after the kill, before the resume starts. running: it
+    # sleeps well past the resumed process's start-up, so the agent still runs it when asked.
     agent = lab.start_agent(name, sleep_s=8 if meanwhile == "finished" else 45)
     since = dt.datetime.now(dt.UTC)
     run = lab.start_run("--yes", "--json", README_REQUEST)
