@@ -100,7 +100,7 @@ class RemoteLab(Lab):
                 raise AssertionError(f"process exited {process.returncode}: {self.output(process)}")
             return text in self.output(process)
 
-        wait_until(seen, lambda: f"{text!r} in the output of {process.args}")
+        wait_until(seen, lambda: f"{text!r} in the output of {process.args!r}")
 
     def start_agent(
         self,
@@ -136,7 +136,7 @@ class RemoteLab(Lab):
         """The run a ``chiffon run`` process created (waiting until it has)."""
         return wait_until(
             lambda: self.records.run_of(process.pid, since),
-            lambda: f"the run of {process.args} to be created: {self.output(process)}",
+            lambda: f"the run of {process.args!r} to be created: {self.output(process)}",
         )
 
     def finished(self, process: subprocess.Popen[bytes], timeout: float = 3 * WAIT_S) -> str:
@@ -144,7 +144,7 @@ class RemoteLab(Lab):
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"{process.args} still runs: {self.output(process)}") from None
+            raise AssertionError(f"{process.args!r} still runs: {self.output(process)}") from None
         return self.output(process)
 
     def terminate(self, process: subprocess.Popen[bytes]) -> None:
@@ -181,6 +181,15 @@ class RemoteLab(Lab):
                 row[column] = json.loads(row[column])
         return row
 
+    def agent_when(self, name: str, status: str) -> dict[str, Any]:
+        """Wait until the agent's row has ``status``; the row."""
+
+        def row() -> dict[str, Any] | None:
+            found = self.agent_row(name)
+            return found if found is not None and found["status"] == status else None
+
+        return wait_until(row, lambda: f"{name} to be {status}: {self.agent_row(name)}")
+
     # -- an agent's side -------------------------------------------------------------------
 
     def agent_home(self, name: str) -> Path:
@@ -213,12 +222,14 @@ class RemoteLab(Lab):
     def sleeping_module(self, name: str) -> list[psutil.Process]:
         """Wait until the agent's Ansible is in the instrumented sleep (the ``wait_for`` module
         runs); everything then working in the agent's work directory."""
+
+        def sleeping() -> list[psutil.Process] | None:
+            found = self.agent_ansible(name)
+            asleep = any("wait_for" in arg for p in found for arg in _cmdline(p))
+            return found if asleep else None
+
         return wait_until(
-            lambda: (
-                (found := self.agent_ansible(name))
-                and any("wait_for" in arg for p in found for arg in _cmdline(p))
-                and found
-            ),
+            sleeping,
             f"{name}'s Ansible to sleep in the wait_for module",
         )
 
@@ -258,9 +269,10 @@ class RemoteLab(Lab):
         reached: Counter[str] = Counter()
         for name in agents:
             for key, entry in self.ledger(name).items():
-                step = attempts.get(key)
-                if step is None:
+                found = attempts.get(key)
+                if found is None:
                     continue  # another run of this lab's (checked by its own test)
+                step = found
                 label = f"{step['playbook']} attempt {step['attempt']} on {name}: {entry}"
                 assert step["agent"] == name, label
                 assert entry["state"] == "finished", label
@@ -280,7 +292,9 @@ class RemoteLab(Lab):
         homelab has no such entry, one is added to the lab's copy of the catalog."""
         catalog = self.catalog / "catalog.yml"
         data = yaml.safe_load(catalog.read_text())
-        entry = next((e for e in data["entries"] if e["id"] == "ollama"), None)
+        entry: dict[str, Any] | None = next(
+            (e for e in data["entries"] if e["id"] == "ollama"), None
+        )
         if entry is None:
             entry = self._add_ollama(data)
             catalog.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -288,7 +302,7 @@ class RemoteLab(Lab):
         return GpuEntry(entry["id"], int(entry["resources"]["gpu_vram_mb"]))
 
     def _add_ollama(self, data: dict[str, Any]) -> dict[str, Any]:
-        entry = {
+        entry: dict[str, Any] = {
             "id": "ollama",
             "playbook": "playbooks/ollama.yml",
             "description": "Deploy Ollama, a local LLM server, on a machine with a GPU.",

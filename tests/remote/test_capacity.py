@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
-from .lab import RemoteLab, wait_until
+from tests.recovery.lab import wait_until
+
+from .lab import RemoteLab
 
 pytestmark = [
     pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(600),

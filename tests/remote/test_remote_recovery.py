@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.recovery.lab import README_REQUEST
+from tests.recovery.lab import README_REQUEST, wait_until
 
-from .lab import RemoteLab, wait_until
+from .lab import RemoteLab
 
 # Generous: the machine is shared, and these runs sleep on purpose in their playbooks.
 pytestmark = [

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.recovery.lab import HOMELAB, README_REQUEST
+from tests.recovery.lab import HOMELAB, README_REQUEST, wait_until
 
-from .lab import HEARTBEAT_S, RemoteLab, wait_until
+from .lab import HEARTBEAT_S, RemoteLab
 
 # Generous: the machine is shared, and a README run spends ~30 s in Ansible.
 pytestmark = [
@@ -75,10 +75,7 @@ def assert_kuma_deployed(lab: RemoteLab) -> None:
 
 def assert_online(lab: RemoteLab, name: str, kind: str = "infra") -> dict[str, Any]:
     """The agent is online in the agents table, with what it announced; its row."""
-    row = wait_until(
-        lambda: (r := lab.agent_row(name)) is not None and r["status"] == "online" and r,
-        lambda: f"{name} to be online: {lab.agent_row(name)}",
-    )
+    row = lab.agent_when(name, "online")
     assert row["kind"] == kind
     assert "ansible" in row["capabilities"]
     assert row["heartbeat_interval_s"] == HEARTBEAT_S
@@ -180,10 +177,7 @@ def test_an_agent_stopped_with_sigterm_is_offline_at_once_by_its_goodbye(
     lab.terminate(agent)
 
     assert agent.returncode == 0, lab.output(agent)
-    row = wait_until(
-        lambda: (r := lab.agent_row(name)) is not None and r["status"] == "offline" and r,
-        lambda: f"{name} to be offline: {lab.agent_row(name)}",
-    )
+    row = lab.agent_when(name, "offline")
     seen = time.monotonic() - stopped
     assert "said goodbye" in row["offline_reason"]
     assert "missed" not in row["offline_reason"]
@@ -215,10 +209,7 @@ def test_an_agent_killed_with_sigkill_is_offline_after_missed_heartbeats(
     killed_at = dt.datetime.now(dt.UTC)
     lab.kill(agent)
 
-    row = wait_until(
-        lambda: (r := lab.agent_row(name)) is not None and r["status"] == "offline" and r,
-        lambda: f"{name} to be offline: {lab.agent_row(name)}",
-    )
+    row = lab.agent_when(name, "offline")
     assert "missed 2 heartbeats" in row["offline_reason"]
     assert "goodbye" not in row["offline_reason"]
     latency = (row["offline_at"] - killed_at).total_seconds()
