@@ -36,7 +36,8 @@ def bench(
         int | None, typer.Option(help="Messages (actors, for spawn). Default per scenario.")
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option(help="Concurrent senders (default: 256 persisted, else 1).")
+        int | None,
+        typer.Option(help="Concurrent senders (default: 256 persisted, 64 amqp, else 1)."),
     ] = None,
     repeat: Annotated[int, typer.Option(help="Runs per scenario; the median is reported.")] = 1,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
