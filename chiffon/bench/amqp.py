@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     import ssl
 
 AGENT = "bench"
+INSTANCE = "bench"
+"""The orchestrator side's instance name: its queue is ``<prefix>.orchestrator.bench``."""
 SINK = "sink"
 CAPACITY = "capacity"
 
@@ -162,7 +164,7 @@ async def _bridged(
     and ``chiffon agent`` start)."""
     user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
     credentials = create(AGENT, amqp_user=user, orchestrator_users=(user,))
-    instance = f"bench-{secrets.token_hex(3)}"
+    instance = INSTANCE  # the prefix is the run's own: so is this orchestrator queue
     sink = Sink()
     async with contextlib.AsyncExitStack() as stack:
         keys = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="chiffon-bench-")))
@@ -219,8 +221,9 @@ async def _delete(url: str, topology: Topology, ssl_context: ssl.SSLContext | No
         async with connection:
             channel = await connection.channel()
             queues = [
-                topology.agent_queue(AGENT), topology.dead_letter_queue,
-                topology.dead_letter_audit_queue, *baselines.amqp_queues(topology.exchange),
+                topology.agent_queue(AGENT), topology.orchestrator_queue(INSTANCE),
+                topology.dead_letter_queue, topology.dead_letter_audit_queue,
+                *baselines.amqp_queues(topology.exchange),
             ]  # fmt: skip
             for queue in queues:
                 with contextlib.suppress(Exception):

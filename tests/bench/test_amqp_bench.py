@@ -16,7 +16,7 @@ import pytest
 from aio_pika.exceptions import ChannelNotFoundEntity
 
 from chiffon.bench import baselines
-from chiffon.bench.amqp import AGENT, amqp
+from chiffon.bench.amqp import AGENT, INSTANCE, amqp
 from chiffon.bridge.topology import Topology
 
 SHAPE = {
@@ -81,7 +81,8 @@ async def test_the_scenario_deletes_every_exchange_and_queue_it_declared(amqp_ur
     assert (tell.messages, ask.messages) == (40, 5)
     topology = Topology(exchange=prefix)
     queues = [
-        topology.agent_queue(AGENT), topology.dead_letter_queue, topology.dead_letter_audit_queue,
+        topology.agent_queue(AGENT), topology.orchestrator_queue(INSTANCE),
+        topology.dead_letter_queue, topology.dead_letter_audit_queue,
         *baselines.amqp_queues(prefix),
     ]  # fmt: skip
     exchanges = [
