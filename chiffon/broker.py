@@ -134,11 +134,13 @@ def agent_bridge(
 ) -> Bridge:
     """The bridge of an agent process: its own queue (declared by ``chiffon agent add``), its
     own key, an inbox in ``state_dir`` that survives restarts. A ``step.execute`` is
-    acknowledged once the agent has recorded the attempt in its ledger."""
+    acknowledged once the agent has recorded the attempt in its ledger (and stopped an older
+    attempt of the step it supersedes), a ``step.cancel`` once the attempt is stopped and
+    recorded."""
     topology = Topology()
     return Bridge(
         agent_url(connect, credentials), actors, AgentTrust(credentials, topology),
         SqliteInbox(state_dir / "inbox.sqlite"), orchestrator=False, topology=topology,
         prefetch=settings.mailbox_capacity, ssl_context=ssl_context(settings),
-        ack_after_handling=frozenset({"step.execute"}),
+        ack_after_handling=frozenset({"step.execute", "step.cancel"}),
     )  # fmt: skip

@@ -37,3 +37,20 @@ class LedgerUnavailable(AgentError):
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"the agent's ledger {path} cannot be used: {problem}")
         self.path = path
+
+
+class AttemptOutdated(AgentError):
+    """Raised by ``Ledger.begin`` when the ledger already holds a newer attempt of the same
+    step (the same run and position): the orchestrator gave up on the older one before it
+    sent the newer, so the older never runs. The agent refuses it with a failed result."""
+
+    code = "attempt_outdated"
+
+    def __init__(self, attempt: int, newer: int, position: int) -> None:
+        super().__init__(
+            f"attempt {attempt} of step {position + 1} is older than attempt {newer}, "
+            "which this agent already had: it never runs"
+        )
+        self.attempt = attempt
+        self.newer = newer
+        self.position = position

@@ -15,7 +15,8 @@ is local or remote: the ref to reach one is the sender of its ``AgentAnnounce``.
 - ``Route`` (asked by a run): an online agent with the capabilities the step needs and, by its
   last sample, the capacity — then *asked* (``CapacityQuery``), best fit first; the answer is
   ``Routed`` or ``NoCapacity`` with the reason.
-- ``QueryStep``, ``Pick``, ``ListAgents``, ``StepSettled``: see ``chiffon.agents.routing``.
+- ``QueryStep``, ``CancelStep``, ``Pick``, ``ListAgents``, ``StepSettled``: see
+  ``chiffon.agents.routing``.
 
 At start it records agents that went silent as offline (and, when it stops, those it was
 watching: nobody watches them any more), and tells ``AgentsDiscover`` to
@@ -43,6 +44,7 @@ from chiffon.agents.capacity import best_of, capabilities_for, capabilities_of, 
 from chiffon.agents.routing import (
     AgentLost,
     AgentView,
+    CancelStep,
     CapacityAvailable,
     ListAgents,
     NoCapacity,
@@ -69,6 +71,9 @@ from chiffon.protocol import (
 from chiffon.protocol.agents import utc_now
 
 log = structlog.get_logger("chiffon.registry")
+
+CANCEL_HOLD_S = 24 * 3600.0
+"""How long a ``StepCancel`` for an agent the registry has not heard of waits for it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,6 +133,7 @@ class Registry(Actor):
         self.out: dict[uuid.UUID, _Out] = {}
         self.waiting: list[tuple[ActorRef, Needs]] = []  # runs told when capacity may fit
         self.queries: list[tuple[QueryStep, ActorRef, float]] = []  # for agents not heard yet
+        self.cancels: list[tuple[CancelStep, ActorRef, float]] = []  # likewise
 
     async def on_start(self) -> None:
         if self.store is not None:
@@ -173,6 +179,7 @@ class Registry(Actor):
             for out in list(self.out.values()):
                 if out.agent == message.name:
                     await _tell(agent.ref, out.query, sender=out.run)
+        await self.pass_cancels(agent)
         await self.pass_queries(agent)
         await self.tell_waiting(agent, joined=True)
 
@@ -322,6 +329,33 @@ class Registry(Actor):
             await _tell(agent.ref, message.query, sender=run)
         else:
             self.queries.append((message, run, time.monotonic() + message.wait_s))
+
+    @handler
+    async def cancel_step(self, message: CancelStep) -> None:
+        """Pass a run's ``StepCancel`` on to the agent: told now to an agent it knows, even
+        offline (a remote agent's queue keeps it for its return, ahead of anything routed to
+        it later); held for an agent not heard of yet (this registry started after it) until
+        it announces itself, for up to ``CANCEL_HOLD_S``."""
+        run = self.context.sender
+        if run is None:
+            return
+        agent = self.agents.get(message.agent)
+        if agent is not None:
+            await _tell(agent.ref, message.cancel, sender=run)
+        else:
+            self.cancels.append((message, run, time.monotonic() + CANCEL_HOLD_S))
+
+    async def pass_cancels(self, agent: _Agent) -> None:
+        now = time.monotonic()
+        keep = []
+        for cancel, run, until in self.cancels:
+            if until < now:
+                continue
+            if cancel.agent == agent.name:
+                await _tell(agent.ref, cancel.cancel, sender=run)
+            else:
+                keep.append((cancel, run, until))
+        self.cancels = keep
 
     async def pass_queries(self, agent: _Agent) -> None:
         now = time.monotonic()

@@ -8,7 +8,8 @@ A run asks ``Route`` for each step attempt; the registry answers ``Routed`` (the
 and accepted) or ``NoCapacity`` with the reason, and then tells the run ``CapacityAvailable``
 once an agent joins or reports capacity that might fit. While an attempt is out, the registry
 tells its run ``AgentLost`` when the agent goes offline, and asks a restarted agent what
-became of it (the ``StepStatusReport`` goes to the run). ``StepSettled`` ends that watch.
+became of it (the ``StepStatusReport`` goes to the run). ``StepSettled`` ends that watch. A run
+that gives up on an attempt has the registry tell its agent ``StepCancel`` (``CancelStep``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from chiffon.protocol import (
     Needs,
     Plan,
     ResourceSample,
+    StepCancel,
     StepPreview,
     StepPreviewResult,
     StepStatusQuery,
@@ -76,6 +78,17 @@ class AgentLost:
     reason: str
     step_ids: tuple[uuid.UUID, ...]
     durability = "sync"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CancelStep:
+    """A run gave up on an attempt it had sent to ``agent``: the registry passes ``cancel``
+    on as sent by the run — at once (an offline agent's queue keeps it), or when an agent it
+    has not heard of yet announces itself."""
+
+    agent: str
+    cancel: StepCancel
+    durability = "transient"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -9,7 +9,10 @@ agents' registry, and what comes back.
   Paused longer than ``capacity_wait_s``: the run fails, saying what it waited for.
 - The agent is lost (missed heartbeats, goodbye) or reports the attempt ``interrupted`` (it
   restarted): the attempt is ``interrupted`` with the reason and a *new* attempt is routed,
-  up to ``step_max_attempts``; never the same attempt again.
+  up to ``step_max_attempts``; never the same attempt again. A lost agent may only be cut
+  off, its playbook still running: it is told ``StepCancel`` for the attempt (through the
+  registry, before the new attempt is routed), so that it stops it when it comes back, and
+  never runs it beside the new one.
 - A status report (asked by a resumed run, or by the registry of a restarted agent) settles
   the attempt: its result, ``interrupted`` when the agent does not know it, or nothing while it
   still runs (its result comes here).
@@ -29,7 +32,14 @@ from typing import Any
 import structlog
 
 from chiffon.actors import Actor, ActorRef, handler
-from chiffon.agents.routing import AgentLost, CapacityAvailable, NoCapacity, Route, StepSettled
+from chiffon.agents.routing import (
+    AgentLost,
+    CancelStep,
+    CapacityAvailable,
+    NoCapacity,
+    Route,
+    StepSettled,
+)
 from chiffon.orchestrator.errors import DispatchRefused
 from chiffon.orchestrator.events import RunPaused, RunResumed, StepStarted
 from chiffon.orchestrator.services import RunServices
@@ -38,6 +48,7 @@ from chiffon.orchestrator.store import ApprovalRecord, StepRecord
 from chiffon.protocol import (
     Needs,
     Plan,
+    StepCancel,
     StepExecute,
     StepFailure,
     StepOutput,
@@ -172,8 +183,9 @@ class Execution(Actor):
         await agent.tell(
             StepExecute(
                 run_id=self.run_id, step_id=step.id, attempt=step.attempt,
-                playbook=step.playbook, digest=step.digest, hosts=step.hosts,
-                variables=step.variables, approval_id=approval.id, plan_hash=digest,
+                position=step.position, playbook=step.playbook, digest=step.digest,
+                hosts=step.hosts, variables=step.variables, approval_id=approval.id,
+                plan_hash=digest,
             )
         )  # fmt: skip
 
@@ -251,7 +263,7 @@ class Execution(Actor):
                     f"its agent {step.agent} did not say within {self.s.agent_status_wait_s:g} s "
                     "what became of it"
                 )
-                await self.interrupt(step, why, cause)
+                await self.interrupt(step, why, cause, cancel=True)
                 await self.proceed(cause)
         except Exception as exc:
             await self.fail_run(exc, cause)
@@ -317,7 +329,9 @@ class Execution(Actor):
         try:
             for step in list(self.steps):
                 if step.id in message.step_ids and step.status in IN_FLIGHT:
-                    await self.interrupt(step, f"lost its agent: {message.reason}", cause)
+                    await self.interrupt(
+                        step, f"lost its agent: {message.reason}", cause, cancel=True
+                    )
         except Exception as exc:
             await self.fail_run(exc, cause)
 
@@ -347,8 +361,12 @@ class Execution(Actor):
         except Exception as exc:
             await self.fail_run(exc, cause)
 
-    async def interrupt(self, step: StepRecord, reason: str, cause: uuid.UUID) -> None:
-        """The attempt stopped before it finished: ``interrupted``, then a new attempt."""
+    async def interrupt(
+        self, step: StepRecord, reason: str, cause: uuid.UUID, *, cancel: bool = False
+    ) -> None:
+        """The attempt stopped before it finished: ``interrupted``, then a new attempt. With
+        ``cancel`` (the agent may still run it, unheard), its agent is told to stop it first:
+        ahead of the new attempt, which may go to the same agent."""
         await self.s.store.transition_step(
             step.id, step.status, "interrupted", message_id=cause, reason=reason
         )
@@ -360,6 +378,16 @@ class Execution(Actor):
             )
         )  # fmt: skip
         await self.settle(step)
+        if cancel and step.agent is not None:
+            await self.s.registry.tell(
+                CancelStep(
+                    step.agent,
+                    StepCancel(
+                        run_id=self.run_id, step_id=step.id, attempt=step.attempt,
+                        reason=reason[:2000],
+                    ),
+                )
+            )  # fmt: skip
         if self.status == "running":
             await self.retry(step, reason, cause)
 

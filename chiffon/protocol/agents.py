@@ -6,7 +6,8 @@ asked to (``agents.discover``, broadcast by a registry that starts after it), th
 heartbeat every ``heartbeat_interval_s`` with a fresh ``ResourceSample``; it is marked offline
 after missed heartbeats. Before a step that needs resources is dispatched, the registry asks
 the agent (``capacity.query`` → ``capacity.offer``). An orchestrator that restarts asks an
-agent what became of an attempt it had dispatched (``step.status`` → ``step.status.report``).
+agent what became of an attempt it had dispatched (``step.status`` → ``step.status.report``),
+and one that gives up on an attempt tells its agent to stop it (``step.cancel``).
 Every answer is a model of its own: answers cross the wire like any message.
 """
 
@@ -198,6 +199,22 @@ class StepStatusReport(WireModel):
     state: StepState
     result: StepResult | None = None
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class StepCancel(WireModel):
+    """The orchestrator gave up on this attempt (its agent was lost, or never said what became
+    of it) and has given, or will give, the step a new attempt: stop it if it still runs. The
+    agent records a stopped attempt ``interrupted`` with ``reason`` and tells that result to
+    the attempt's recipient; an attempt it does not run is left as it is. Sent to the agent
+    the attempt went to, ahead of any later ``step.execute``: a cut-off agent finds it in its
+    queue when it comes back."""
+
+    kind = "step.cancel"
+
+    run_id: uuid.UUID
+    step_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 def utc_now() -> dt.datetime:

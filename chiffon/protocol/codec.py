@@ -20,6 +20,7 @@ from chiffon.protocol.agents import (
     AgentsDiscover,
     CapacityOffer,
     CapacityQuery,
+    StepCancel,
     StepPreview,
     StepPreviewResult,
     StepStatusQuery,
@@ -56,6 +57,7 @@ MESSAGE_MODELS: tuple[type[WireModel], ...] = (
     StepPreviewResult,
     StepStatusQuery,
     StepStatusReport,
+    StepCancel,
 )
 """Every kind that travels as a message: a run's life in order, then the agents'."""
 

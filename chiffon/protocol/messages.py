@@ -72,13 +72,23 @@ class PlanDecision(WireModel):
 
 class StepExecute(WireModel):
     """Run one approved step. An agent runs nothing that does not carry the approval id and
-    the plan hash the approval names."""
+    the plan hash the approval names.
+
+    Each attempt has a step id of its own; ``run_id`` and ``position`` name the step across
+    its attempts, so an agent can tell that attempt 2 supersedes an attempt 1 it still runs,
+    and refuse an attempt older than one it has seen. Version 2: ``position`` is new."""
 
     kind = "step.execute"
+    v = 2
 
     run_id: uuid.UUID
     step_id: uuid.UUID
     attempt: int = Field(ge=1)
+    position: int = Field(
+        ge=0,
+        description="The step's place in the plan (0 = first): with run_id, the step across "
+        "its attempts.",
+    )
     playbook: str
     digest: str
     hosts: tuple[str, ...]

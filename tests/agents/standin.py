@@ -74,6 +74,7 @@ def step(catalog: Catalog, playbook: str = "write", **changes: Any) -> StepExecu
         "run_id": uuid.uuid4(),
         "step_id": uuid.uuid4(),
         "attempt": 1,
+        "position": 0,
         "playbook": playbook,
         "digest": catalog.digest(playbook) if playbook in catalog.entries else "sha256:0",
         "hosts": ("box",),

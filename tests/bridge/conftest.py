@@ -35,7 +35,8 @@ def finished(run_id: uuid.UUID) -> RunFinished:
 
 def execute(**changes: object) -> StepExecute:
     fields: dict[str, object] = {
-        "run_id": uuid.uuid4(), "step_id": uuid.uuid4(), "attempt": 1, "playbook": "uptime-kuma",
+        "run_id": uuid.uuid4(), "step_id": uuid.uuid4(), "attempt": 1, "position": 0,
+        "playbook": "uptime-kuma",
         "digest": "sha256:0", "hosts": ("monitoring",), "variables": {},
         "approval_id": uuid.uuid4(), "plan_hash": "sha256:1",
     }  # fmt: skip

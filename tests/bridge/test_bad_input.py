@@ -380,7 +380,7 @@ async def test_an_execute_message_signed_by_the_agent_itself_is_refused_by_the_a
     right, signed with the agent's key but from ``agent:…``, is forged."""
     side = h.side("agent")
     step = execute().model_dump(mode="json")
-    body = packet(envelope(side, kind="step.execute", sender=f"agent:{AGENT}", body=step))
+    body = packet(envelope(side, kind="step.execute", v=2, sender=f"agent:{AGENT}", body=step))
     await assert_refused(
         h, side, body, signed(h.key, body), code="forged", kind="step.execute",
         sender=f"agent:{AGENT}", reason=f"an envelope claims to be from 'agent:{AGENT}'",

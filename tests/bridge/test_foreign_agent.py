@@ -50,6 +50,7 @@ from chiffon.protocol import (
     CapacityOffer,
     CapacityQuery,
     Needs,
+    StepCancel,
     StepOutput,
     StepPreview,
     StepPreviewResult,
@@ -66,12 +67,13 @@ from tests.conftest import unavailable
 # -- the foreign agent: aio-pika, json, hmac, hashlib -------------------------------------
 
 KINDS = {
-    "agent.announce", "agent.heartbeat", "agent.goodbye", "agents.discover", "capacity.query",
-    "capacity.offer", "step.preview", "step.preview.result", "step.execute", "step.output",
-    "step.result", "step.status", "step.status.report", "error", "run.requested",
-    "plan.proposed", "plan.decision", "run.finished",
+    "agent.announce": 1, "agent.heartbeat": 1, "agent.goodbye": 1, "agents.discover": 1,
+    "capacity.query": 1, "capacity.offer": 1, "step.preview": 1, "step.preview.result": 1,
+    "step.execute": 2, "step.output": 1, "step.result": 1, "step.status": 1,
+    "step.status.report": 1, "step.cancel": 1, "error": 1, "run.requested": 1,
+    "plan.proposed": 1, "plan.decision": 1, "run.finished": 1,
 }  # fmt: skip
-"""§8: every kind, each at version 1 (§11)."""
+"""§8: every kind, with its version (§11)."""
 REQUIRED = {"id", "kind", "v", "sender", "to", "body"}
 FIELDS = REQUIRED | {
     "from", "reply_to", "correlation_id", "causation_id", "in_reply_to", "ask", "sent_at",
@@ -113,6 +115,7 @@ class ForeignAgent:
         self.route = f"agent.{self.name}"
         self.inbox: set[str] = set()  # §6 check 15 (a file that survives restarts, for real)
         self.ledger: dict[tuple[str, int], dict[str, Any] | None] = {}  # §9: attempt -> result
+        self.newest: dict[tuple[str, int], int] = {}  # §9: (run, position) -> newest attempt
         self.holds: dict[str, dict[str, Any]] = {}  # §8 capacity.offer: step id -> needs
         self.accepted: list[dict[str, Any]] = []  # envelopes that passed §6
         self.refused: list[Refusal] = []
@@ -144,7 +147,7 @@ class ForeignAgent:
         in_reply_to: str | None = None, from_actor: str | None = "agent",
     ) -> dict[str, Any]:  # fmt: skip
         return {
-            "id": str(uuid.uuid4()), "kind": kind, "v": 1, "sender": f"agent:{self.name}",
+            "id": str(uuid.uuid4()), "kind": kind, "v": KINDS[kind], "sender": f"agent:{self.name}",
             "from": from_actor, "reply_to": self.route, "to": to,
             "correlation_id": None if cause is None else cause["correlation_id"] or cause["id"],
             "causation_id": None if cause is None else cause["id"],
@@ -233,7 +236,7 @@ class ForeignAgent:
                 raise Refusal("not_a_frame", "missing or unknown envelope fields")
             if envelope["kind"] not in KINDS:
                 raise Refusal("unknown_kind", str(envelope["kind"]))
-            if envelope["v"] != 1:
+            if envelope["v"] != KINDS[envelope["kind"]]:
                 raise Refusal("wrong_version", f"{envelope['kind']} v{envelope['v']}")
             if not isinstance(envelope["body"], dict):
                 raise Refusal("invalid_body", "the body is not an object")
@@ -291,6 +294,8 @@ class ForeignAgent:
             await self.answer(envelope, "step.preview.result", {"text": text, "refused": not known})
         elif kind == "step.execute":
             await self.execute(envelope)
+        elif kind == "step.cancel":
+            pass  # §9: this agent's attempts end within execute, so none still runs to stop
         elif kind == "step.status":
             report = self.status(body)
             if envelope["ask"]:
@@ -330,9 +335,19 @@ class ForeignAgent:
             if stored is not None:
                 await self.tell_back(envelope, "step.result", stored)
             return
+        head = {"run_id": body["run_id"], "step_id": body["step_id"]}
+        step = (body["run_id"], body["position"])
+        newest = self.newest.get(step, 0)
+        if body["attempt"] < newest:  # §9: the orchestrator gave up on it before
+            why = f"refused: attempt {body['attempt']} is older than attempt {newest}"
+            await self.tell_back(envelope, "step.result", {
+                **head, "attempt": body["attempt"], "status": "failed", "seconds": 0.0,
+                "failure": {"error": why},
+            })  # fmt: skip
+            return
+        self.newest[step] = body["attempt"]
         self.ledger[key] = None  # recorded before anything starts
         self.holds.pop(body["step_id"], None)
-        head = {"run_id": body["run_id"], "step_id": body["step_id"]}
         if PLAYBOOKS.get(body["playbook"]) != body["digest"]:
             why = f"refused: {body['playbook']} is unknown here or its files changed"
             result = {**head, "attempt": body["attempt"], "status": "failed", "seconds": 0.0,
@@ -557,6 +572,24 @@ async def test_the_agent_runs_an_approved_step_once_and_tells_its_output_and_res
             assert refused.status == "failed"
             assert refused.failure is not None
             assert refused.failure.error.startswith("refused:")
+            assert agent.playbook_runs == 1
+
+            # Told to stop an attempt it no longer runs, it changes nothing; an attempt older
+            # than one it has had of the same step is refused.
+            cancel = StepCancel(
+                run_id=message.run_id, step_id=message.step_id, attempt=1, reason="lost"
+            )
+            older = execute(run_id=message.run_id, attempt=1, digest=PLAYBOOKS["uptime-kuma"])
+            with anyio.fail_after(WAIT_S):
+                await ref.tell(cancel, sender=run_ref)
+                await ref.tell(older, sender=run_ref)
+                told = await run.wait(6)
+            outdated = told[5]
+            assert isinstance(outdated, StepResult)
+            assert outdated.step_id == older.step_id
+            assert outdated.status == "failed"
+            assert outdated.failure is not None
+            assert outdated.failure.error == "refused: attempt 1 is older than attempt 2"
             assert agent.playbook_runs == 1
         assert agent.refused == []
         assert side.bridge.statistics.dead_lettered == 0

@@ -1,7 +1,8 @@
 """Runs and the agents that take their steps, in one process, on the machine's PostgreSQL and
 real Ansible: a step that needs a GPU pauses the run until a desktop agent with the VRAM joins
 (or fails it past the wait limit); an attempt whose agent goes silent, or restarts, is
-interrupted and a new attempt goes to an agent that can take it."""
+interrupted and a new attempt goes to an agent that can take it (the silent agent, which
+still hears, is told to stop the attempt it was given up on)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from chiffon.database import Database
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.events import RunPaused, RunResumed, StepStarted
 from chiffon.orchestrator.tables import steps
-from chiffon.protocol import StepOutput
+from chiffon.protocol import StepOutput, StepStatusQuery, StepStatusReport
 from chiffon.settings import Settings
 
 from .agents import Cut, Events, Link, desktop, resource_file
@@ -135,7 +136,7 @@ async def test_an_attempt_whose_agent_goes_silent_is_interrupted_and_a_new_one_r
         async with System(config, catalog=CATALOG) as system:
             link = await system.spawn(Link, system.domain.registry)
             # desk-1 has the most free memory: the first attempt goes to it, and naps there.
-            await desktop(
+            desk = await desktop(
                 system.actors, system.domain.catalog, tmp_path, link, "desk-1", interval_s=0.2
             )
             async with anyio.create_task_group() as tg:
@@ -146,13 +147,16 @@ async def test_an_attempt_whose_agent_goes_silent_is_interrupted_and_a_new_one_r
                     )
 
                 tg.start_soon(run)
+                first = await events.until(StepStarted)
                 await until_napping(events)
-                await link.tell(Cut())  # desk-1 goes on napping; nothing it says arrives
+                await link.tell(Cut())  # nothing desk-1 says arrives; it still hears
                 second = await events.until(StepStarted, 2)
-            (tmp_path / "desk-1" / "target" / "box" / "release").write_text("")
             [finished] = summary
             tries = await attempts(system.database, finished.run_id)
             states = await run_states(system.database, finished.run_id)
+            # The run told desk-1 to stop the attempt it gave up on (before routing the next).
+            query = StepStatusQuery(run_id=first.run_id, step_id=first.step_id, attempt=1)
+            report: StepStatusReport = await desk.ask(query)
     assert finished.status == "succeeded"
     assert second.attempt == 2
     [(a1, agent1, status1, reason1), (a2, agent2, status2, _)] = tries
@@ -162,6 +166,12 @@ async def test_an_attempt_whose_agent_goes_silent_is_interrupted_and_a_new_one_r
     assert (a2, agent2, status2) == (2, "local", "succeeded")
     assert "paused" not in [s for s, _ in states]
     assert (tmp_path / "target" / "box" / "nap.txt").exists()
+    assert report.state == "finished"
+    assert report.result is not None
+    assert report.result.status == "interrupted"
+    assert report.result.failure is not None
+    assert report.result.failure.error == f"cancelled by the orchestrator: {reason1}"
+    assert not (tmp_path / "desk-1" / "target" / "box" / "nap.txt").exists()
 
 
 async def test_an_attempt_cut_off_by_its_agent_restarting_is_interrupted_and_tried_again(

@@ -15,6 +15,7 @@ from chiffon.protocol import (
     GpuSample,
     Needs,
     ResourceSample,
+    StepCancel,
     StepPreview,
     StepPreviewResult,
     StepResult,
@@ -69,6 +70,7 @@ AGENT_SAMPLES: list[WireModel] = [
     StepPreview(playbook="ollama", hosts=("desk",), variables={"model": "llama3.1"}),
     StepPreviewResult(text="no changes"),
     StepStatusQuery(run_id=RUN, step_id=STEP, attempt=2),
+    StepCancel(run_id=RUN, step_id=STEP, attempt=1, reason="lost its agent: desk-1 said goodbye"),
     StepStatusReport(
         name="desk-1",
         run_id=RUN,

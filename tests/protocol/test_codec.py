@@ -64,6 +64,7 @@ SAMPLES: list[WireModel] = [
         run_id=RUN,
         step_id=STEP,
         attempt=1,
+        position=0,
         playbook="uptime-kuma",
         digest="sha256:ab",
         hosts=("core",),
@@ -113,8 +114,9 @@ def test_a_message_survives_encoding_unchanged(message: WireModel) -> None:
         (b"[1, 2]", "not_a_frame", "object of kind, v and body"),
         (b'{"kind": "run.deleted", "v": 1, "body": {}}', "unknown_kind", "'run.deleted'"),
         (b'{"kind": "run.requested", "v": 0, "body": {}}', "wrong_version", "v=0"),
+        (b'{"kind": "step.execute", "v": 1, "body": {}}', "wrong_version", "version 2 here"),
         (
-            json.dumps({"kind": "step.execute", "v": 1, "body": {"run_id": str(RUN)}}).encode(),
+            json.dumps({"kind": "step.execute", "v": 2, "body": {"run_id": str(RUN)}}).encode(),
             "invalid_body",
             "step.execute: step_id: Field required",
         ),

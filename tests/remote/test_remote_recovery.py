@@ -1,6 +1,7 @@
 """Faults injected for real into a homelab spread over processes: a ``chiffon agent`` killed
-with SIGKILL in the middle of a step, and the orchestrator (``chiffon run``) killed with
-SIGKILL while a remote agent runs its step.
+with SIGKILL in the middle of a step, cut off from the broker mid-step long enough to be
+given up on (and back while its playbook still runs), and the orchestrator (``chiffon run``)
+killed with SIGKILL while a remote agent runs its step.
 
 Each test ends by checking what survived: every attempt in exactly one terminal state through
 an unbroken chain of transitions, every dispatched attempt in its agent's ledger with the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import uuid
 from collections import Counter
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 
 from tests.recovery.lab import README_REQUEST, wait_until
 
-from .lab import RemoteLab
+from .lab import RemoteLab, TcpProxy
 
 # Generous: the machine is shared, and these runs sleep on purpose in their playbooks.
 pytestmark = [
@@ -48,6 +50,17 @@ def running_on_agent(lab: RemoteLab, run_id: uuid.UUID, playbook: str) -> dict[s
         running,
         lambda: f"{playbook} to run: {lab.records.steps(run_id)}, {lab.executions()}",
     )
+
+
+def ledger_times(lab: RemoteLab, name: str) -> dict[tuple[uuid.UUID, int], tuple[float, float]]:
+    """When the agent recorded each attempt started, and finished (wall clock, its ledger)."""
+    path = lab.agent_home(name) / f"ledger-{name}.sqlite3"
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+    try:
+        rows = db.execute("SELECT step_id, attempt, started_at, finished_at FROM attempts")
+        return {(uuid.UUID(s), a): (started, finished) for s, a, started, finished in rows}
+    finally:
+        db.close()
 
 
 def status_reports(lab: RemoteLab, run_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -164,6 +177,62 @@ def test_an_agent_killed_mid_step_and_restarted_before_it_is_missed_reports_the_
     assert lab.executions() == Counter({"uptime-kuma": 2, "uptime-kuma-monitors": 1})
     lab.assert_survived(run_id)
     assert restarted.poll() is None
+
+
+def test_an_agent_cut_off_mid_step_stops_the_attempt_given_up_on_before_it_runs_the_next(
+    remote_lab: RemoteLab,
+) -> None:
+    lab = remote_lab
+    name = lab.add_agent()
+    proxy = TcpProxy.to(lab.amqp_url)
+    try:
+        # Each playbook sleeps 20 s: the first attempt still sleeps when the agent comes back
+        # (cut, missed, given up on, reconnected take a few seconds).
+        agent = lab.start_agent(name, connect=proxy.url(lab.amqp_url), sleep_s=20)
+        since = dt.datetime.now(dt.UTC)
+        run = lab.start_run("--yes", "--json", README_REQUEST)
+        run_id = lab.run_of(run, since)
+        given_up = running_on_agent(lab, run_id, "uptime-kuma")
+        workers = lab.sleeping_module(name)
+
+        proxy.cut()
+        try:
+            # Missed heartbeats: the attempt is interrupted, and the next one waits (paused)
+            # for an agent. The cut-off agent runs the first one all the while.
+            wait_until(
+                lambda: lab.records.run(run_id)["status"] == "paused",
+                lambda: f"the run to pause: {attempts(lab, run_id)}",
+            )
+            still_running = lab.alive(workers)
+            assert lab.ledger(name)[(given_up["id"], 1)]["state"] == "started"
+        finally:
+            proxy.restore()
+        summary = lab.summary(run)
+    finally:
+        proxy.close()
+
+    assert still_running != []
+    assert run.returncode == 0, lab.output(run)[-3000:]
+    assert summary["status"] == "succeeded"
+    assert attempts(lab, run_id) == [
+        ("uptime-kuma", 1, "interrupted"), ("uptime-kuma", 2, "succeeded"),
+        ("uptime-kuma-monitors", 1, "succeeded"),
+    ]  # fmt: skip
+    first, second = [s for s in lab.records.steps(run_id) if s["playbook"] == "uptime-kuma"]
+    assert (first["agent"], second["agent"]) == (name, name)
+    assert "lost its agent" in first["reason"]
+    # Back, the agent found the run's step.cancel in its queue before the second attempt: it
+    # stopped the first (its Ansible killed), then ran the second. The two never overlapped.
+    result = lab.ledger(name)[(first["id"], 1)]["result"]
+    assert result["status"] == "interrupted"
+    assert result["failure"]["error"] == f"cancelled by the orchestrator: {first['reason']}"
+    assert lab.alive(workers) == []
+    times = ledger_times(lab, name)
+    assert times[(first["id"], 1)][1] <= times[(second["id"], 2)][0]
+    assert "result for no current step ignored" in lab.output(run)
+    assert lab.executions() == Counter({"uptime-kuma": 2, "uptime-kuma-monitors": 1})
+    lab.assert_survived(run_id)
+    assert agent.poll() is None
 
 
 @pytest.mark.parametrize("meanwhile", ["finished", "running"])

@@ -17,6 +17,9 @@ Messages it handles (every one a protocol model, so a remote orchestrator can se
 - ``StepPreview`` (asked) → ``StepPreviewResult``: the check-mode diff, or why there is none.
   A preview runs in the agent's own handler: it holds other questions for its few seconds,
   never the heartbeats (those come from the agent's ``Presence`` child).
+- ``StepCancel`` (told by a run that gave up on an attempt): the attempt, if it still runs
+  here, is stopped (see below) and recorded ``interrupted`` with the reason; otherwise
+  nothing happens.
 - ``AgentsDiscover`` → announces itself again.
 
 Redelivery and restarts (the ledger, ``chiffon.agents.ledger``): an attempt already seen (same
@@ -26,6 +29,15 @@ previous process of this agent started and never finished is taken over at start
 left of its Ansible is killed and it is recorded ``interrupted``, which is what a status
 question or a redelivery then hears. With a ``journal``, an envelope already processed (the
 inbox) is ignored as before.
+
+One attempt of a step at a time (a step is its run and its position in the plan; each
+attempt has a step id of its own): the orchestrator sends attempt M only once it has given up
+on attempt N < M, but an agent cut off from the broker may still run N when M arrives. N is
+then *superseded* before M starts: its playbook stopped, whatever is left of that attempt's
+Ansible (and only that attempt's) killed, recorded ``interrupted`` ("superseded by attempt
+M"), and that result told to its recipient (the run ignores a result for an attempt it no
+longer waits for). An execute older than an attempt of the same step that the ledger holds is
+refused with a failed result, and nothing runs.
 """
 
 from __future__ import annotations
@@ -52,12 +64,13 @@ from chiffon.actors import (
     handler,
 )
 from chiffon.agents.capacity import NOTHING, free, shortfalls, total
-from chiffon.agents.errors import AgentError, LedgerUnavailable
+from chiffon.agents.errors import AgentError, AttemptOutdated, LedgerUnavailable
 from chiffon.agents.infra.ansible import playbook_variables, run_playbook
 from chiffon.agents.infra.errors import DigestMismatch, InfraError, UnknownPlaybook
-from chiffon.agents.infra.processes import kill_processes_naming
+from chiffon.agents.infra.processes import attempt_marker, kill_processes_naming
 from chiffon.agents.infra.runner import (
     AttemptFinished,
+    Halt,
     Recipient,
     RunStep,
     StepRunner,
@@ -78,6 +91,7 @@ from chiffon.protocol import (
     Needs,
     Plan,
     ResourceSample,
+    StepCancel,
     StepExecute,
     StepFailure,
     StepPreview,
@@ -109,6 +123,7 @@ class _Running:
     needs: Needs
     recipient: Recipient
     runner: LocalRef
+    halt: Halt
 
 
 class InfraAgent(Actor):
@@ -213,12 +228,20 @@ class InfraAgent(Actor):
             and not await self.journal.mark_processed(f"infra:{self.name}", envelope.id)
         ):
             return
+        # An older attempt of this step still running here (this agent was cut off when the
+        # orchestrator gave up on it) ends before this one is even recorded, so that their
+        # times in the ledger never overlap.
+        for older, running in list(self.running.items()):
+            if _same_step(running.message, message) and running.message.attempt < message.attempt:
+                await self.stop_attempt(older, f"superseded by attempt {message.attempt}")
         envelope_id = None if envelope is None else str(uuid.UUID(int=envelope.id))
         try:
             seen = await asyncio.to_thread(
-                self.ledger.begin, message.run_id, message.step_id, message.attempt, envelope_id
-            )
-        except LedgerUnavailable as exc:  # nothing runs that the ledger cannot vouch for
+                self.ledger.begin, message.run_id, message.step_id, message.attempt, envelope_id,
+                message.position,
+            )  # fmt: skip
+        except (LedgerUnavailable, AttemptOutdated) as exc:
+            # Nothing runs that the ledger cannot vouch for, or knows the orchestrator gave up on.
             await self.tell(Recipient(sender), failed(message, f"refused: {exc}"))
             return
         if seen is not None:
@@ -232,13 +255,47 @@ class InfraAgent(Actor):
         held = self.holds.pop(message.step_id, None)
         needs = held[0] if held is not None else self.needs_of(message.playbook)
         recipient = Recipient(sender)
+        halt = Halt()
         runner = await self.context.spawn(
-            StepRunner, self.workshop, message, recipient,
+            StepRunner, self.workshop, message, recipient, halt,
             name=f"{self.name}.step-{message.step_id}-{message.attempt}",
         )  # fmt: skip
         self.context.watch(runner)
-        self.running[key] = _Running(message, needs, recipient, runner)
+        self.running[key] = _Running(message, needs, recipient, runner, halt)
         await runner.tell(RunStep())
+
+    @handler
+    async def cancel(self, message: StepCancel) -> None:
+        """Stop the attempt if it still runs here; anything else about it stays as it is."""
+        key = (message.step_id, message.attempt)
+        if key not in self.running:
+            log.info(
+                "cancel for an attempt not running here ignored",
+                step_id=str(message.step_id), attempt=message.attempt,
+            )  # fmt: skip
+            return
+        await self.stop_attempt(key, f"cancelled by the orchestrator: {message.reason}")
+
+    async def stop_attempt(self, key: tuple[uuid.UUID, int], why: str) -> None:
+        """Stop a running attempt before anything else happens here: its playbook cancelled
+        (its runner waits, within ``CANCEL_GRACE_S``, for ansible-playbook to stop), then
+        whatever still works in that attempt's directory killed; recorded ``interrupted``
+        saying ``why`` and told to its recipient — or, had it just ended, its own result."""
+        running = self.running.pop(key)
+        message = running.message
+        self.context.unwatch(running.runner)
+        running.halt(why)
+        await running.runner.stop()
+        marker = attempt_marker(message.step_id, message.attempt)
+        killed = await asyncio.to_thread(kill_processes_naming, marker)
+        log.warning(
+            "attempt stopped", step_id=str(message.step_id), attempt=message.attempt,
+            reason=why, leftovers_killed=killed,
+        )  # fmt: skip
+        result = running.halt.result
+        if result is None:
+            result = interrupted(message.run_id, message.step_id, message.attempt, why)
+        await self.finished(result, running.recipient)
 
     @handler
     async def on_attempt_finished(self, message: AttemptFinished) -> None:
@@ -301,7 +358,8 @@ class InfraAgent(Actor):
     async def take_over(self, attempt: Attempt) -> StepResult:
         """An attempt a dead process of this agent started: kill what is left of it, and
         record it interrupted."""
-        killed = await asyncio.to_thread(kill_processes_naming, str(attempt.step_id))
+        marker = attempt_marker(attempt.step_id, attempt.attempt)
+        killed = await asyncio.to_thread(kill_processes_naming, marker)
         if killed:
             log.warning(
                 "killed what was left of an interrupted attempt",
@@ -449,6 +507,11 @@ async def preview_plan(agent: ActorRef, plan: Plan, *, timeout: float = 300.0) -
         answer: StepPreviewResult = await agent.ask(ask, timeout=timeout)
         answers.append(answer.text)
     return tuple(answers)
+
+
+def _same_step(a: StepExecute, b: StepExecute) -> bool:
+    """Attempts of one step: the same run, the same place in its plan."""
+    return a.run_id == b.run_id and a.position == b.position
 
 
 def _capped(text: str, limit: int = 65536) -> str:

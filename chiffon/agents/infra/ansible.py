@@ -33,7 +33,7 @@ from chiffon.agents.infra.events import (
     PlaybookEvent,
     PlaybookOutcome,
 )
-from chiffon.agents.infra.processes import kill_processes_naming
+from chiffon.agents.infra.processes import inside, kill_processes_naming
 from chiffon.agents.infra.redaction import Redactor
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepFailure
@@ -194,7 +194,7 @@ def _stop_processes(work_dir: Path) -> None:
     """Kill whatever still works for the run in ``work_dir`` once ansible-runner has killed
     ansible-playbook's process group (``-e @work_dir/env/extravars``, modules under
     ``work_dir/tmp`` name it)."""
-    kill_processes_naming(str(work_dir))
+    kill_processes_naming(inside(work_dir))
 
 
 def _forget_variables(work_dir: Path) -> None:

@@ -6,6 +6,11 @@ attempt's ``Recipient`` as a ``StepOutput``; the outcome goes back to the agent 
 ``AttemptFinished`` (the agent records it in its ledger and tells the result). Every failure
 becomes a failed result: a runner never raises, so nothing restarts it (a restart would run
 the playbook a second time).
+
+The agent stops an attempt (superseded by a newer one, or cancelled) through its ``Halt``:
+the runner's handler is busy running the playbook, so a message would wait behind it. The
+playbook's run is cancelled, which stops ansible-playbook and kills what works in the
+attempt's directory; the runner then tells nothing, and the agent records the result.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import anyio
 import structlog
 
 from chiffon.actors import Actor, ActorRef, ActorStopped, MailboxFull, handler
 from chiffon.agents.infra.ansible import run_playbook
 from chiffon.agents.infra.errors import InfraError
 from chiffon.agents.infra.events import PlaybookEvent, PlaybookOutcome
+from chiffon.agents.infra.processes import attempt_dir_name
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepExecute, StepFailure, StepOutput, StepResult
 
@@ -37,8 +44,8 @@ class Workshop:
     output_cap: int
 
     def attempt_dir(self, message: StepExecute) -> Path:
-        # The name is what start-up reconciliation finds leftover processes by (processes.py).
-        return self.work_dir / f"{message.step_id}-{message.attempt}"
+        # The name is what leftover processes are found by (processes.py).
+        return self.work_dir / attempt_dir_name(message.step_id, message.attempt)
 
 
 @dataclasses.dataclass(slots=True)
@@ -48,6 +55,23 @@ class Recipient:
     between the agent and the attempt's runner."""
 
     ref: ActorRef | None
+
+
+@dataclasses.dataclass(slots=True)
+class Halt:
+    """How the agent stops a running attempt, shared in-process with its runner (see the
+    module docstring). ``result`` is the runner's own, when the playbook had ended before the
+    halt reached it."""
+
+    reason: str | None = None
+    scope: anyio.CancelScope | None = None
+    result: StepResult | None = None
+
+    def __call__(self, reason: str) -> None:
+        """Stop the attempt's playbook (the runner's handler then ends)."""
+        self.reason = reason
+        if self.scope is not None:
+            self.scope.cancel()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,14 +92,34 @@ class AttemptFinished:
 class StepRunner(Actor):
     """Runs ``message``'s playbook once, in ``workshop``."""
 
-    def __init__(self, workshop: Workshop, message: StepExecute, recipient: Recipient) -> None:
+    def __init__(
+        self,
+        workshop: Workshop,
+        message: StepExecute,
+        recipient: Recipient,
+        halt: Halt | None = None,
+    ) -> None:
         self.workshop = workshop
         self.message = message
         self.recipient = recipient
+        self.halt = halt if halt is not None else Halt()
         self.unsent = 0
 
     @handler
     async def run(self, _: RunStep) -> None:
+        halt = self.halt
+        if halt.reason is None:  # halted before it began: nothing to run, nothing to stop
+            with anyio.CancelScope() as scope:
+                halt.scope = scope
+                halt.result = await self.attempt()
+        if halt.reason is not None:
+            return  # halted: the agent records and tells the result
+        parent = self.context.parent
+        assert parent is not None
+        assert halt.result is not None
+        await parent.tell(AttemptFinished(halt.result))
+
+    async def attempt(self) -> StepResult:
         message, workshop = self.message, self.workshop
         try:
             outcome = await run_playbook(
@@ -89,15 +133,11 @@ class StepRunner(Actor):
                 output_cap=workshop.output_cap,
             )
         except InfraError as exc:
-            result = failed(message, str(exc))
+            return failed(message, str(exc))
         except Exception as exc:  # a bug here must still end the attempt with a result
             log.exception("step runner failed", step_id=str(message.step_id))
-            result = failed(message, f"the agent could not run the step: {exc!r}")
-        else:
-            result = outcome_result(message, outcome)
-        parent = self.context.parent
-        assert parent is not None
-        await parent.tell(AttemptFinished(result))
+            return failed(message, f"the agent could not run the step: {exc!r}")
+        return outcome_result(message, outcome)
 
     def forward(self, event: PlaybookEvent) -> None:
         recipient = self.recipient.ref

@@ -1,0 +1,222 @@
+"""One attempt of a step at a time on an agent, with real ansible-playbook runs: a newer attempt
+of a step stops the older one still running here (superseded), a ``StepCancel`` stops the
+attempt it names, and an attempt older than one the ledger holds is refused. Each stopped
+attempt's Ansible (and only its own) is gone, and the ledger says why it ended."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from pathlib import Path
+
+import anyio
+import psutil
+
+from chiffon.actors import ActorSystem, LocalRef
+from chiffon.agents.infra import InfraAgent
+from chiffon.agents.ledger import Attempt, Ledger
+from chiffon.planning.catalog import Catalog
+from chiffon.protocol import StepCancel, StepExecute, StepStatusQuery, StepStatusReport
+
+from .standin import Dispatch, RunStandIn, step
+
+NAME = "desk-1"
+
+
+async def spawn(system: ActorSystem, catalog: Catalog, root: Path) -> tuple[LocalRef, RunStandIn]:
+    infra = await system.spawn(
+        lambda: InfraAgent(
+            catalog, target_root=root / "target", work_dir=root / "work", output_cap=4096,
+            name=NAME,
+        ),
+        name=NAME,
+    )  # fmt: skip
+    stand_in = RunStandIn(infra)
+    await system.spawn(lambda: stand_in, name="run")
+    return infra, stand_in
+
+
+def marker(execute: StepExecute) -> str:
+    """What the command lines of that attempt's processes name: its work directory."""
+    return f"{execute.step_id}-{execute.attempt}/"
+
+
+def processes_naming(marker: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.status() != psutil.STATUS_ZOMBIE and any(
+                marker in arg for arg in process.cmdline()
+            ):
+                found.append(process)
+    return found
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    left = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(process)
+    return left
+
+
+async def sleeping(execute: StepExecute) -> list[psutil.Process]:
+    """Wait until the attempt's Ansible waits in the wait_for module; its processes then
+    (ansible-playbook, its worker, the module)."""
+    with anyio.fail_after(60):
+        while True:
+            found = processes_naming(marker(execute))
+            if modules(found):
+                return found
+            await anyio.sleep(0.05)
+
+
+def modules(processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The wait_for module's process among ``processes`` (Python running it: the shells that
+    chmod it before name it too, and are gone a moment later)."""
+    return [p for p in processes if any(a.endswith("/AnsiballZ_wait_for.py") for a in _cmdline(p))]
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
+def ledger_row(root: Path, execute: StepExecute) -> Attempt | None:
+    ledger = Ledger(root / "work" / f"ledger-{NAME}.sqlite3", "the test")
+    try:
+        return ledger.get(execute.step_id, execute.attempt)
+    finally:
+        ledger.close()
+
+
+async def status(infra: LocalRef, execute: StepExecute) -> StepStatusReport:
+    query = StepStatusQuery(run_id=execute.run_id, step_id=execute.step_id, attempt=execute.attempt)
+    report: StepStatusReport = await infra.ask(query)
+    return report
+
+
+def starts(run: RunStandIn, execute: StepExecute) -> int:
+    """How many times the attempt's playbook started (its outputs say)."""
+    return sum(
+        1 for o in run.outputs if o.step_id == execute.step_id and o.event == "playbook_on_start"
+    )
+
+
+async def test_a_newer_attempt_of_a_step_stops_the_older_one_first_and_runs_once(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    first = step(catalog, "slow")
+    # What the orchestrator sends once it gave up on the first: the same step (run and
+    # position), a step id of its own, the next attempt.
+    second = step(catalog, "slow", run_id=first.run_id, step_id=uuid.uuid4(), attempt=2)
+    bystander = step(catalog, "slow", hosts=("crate",))  # another step, also running here
+    async with ActorSystem() as system:
+        infra, run = await spawn(system, catalog, tmp_path)
+        await system.lookup("run").tell(Dispatch(first))
+        await system.lookup("run").tell(Dispatch(bystander))
+        first_processes = await sleeping(first)
+        bystander_processes = modules(await sleeping(bystander))
+
+        await system.lookup("run").tell(Dispatch(second))
+        superseded = await run.next_result()
+        left_of_first = alive(first_processes) + processes_naming(marker(first))
+        second_processes = await sleeping(second)
+        bystander_left = alive(bystander_processes)
+        report = await status(infra, first)
+        (tmp_path / "target" / "box" / "never").write_text("")  # let the second attempt end
+        finished = await run.next_result()
+        (tmp_path / "target" / "crate" / "never").write_text("")
+        await run.until(lambda: len(run.results) == 3)
+    assert (superseded.step_id, superseded.attempt) == (first.step_id, 1)
+    assert superseded.status == "interrupted"
+    assert superseded.failure is not None
+    assert superseded.failure.error == "superseded by attempt 2"
+    assert left_of_first == [], "the superseded attempt's Ansible still runs"
+    assert bystander_left == bystander_processes, "another step's Ansible was stopped"
+    assert report.state == "finished"
+    assert report.result == superseded
+    # In the ledger, the first attempt had ended before the second was recorded.
+    old, new = ledger_row(tmp_path, first), ledger_row(tmp_path, second)
+    assert old is not None
+    assert new is not None
+    assert old.result == superseded
+    assert old.finished_at is not None
+    assert old.finished_at <= new.started_at
+    assert (new.position, new.state) == (0, "finished")
+    assert (finished.step_id, finished.attempt, finished.status) == (second.step_id, 2, "succeeded")
+    assert second_processes
+    assert processes_naming(marker(second)) == []
+    assert starts(run, first) == 1
+    assert starts(run, second) == 1, "the second attempt ran more than once"
+    assert (tmp_path / "target" / "box" / "waited.txt").read_text() == "waited\n"
+    assert {r.step_id: r.status for r in run.results}[bystander.step_id] == "succeeded"
+
+
+async def test_a_cancel_stops_the_attempt_it_names_and_changes_nothing_else(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    running = step(catalog, "slow")
+    done = step(catalog, "write")
+    never = step(catalog, "write")
+    reason = "lost its agent: desk-1 missed 2 heartbeats"
+    async with ActorSystem() as system:
+        infra, run = await spawn(system, catalog, tmp_path)
+        await system.lookup("run").tell(Dispatch(done))
+        written = await run.next_result()
+        await system.lookup("run").tell(Dispatch(running))
+        processes = await sleeping(running)
+
+        await infra.tell(
+            StepCancel(run_id=running.run_id, step_id=running.step_id, attempt=1, reason=reason)
+        )
+        cancelled = await run.next_result()
+        left = alive(processes) + processes_naming(marker(running))
+        # A cancel for an attempt that finished, and for one never seen here: nothing happens
+        # (the status questions after them are answered once they have been handled).
+        for execute in (done, never):
+            await infra.tell(
+                StepCancel(run_id=execute.run_id, step_id=execute.step_id, attempt=1, reason=reason)
+            )
+        reports = [await status(infra, e) for e in (running, done, never)]
+    assert (cancelled.step_id, cancelled.status) == (running.step_id, "interrupted")
+    assert cancelled.failure is not None
+    assert cancelled.failure.error == f"cancelled by the orchestrator: {reason}"
+    assert left == []
+    assert written.status == "succeeded"
+    assert [r.state for r in reports] == ["finished", "finished", "unknown"]
+    assert [r.result for r in reports[:2]] == [cancelled, written]
+    assert run.results == [written, cancelled]
+    assert ledger_row(tmp_path, never) is None
+    assert not (tmp_path / "target" / "box" / "waited.txt").exists()
+
+
+async def test_an_attempt_older_than_one_the_ledger_holds_is_refused_and_never_runs(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    newer = step(catalog, "write", attempt=2, variables={"greeting": "second"})
+    older = step(catalog, "write", run_id=newer.run_id, variables={"greeting": "first"})
+    other_step = step(catalog, "write", run_id=newer.run_id, position=1)
+    async with ActorSystem() as system:
+        infra, run = await spawn(system, catalog, tmp_path)
+        await system.lookup("run").tell(Dispatch(newer))
+        await run.next_result()
+        await system.lookup("run").tell(Dispatch(older))
+        refused = await run.next_result()
+        await system.lookup("run").tell(Dispatch(other_step))  # attempt 1 of the next step
+        next_step = await run.next_result()
+        report = await status(infra, older)
+    assert (refused.step_id, refused.attempt, refused.status) == (older.step_id, 1, "failed")
+    assert refused.failure is not None
+    assert refused.failure.error == (
+        "refused: attempt 1 of step 1 is older than attempt 2, which this agent already had: "
+        "it never runs"
+    )
+    assert starts(run, older) == 0
+    assert report.state == "unknown"
+    assert ledger_row(tmp_path, older) is None
+    assert next_step.status == "succeeded"
+    assert (tmp_path / "target" / "box" / "greeting.txt").read_text() == "hi\n"
