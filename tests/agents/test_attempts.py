@@ -1,18 +1,22 @@
 """One attempt of a step at a time on an agent, with real ansible-playbook runs: a newer attempt
 of a step stops the older one still running here (superseded), a ``StepCancel`` stops the
 attempt it names, and an attempt older than one the ledger holds is refused. Each stopped
-attempt's Ansible (and only its own) is gone, and the ledger says why it ended."""
+attempt's Ansible (and only its own) is gone, and the ledger says why it ended. A ledger from
+before attempts named their step's position still opens, and works."""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import uuid
 from pathlib import Path
 
 import anyio
 import psutil
+import pytest
 
 from chiffon.actors import ActorSystem, LocalRef
+from chiffon.agents.errors import AttemptOutdated
 from chiffon.agents.infra import InfraAgent
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.planning.catalog import Catalog
@@ -220,3 +224,32 @@ async def test_an_attempt_older_than_one_the_ledger_holds_is_refused_and_never_r
     assert ledger_row(tmp_path, older) is None
     assert next_step.status == "succeeded"
     assert (tmp_path / "target" / "box" / "greeting.txt").read_text() == "hi\n"
+
+
+def test_a_ledger_written_before_attempts_named_their_position_is_upgraded_in_place(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE attempts (step_id TEXT NOT NULL, attempt INTEGER NOT NULL, run_id TEXT"
+        " NOT NULL, envelope_id TEXT, owner TEXT NOT NULL, state TEXT NOT NULL, result TEXT,"
+        " started_at REAL NOT NULL, finished_at REAL, PRIMARY KEY (step_id, attempt))"
+    )
+    run_id, old_step = uuid.uuid4(), uuid.uuid4()
+    db.execute(
+        "INSERT INTO attempts VALUES (?, 1, ?, NULL, 'host:1:0', 'started', NULL, 1.0, NULL)",
+        (str(old_step), str(run_id)),
+    )
+    db.commit()
+    db.close()
+    ledger = Ledger(path, "host:2:0")
+    try:
+        [kept] = ledger.unfinished()
+        newer = ledger.begin(run_id, uuid.uuid4(), 2, None, 0)
+        with pytest.raises(AttemptOutdated):
+            ledger.begin(run_id, uuid.uuid4(), 1, None, 0)
+    finally:
+        ledger.close()
+    assert (kept.step_id, kept.position) == (old_step, None)
+    assert newer is None
