@@ -42,6 +42,7 @@ from chiffon.actors.errors import (
     UnencodableBody,
 )
 from chiffon.actors.journal import Durability
+from chiffon.bridge.consumer import Consumer, Delivery
 from chiffon.bridge.dead_letters import DeadLetter, from_headers, peek
 from chiffon.bridge.errors import BrokerUnavailable, Refused, RemoteError
 from chiffon.bridge.inbox import Inbox
@@ -137,6 +138,7 @@ class Bridge:
         self._dead: AbstractExchange | None = None
         self._publisher: Publisher | None = None
         self._queue: AbstractQueue | None = None
+        self._consumer: Consumer | None = None
         self._queues: list[tuple[AbstractQueue, str]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -204,7 +206,8 @@ class Bridge:
         once the actors it delivers to are spawned."""
         if self._channel is None or self._queue is None:
             raise RuntimeError("connect() the bridge before consuming")
-        self._queues.append((self._queue, await self._queue.consume(self._on_message)))
+        self._consumer = Consumer(self._channel, self._queue.name, self._on_message)
+        await self._consumer.start()
         if self.orchestrator and self.record_dead_letter is not None:
             audit = await self._channel.get_queue(
                 self.topology.dead_letter_audit_queue, ensure=True
@@ -214,6 +217,9 @@ class Bridge:
     async def stop_consuming(self) -> None:
         """Take no more messages (what is unacknowledged goes back to the queue); sends
         still work. Called before the actors stop."""
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
         for queue, consumer_tag in self._queues:
             with contextlib.suppress(Exception):
                 await queue.cancel(consumer_tag)
@@ -368,7 +374,7 @@ class Bridge:
 
     # -- receiving -------------------------------------------------------------------------
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, message: Delivery) -> None:
         self.statistics.received += 1
         try:
             try:
@@ -399,7 +405,7 @@ class Bridge:
         with contextlib.suppress(Exception):
             await message.ack()
 
-    def _check(self, message: AbstractIncomingMessage) -> list[WireEnvelope]:
+    def _check(self, message: Delivery) -> list[WireEnvelope]:
         body = message.body
         if len(body) > MAX_BODY_BYTES:
             raise Refused(
@@ -451,9 +457,7 @@ class Bridge:
             return False
         return True
 
-    async def _fresh(
-        self, message: AbstractIncomingMessage, envelopes: list[WireEnvelope]
-    ) -> list[WireEnvelope]:
+    async def _fresh(self, message: Delivery, envelopes: list[WireEnvelope]) -> list[WireEnvelope]:
         seen = await self.inbox.processed_among(self.consumer_name, [e.id.int for e in envelopes])
         if not seen:
             return envelopes
@@ -554,7 +558,7 @@ class Bridge:
         except Exception as exc:
             log.warning("answer not published", kind=envelope.kind, error=str(exc))
 
-    async def _refuse(self, message: AbstractIncomingMessage, refused: Refused) -> bool:
+    async def _refuse(self, message: Delivery, refused: Refused) -> bool:
         """Publish ``message`` to the dead-letter exchange with the reason; ``False`` (and
         the message requeued) when that publish failed."""
         from aio_pika import DeliveryMode, Message
