@@ -433,7 +433,7 @@ class Bridge:
         for envelope in envelopes:
             # An agent speaks for itself only: a body naming an agent (announce, heartbeat,
             # goodbye, offers, reports) must name the one whose key signed it.
-            named = getattr(envelope.body, "name", None)
+            named = envelope.body.__dict__.get("name")  # a field, if the kind has one
             if envelope.sender.startswith("agent:") and named is not None and named != key_id:
                 raise Refused(
                     "forged", f"agent {key_id} sent a {envelope.kind} in the name of {named!r}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import uuid
 from typing import Any
 
@@ -190,12 +191,17 @@ def _bool(value: Any, name: str) -> bool:
     return value
 
 
+_CANONICAL_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.IGNORECASE
+)
+
+
 def _uuid(value: Any, name: str = "id") -> uuid.UUID:
-    text = _str(value, name)
-    parsed = uuid.UUID(text)
-    if str(parsed) != text.lower():  # no braces, no missing hyphens: one spelling per id
+    # One spelling per id (no braces, no missing hyphens): checked on the text, so the
+    # UUID is built from its integer without parsing the text a second time.
+    if not isinstance(value, str) or _CANONICAL_UUID.fullmatch(value) is None:
         raise ValueError(f"{name} must be a UUID in its canonical 8-4-4-4-12 form")
-    return parsed
+    return uuid.UUID(int=int(value.replace("-", ""), 16))
 
 
 def _optional_uuid(value: Any) -> uuid.UUID | None:
