@@ -67,8 +67,10 @@ class Delivery:
 
     async def ack(self) -> None:
         """Acknowledge on the channel it came on (which fails once that channel is gone:
-        the broker hands an unacknowledged message over again)."""
-        await self._message.channel.basic_ack(self._tag())
+        the broker hands an unacknowledged message over again). The frame is queued for the
+        connection's writer, not waited for: an ack has no answer, and one lost with its
+        connection means a redelivery, which the inbox drops."""
+        await self._message.channel.basic_ack(self._tag(), wait=False)
 
     async def nack(self, *, requeue: bool = True) -> None:
         await self._message.channel.basic_nack(self._tag(), requeue=requeue)
