@@ -9,7 +9,7 @@ reason, and the consumer goes on): size (``oversize``), the AMQP ``user_id`` the
 vouches for (``unauthenticated``), the signature headers (``unsigned``), the key they name
 (``unknown_sender``), the HMAC over the exact body bytes (``forged``), the envelopes
 (``not_json``, ``not_a_frame``, ``unknown_kind``, ``wrong_version``, ``invalid_body``), their
-senders against key and user (``forged``), their age (``replayed``), the inbox (an id already
+senders against key and user (``forged``), their age or an id twice (``replayed``), the inbox (an id already
 processed: a broker redelivery is acknowledged quietly, anything else is ``replayed``), the
 recipient (``no_recipient``); a check that breaks on the input with an unexpected exception
 refuses it as ``unreadable``, naming the exception. Then each envelope is delivered — an
@@ -440,6 +440,11 @@ class Bridge:
                 )
             if envelope.in_reply_to is None and not self._has_actor(envelope.to):
                 raise Refused("no_recipient", f"no actor named {envelope.to!r} here")
+        if len(envelopes) > 1 and len({e.id for e in envelopes}) < len(envelopes):
+            # A publisher batches distinct sends; the same envelope twice is someone's copy.
+            ids = [e.id for e in envelopes]
+            twice = next(i for n, i in enumerate(ids) if i in ids[:n])
+            raise Refused("replayed", f"envelope {twice} appears twice in one message")
         now = time.time_ns() // 1_000_000
         for envelope in envelopes:
             if envelope.sent_at < now - self.max_age_ms or envelope.sent_at > now + self.skew_ms:

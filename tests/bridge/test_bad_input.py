@@ -424,6 +424,20 @@ async def test_the_exact_bytes_of_a_delivered_message_published_again_are_replay
     assert h.sinks[side_name].seen.count(uuid.UUID(original["body"]["run_id"])) == 1
 
 
+@BOTH
+async def test_one_envelope_twice_in_one_message_is_replayed_and_delivers_nothing(
+    h: Harness, side_name: str
+) -> None:
+    side = h.side(side_name)
+    twice = envelope(side)
+    body = packet(twice, twice)
+    await assert_refused(
+        h, side, body, signed(h.key, body), code="replayed",
+        reason=f"envelope {twice['id']} appears twice in one message",
+    )  # fmt: skip
+    assert uuid.UUID(twice["body"]["run_id"]) not in h.sinks[side_name].seen
+
+
 @pytest.mark.parametrize(
     ("side_name", "shift_ms"),
     [("agent", -2 * 86_400_000), ("orchestrator", -2 * 86_400_000), ("agent", 3_600_000)],
