@@ -18,8 +18,10 @@ is local or remote: the ref to reach one is the sender of its ``AgentAnnounce``.
 - ``QueryStep``, ``CancelStep``, ``Pick``, ``ListAgents``, ``StepSettled``: see
   ``chiffon.agents.routing``.
 
-At start it records agents that went silent as offline (and, when it stops, those it was
-watching: nobody watches them any more), and tells ``AgentsDiscover`` to
+At start it records agents that went silent as offline (when it stops it leaves the table
+as it is: the agents outlive it, and another orchestrator, ``chiffon serve``, may be hearing
+them; ``chiffon agents`` shows one nobody has heard for two intervals as stale), and tells
+``AgentsDiscover`` to
 ``discovery`` (a broadcast to remote agents; none locally), so agents that started first
 announce themselves. Every change is written to the ``agents`` table when a database is
 given; a write that fails is logged and routing goes on, because the table is a record of
@@ -143,14 +145,11 @@ class Registry(Actor):
                 await self.discovery.tell(AgentsDiscover())
 
     async def on_stop(self) -> None:
-        """Nobody watches the agents once the registry stops: the table says so (another
-        orchestrator's registry that still hears one marks it online at its next heartbeat)."""
+        # Not "offline": an agent's process outlives this orchestrator, and another one
+        # (serve, or a concurrent run) may hear it still. Who hears nothing shows it stale.
         for agent in self.agents.values():
             if agent.timer is not None:
                 agent.timer.cancel()
-            if agent.online and self.store is not None:
-                reason = "the orchestrator that heard it stopped"
-                await self.record(self.store.offline(agent.name, reason, utc_now()))
 
     # -- presence ---------------------------------------------------------------------------
 

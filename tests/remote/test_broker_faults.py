@@ -185,8 +185,7 @@ def assert_nothing_refused(
 def assert_stayed_online(lab: RemoteLab, name: str, run: subprocess.Popen[bytes]) -> None:
     row = lab.agent_row(name)
     assert row is not None
-    # Offline, if at all, only because the run's process ended (its registry says so).
-    assert row["offline_reason"] in (None, "the orchestrator that heard it stopped"), row
+    assert row["status"] == "online", row
     assert events(lab.output(run), "agent offline", agent=name) == []
 
 
