@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chiffon.cli.render import print_plan
+from chiffon.domain import LOCAL_AGENT
 from chiffon.orchestrator.events import PlanReady, RunPaused, RunResumed, StepStarted
 from chiffon.protocol import StepOutput, StepResult
 
@@ -47,6 +48,8 @@ class RunDisplay:
             self.step = event
             hosts = ", ".join(event.hosts)
             title = f"step {event.position + 1}/{event.total} [bold]{event.playbook}[/] on {hosts}"
+            if event.agent and event.agent != LOCAL_AGENT:
+                title += f" by agent {event.agent}"
             if event.attempt > 1:
                 title += f" (attempt {event.attempt})"
             self.console.rule(title, align="left")

@@ -32,6 +32,8 @@ class StepStarted:
     playbook: str
     hosts: tuple[str, ...]
     total: int
+    agent: str = ""
+    """The agent it went to (its registry name)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

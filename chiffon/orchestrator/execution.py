@@ -176,7 +176,7 @@ class Execution(Actor):
         self.emit(
             StepStarted(
                 self.run_id, step.id, step.position, step.attempt, step.playbook, step.hosts,
-                len(self.steps),
+                len(self.steps), answer.agent,
             )
         )  # fmt: skip
         agent: ActorRef = answer.ref

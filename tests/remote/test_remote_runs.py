@@ -106,7 +106,7 @@ def test_the_readme_request_runs_on_an_infra_agent_that_is_a_process_of_its_own(
     for task in ("Count this execution", "Write Uptime Kuma's compose file",
                  "Write one HTTP monitor per portal, in Uptime Kuma's backup format"):  # fmt: skip
         assert f"core | {task}" in summary["output"]
-    assert "step 2/2 uptime-kuma-monitors on core" in summary["output"]
+    assert f"step 2/2 uptime-kuma-monitors on core by agent {name}" in summary["output"]
     # The agent process is still up, its ledger holding both attempts. The orchestrator that
     # heard it has stopped: the agent is not called offline for that, but nobody records its
     # heartbeats any more, and two intervals later `chiffon agents` shows it stale.
