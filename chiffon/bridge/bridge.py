@@ -4,19 +4,19 @@ What it owns: one robust connection, one channel with publisher confirms, the pu
 flusher tasks, the consumer of this process's queue and, for an orchestrator, of the
 dead-letter audit queue. ``aclose`` (or leaving ``async with``) releases all of it.
 
-Receiving, for each AMQP message, in this order (each refusal is a dead letter with its
-reason, and the consumer goes on): size (``oversize``), the AMQP ``user_id`` the broker
-vouches for (``unauthenticated``), the signature headers (``unsigned``), the key they name
+Receiving, for each AMQP message, in this order (each refusal is a dead letter with its reason,
+and the consumer goes on): size (``oversize``), the AMQP ``user_id`` the broker vouches for
+(``unauthenticated``), the signature headers (``unsigned``), the key they name
 (``unknown_sender``), the HMAC over the exact body bytes (``forged``), the envelopes
 (``not_json``, ``not_a_frame``, ``unknown_kind``, ``wrong_version``, ``invalid_body``), their
-senders against key and user (``forged``), their age or an id twice (``replayed``), the inbox (an id already
-processed: a broker redelivery is acknowledged quietly, anything else is ``replayed``), the
-recipient (``no_recipient``); a check that breaks on the input with an unexpected exception
-refuses it as ``unreadable``, naming the exception. Then each envelope is delivered — an
-answer to the ask waiting for it, a tell or ask to the named local actor, with a
+senders against key and user (``forged``), their age or an id twice (``replayed``), the inbox
+(an id already processed: a broker redelivery is acknowledged quietly, anything else is
+``replayed``), the recipient (``no_recipient``); a check that breaks on the input with an
+unexpected exception refuses it as ``unreadable``, naming the exception. Then each envelope is
+delivered — an answer to the ask waiting for it, a tell or ask to the named local actor, with a
 ``RemoteRef`` to its sender — its id recorded in the inbox, and only then the message
-acknowledged (ack after commit: a local send of a sync-durability kind returns once its
-journal record is committed).
+acknowledged (ack after commit: a local send of a sync-durability kind returns once its journal
+record is committed).
 """
 
 from __future__ import annotations
