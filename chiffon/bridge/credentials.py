@@ -131,23 +131,46 @@ class Keyring:
         return sorted(self._agents)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Permissions:
+    """What an agent's RabbitMQ user may do: regular expressions over names, as RabbitMQ
+    takes them (``configure``/``write``/``read`` on exchanges and queues; ``topic_write``/
+    ``topic_read`` on routing keys of ``topic_exchange``)."""
+
+    configure: str
+    write: str
+    read: str
+    topic_exchange: str
+    topic_write: str
+    topic_read: str
+
+
+def permissions(credentials: AgentCredentials, topology: Topology | None = None) -> Permissions:
+    """Agent ``credentials.name``'s: read its own queue, write to the shared exchanges (the
+    dead-letter one included: it dead-letters what it refuses) and only to the orchestrators'
+    routing keys, declare nothing (``chiffon agent add`` declares its queue and bindings with
+    the orchestrator's login). Names are ``topology``'s (by default Chiffon's own)."""
+    topology = topology or Topology()
+    queue = re.escape(topology.agent_queue(credentials.name))
+    exchanges = f"{re.escape(topology.exchange)}|{re.escape(topology.dead_letter_exchange)}"
+    return Permissions(
+        configure="^$", write=f"^({exchanges})$", read=f"^{queue}$",
+        topic_exchange=topology.exchange, topic_write=r"^(orchestrators|orchestrator\..+)$",
+        topic_read="^$",
+    )  # fmt: skip
+
+
 def rabbitmqctl_commands(
     credentials: AgentCredentials, *, vhost: str = "/", topology: Topology | None = None
 ) -> list[list[str]]:
-    """The ``rabbitmqctl`` commands that create the agent's user with permissions restricted
-    to its own queue (read), the shared exchanges (write) and the orchestrators' routing keys
-    (topic write). It may declare nothing (configure ``^$``): ``chiffon agent add`` declares
-    its queue and bindings with the orchestrator's login. Names are ``topology``'s (by
-    default Chiffon's own)."""
-    topology = topology or Topology()
+    """The ``rabbitmqctl`` commands that create the agent's user with its ``permissions``."""
     user = credentials.amqp_user
-    queue = re.escape(topology.agent_queue(credentials.name))
-    exchanges = f"{re.escape(topology.exchange)}|{re.escape(topology.dead_letter_exchange)}"
+    allowed = permissions(credentials, topology)
     return [
         # ``--``: a password may start with a dash, which rabbitmqctl would take for an option.
         ["rabbitmqctl", "add_user", "--", user, credentials.amqp_password],
-        ["rabbitmqctl", "set_permissions", "-p", vhost, user, "^$", f"^({exchanges})$",
-         f"^{queue}$"],
-        ["rabbitmqctl", "set_topic_permissions", "-p", vhost, user, topology.exchange,
-         r"^(orchestrators|orchestrator\..+)$", "^$"],
+        ["rabbitmqctl", "set_permissions", "-p", vhost, user, allowed.configure, allowed.write,
+         allowed.read],
+        ["rabbitmqctl", "set_topic_permissions", "-p", vhost, user, allowed.topic_exchange,
+         allowed.topic_write, allowed.topic_read],
     ]  # fmt: skip

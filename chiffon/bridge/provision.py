@@ -16,7 +16,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from chiffon.bridge.credentials import AgentCredentials, rabbitmqctl_commands
+from chiffon.bridge.credentials import AgentCredentials, permissions, rabbitmqctl_commands
 from chiffon.bridge.errors import BridgeError
 from chiffon.bridge.topology import Topology
 
@@ -34,8 +34,15 @@ async def declare_agent(url: str, credentials: AgentCredentials, topology: Topol
         await declare_agent_queue(channel, topology, credentials.name)
 
 
-def management_api(url: str, credentials: AgentCredentials, *, timeout: float = 3.0) -> bool:
-    """Create the user through the management API. ``False`` when no API answers;
+def management_api(
+    url: str,
+    credentials: AgentCredentials,
+    *,
+    topology: Topology | None = None,
+    timeout: float = 3.0,
+) -> bool:
+    """Create the user through the management API (on port 15672 of ``url``'s host, over
+    HTTPS for ``amqps://``), logging in as ``url``'s user. ``False`` when no API answers;
     raises ``BridgeError`` when it answers with a refusal."""
     parts = urllib.parse.urlsplit(url)
     scheme = "https" if parts.scheme == "amqps" else "http"
@@ -45,15 +52,14 @@ def management_api(url: str, credentials: AgentCredentials, *, timeout: float = 
     login += urllib.parse.unquote(parts.password or "guest")
     auth = "Basic " + base64.b64encode(login.encode()).decode()
     user = urllib.parse.quote(credentials.amqp_user, safe="")
-    commands = rabbitmqctl_commands(credentials)
-    configure, write, read = commands[1][5:8]
-    topic_exchange, topic_write, topic_read = commands[2][5:8]
+    allowed = permissions(credentials, topology)
     calls = [
         (f"{base}/users/{user}", {"password": credentials.amqp_password, "tags": ""}),
         (f"{base}/permissions/{vhost}/{user}",
-         {"configure": configure, "write": write, "read": read}),
+         {"configure": allowed.configure, "write": allowed.write, "read": allowed.read}),
         (f"{base}/topic-permissions/{vhost}/{user}",
-         {"exchange": topic_exchange, "write": topic_write, "read": topic_read}),
+         {"exchange": allowed.topic_exchange, "write": allowed.topic_write,
+          "read": allowed.topic_read}),
     ]  # fmt: skip
     for address, body in calls:
         request = urllib.request.Request(

@@ -215,7 +215,7 @@ class Intruder:
 @pytest.fixture(scope="module")
 def intruder(amqp_url: str) -> Iterator[Intruder]:
     user, password = f"chiffon-test-intruder-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    with broker_user(user, password, write=r"^chiffon-test-.*$"):
+    with broker_user(user, password, write=r"^chiffon-test-.*$", url=amqp_url):
         yield Intruder(user, url_for(amqp_url, user, password))
 
 

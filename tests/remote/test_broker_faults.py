@@ -57,6 +57,10 @@ SHORT_HEARTBEAT_S = 1.0
 @pytest.fixture
 def broker(amqp_url: str) -> Iterator[Broker]:
     """The machine's RabbitMQ, which the test may stop; running again afterwards, always."""
+    if os.environ.get("CHIFFON_TEST_BROKER_CONTROL") == "none":
+        # Said explicitly by a job whose broker runs where it cannot reach it (GitHub's
+        # service containers): a decision, not a missing server, so a skip even in CI.
+        pytest.skip("CHIFFON_TEST_BROKER_CONTROL=none: this job cannot restart its broker")
     broker = Broker(amqp_url)
     reason = broker.unusable()
     if reason is not None:
