@@ -24,6 +24,7 @@ import structlog
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractChannel
+    from aiormq.abc import AbstractChannel as AbstractChannelUnderlay
     from aiormq.abc import DeliveredMessage
 
 log = structlog.get_logger("chiffon.bridge")
@@ -96,7 +97,7 @@ class Consumer:
         self.on_message = on_message
         self.tag = f"chiffon.{uuid.uuid4().hex}"
         self._stopped = False
-        self._on: object | None = None
+        self._on: AbstractChannelUnderlay | None = None
         """The aiormq channel the consumer is registered on."""
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -111,11 +112,14 @@ class Consumer:
         self.channel.reopen_callbacks.discard(self._on_reopen)  # type: ignore[attr-defined]
         for task in list(self._tasks):
             task.cancel()
+        # Only on the channel it is registered on, and not waiting for a reconnection: a
+        # channel that closed took its consumers with it.
+        on = self._on
+        if on is None or on.is_closed:
+            return
         try:
-            underlay = await asyncio.wait_for(self.channel.get_underlay_channel(), 5)
-            if underlay is self._on and not underlay.is_closed:
-                await underlay.basic_cancel(self.tag)
-        except Exception as exc:  # a closed channel has no consumers left to cancel
+            await asyncio.wait_for(on.basic_cancel(self.tag), 5)
+        except Exception as exc:
             log.debug("consumer not cancelled", queue=self.queue, error=str(exc))
 
     async def _consume(self) -> None:
