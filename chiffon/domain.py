@@ -75,8 +75,11 @@ def _short(text: str, width: int = 60) -> str:
 
 def planners(settings: Settings, catalog: Catalog, database: Database) -> Any:
     """``(choice, high_value) -> Planner``: ``catalog`` is the offline planner; ``llm`` needs a
-    configured model; ``auto`` is the LLM planner when a model is configured, else catalog."""
+    configured model; ``auto`` is the LLM planner when a model is configured, else catalog.
+    Either way, a run's request naming a service the catalog lacks gets it generated and
+    staged (the LLM planner's before the model is asked)."""
     from chiffon.planning.catalog_planner import CatalogPlanner
+    from chiffon.planning.generating import GeneratingPlanner
 
     # A service the catalog lacks is generated under CHIFFON_HOME/generated/<run id>/.
     offline = CatalogPlanner(
@@ -93,7 +96,8 @@ def planners(settings: Settings, catalog: Catalog, database: Database) -> Any:
             return offline
         from chiffon.llm.factory import planner_for as llm_planner_for
 
-        return llm_planner_for(settings, catalog, database, choice=choice, high_value=high_value)
+        model = llm_planner_for(settings, catalog, database, choice=choice, high_value=high_value)
+        return GeneratingPlanner(model, offline)
 
     return planner_for
 

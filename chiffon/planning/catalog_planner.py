@@ -12,6 +12,8 @@ generates the playbook into ``generated_dir/<run id>/``, checks it (syntax check
 stages it in the catalog (``Catalog.stage``) and plans with it; the step says "generated: not
 in the catalog" and the approval covers the generated files' digest. What happens to it next
 (installed on approval, discarded at the run's end) is ``chiffon.playbooks.generation.staging``.
+The two halves, ``to_generate`` and ``generate``, are public: the LLM planner's runs stage
+with them too (``chiffon.planning.generating``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chiffon.errors import ChiffonError
 from chiffon.planning.catalog import Catalog
@@ -30,6 +33,9 @@ from chiffon.planning.reading import Reading, read
 from chiffon.planning.validation import REDACTED, secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import VariableValue
+
+if TYPE_CHECKING:
+    from chiffon.playbooks.generation.spec import ServiceSpec
 
 GENERATED_REASON = "generated: not in the catalog"
 """How a step's reason starts when its playbook was generated for this plan."""
@@ -77,13 +83,57 @@ class CatalogPlanner:
         module docstring). A generated playbook that fails its checks is a question that says
         why, like any plan that cannot be made."""
         outcome = self.plan_now(request)
-        if (
-            isinstance(outcome, NeedsClarification)
-            and self._generated_dir is not None
-            and request.run_id is not None
-        ):
-            outcome = await self._generate(request, outcome, self._generated_dir)
+        if isinstance(outcome, NeedsClarification):
+            wanted = self.to_generate(request)
+            if isinstance(wanted, NeedsClarification):
+                return wanted
+            if wanted:
+                return await self.generate(request, wanted) or self.plan_now(request)
         return outcome
+
+    def to_generate(self, request: PlanRequest) -> list[ServiceSpec] | NeedsClarification | None:
+        """What ``plan`` would generate for ``request``: the specs of the services it names
+        that the catalog lacks (a well-known one, or one whose image and port it gives); a
+        question when it names one but not enough to generate it; None when there is nothing
+        to generate (no ``generated_dir``, no run id, or no words the catalog left unmatched
+        that look like a service). Pure: nothing is written."""
+        from chiffon.planning.new_services import wanted_services
+
+        if self._generated_dir is None or request.run_id is None:
+            return None
+        self._refresh()
+        feedback = bool(request.feedback and request.previous is not None)
+        text = request.feedback if feedback and request.feedback else request.text
+        if request.feedback and not feedback:
+            text = f"{request.text}. {request.feedback}"
+        r = read(text, self._catalog, self._vocabulary, self._extractor, feedback=feedback)
+        if r.unclear or not r.unmatched:
+            return None
+        return wanted_services(r)
+
+    async def generate(
+        self, request: PlanRequest, specs: Iterable[ServiceSpec]
+    ) -> NeedsClarification | None:
+        """Generate each of ``specs`` (from ``to_generate``) under ``generated_dir/<run id>/``,
+        check it and stage it in the catalog for ``request``'s run; None when all are staged,
+        else the question saying which could not be and why. Raises ``ValueError`` without a
+        ``generated_dir`` or a run id."""
+        from chiffon.playbooks.generation.staging import stage_service
+
+        if self._generated_dir is None or request.run_id is None:
+            raise ValueError("generating needs a generated_dir and the request's run id")
+        run = str(request.run_id)
+        for spec in specs:
+            try:
+                await stage_service(
+                    spec, self._catalog, self._generated_dir / run, run,
+                    lint_cache=self._lint_cache,
+                )  # fmt: skip
+            except (ChiffonError, OSError) as exc:
+                return NeedsClarification(
+                    f"I could not generate a playbook for {spec.name}: {exc}", (spec.name,)
+                )
+        return None
 
     def plan_now(self, request: PlanRequest) -> PlanOutcome:
         """Plan ``request`` synchronously: a fresh plan, or with ``feedback`` and ``previous``
@@ -150,36 +200,6 @@ class CatalogPlanner:
                 tuple(s.playbook for s in previous.steps),
             )
         return outcome
-
-    async def _generate(
-        self, request: PlanRequest, question: NeedsClarification, generated_dir: Path
-    ) -> PlanOutcome:
-        from chiffon.planning.new_services import wanted_services
-        from chiffon.playbooks.generation.staging import stage_service
-
-        feedback = bool(request.feedback and request.previous is not None)
-        text = request.feedback if feedback and request.feedback else request.text
-        if request.feedback and not feedback:
-            text = f"{request.text}. {request.feedback}"
-        r = read(text, self._catalog, self._vocabulary, self._extractor, feedback=feedback)
-        if r.unclear or not r.unmatched:
-            return question
-        wanted = wanted_services(r)
-        if wanted is None:
-            return question
-        if isinstance(wanted, NeedsClarification):
-            return wanted
-        run = str(request.run_id)
-        for spec in wanted:
-            try:
-                await stage_service(
-                    spec, self._catalog, generated_dir / run, run, lint_cache=self._lint_cache
-                )
-            except (ChiffonError, OSError) as exc:
-                return NeedsClarification(
-                    f"I could not generate a playbook for {spec.name}: {exc}", (spec.name,)
-                )
-        return self.plan_now(request)
 
     def _refresh(self) -> None:
         # Another run (or this one) staged, installed or dropped a generated entry: the words
@@ -342,8 +362,7 @@ class CatalogPlanner:
     def _why(self, entry_id: str, draft: _Draft) -> str:
         if self._catalog.staged(entry_id) is None:
             return draft.text()
-        why = f"{GENERATED_REASON}; {draft.text()}"
-        return why if len(why) <= 500 else why[:499] + "…"
+        return generated_reason(draft.text())
 
     def _summary(self, plan: Plan) -> str:
         parts = []
@@ -371,6 +390,16 @@ class CatalogPlanner:
     def _in_catalog_order(self, ids: Iterable[str]) -> tuple[str, ...]:
         wanted = set(ids)
         return tuple(e for e in self._catalog.entries if e in wanted)
+
+
+def generated_reason(reason: str) -> str:
+    """``reason`` for a step whose playbook is staged (generated for this plan): it starts
+    with ``GENERATED_REASON``, so the approval shows it, and stays within a step's 500
+    characters. A reason that already says so is returned as it is."""
+    if reason.startswith(GENERATED_REASON):
+        return reason
+    why = f"{GENERATED_REASON}; {reason}" if reason else GENERATED_REASON
+    return why if len(why) <= 500 else why[:499] + "…"
 
 
 def _matched(hits: list[Hit]) -> str:

@@ -9,6 +9,11 @@ field where a command could go. The answer is parsed into a ``Plan`` and checked
 gets one repair round (the problem is sent back), then ``PlanningFailed``. The model may
 instead ask a question, which becomes ``NeedsClarification``.
 
+The schema and the prompt are built from the catalog as it is at each call, so an entry
+staged for the request (``chiffon.planning.generating``) is one the model can pick; the
+reason of a step running a staged entry starts "generated: not in the catalog", as the
+catalog planner's do.
+
 LiteLLM is imported by the router's client on the first call, not by this module.
 """
 
@@ -25,6 +30,7 @@ from pydantic import ValidationError
 from chiffon.llm.errors import BudgetExceeded, ModelRefused, ModelUnreachable, NoModelConfigured
 from chiffon.llm.routing import CallContext, ModelRouter, Route, complexity_of
 from chiffon.planning.catalog import Catalog, Variable
+from chiffon.planning.catalog_planner import generated_reason
 from chiffon.planning.errors import InvalidPlan, PlanningFailed, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
 from chiffon.planning.validation import secret_variables, validate_plan
@@ -219,8 +225,18 @@ class LLMPlanner:
     def __init__(self, catalog: Catalog, router: ModelRouter) -> None:
         self.catalog = catalog
         self.router = router
-        self.schema = plan_schema(catalog)
-        self._services = sorted({s for e in catalog.entries.values() for s in e.services})
+        self._version = -1
+        self.schema: dict[str, Any] = {}
+        self._services: list[str] = []
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # The catalog staged, installed or dropped a generated entry since: the model must be
+        # able to pick what was staged for this request, so the schema follows the catalog.
+        if self.catalog.version != self._version:
+            self.schema = plan_schema(self.catalog)
+            self._services = sorted({s for e in self.catalog.entries.values() for s in e.services})
+            self._version = self.catalog.version
 
     async def plan(self, request: PlanRequest) -> PlanOutcome:
         """A validated plan, or the model's question as ``NeedsClarification``.
@@ -229,6 +245,7 @@ class LLMPlanner:
         (naming the last problem), or when no model could be called: none configured, all
         unreachable or refusing, or the budget spent (the llm error is the ``__cause__``).
         """
+        self._refresh()
         boundary = secrets.token_hex(8)
         messages = [
             {"role": "system", "content": system_prompt(self.catalog, boundary)},
@@ -313,11 +330,14 @@ class LLMPlanner:
         for name in sorted(secret_variables(self.catalog, playbook) & set(variables)):
             if variables[name] is not None:
                 raise _Unusable(f'step {n}: variable "{name}" is secret: leave it out')
+        reason = str(raw.get("reason") or "")[:500]
+        if self.catalog.staged(playbook) is not None:
+            reason = generated_reason(reason)
         return PlanStep(
             playbook=playbook,
             hosts=tuple(str(h) for h in hosts),
             variables={k: v for k, v in variables.items() if v is not None},
-            reason=str(raw.get("reason") or "")[:500],
+            reason=reason,
         )
 
 

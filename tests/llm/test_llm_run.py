@@ -1,7 +1,8 @@
 """The LLM planner inside whole runs: ``System.run(planner="llm")`` and ``chiffon plan
 --planner llm`` against the scripted model server, on the machine's PostgreSQL, with real
 Ansible under a temporary target root. Costs are checked where they end up: ``RunFinished``,
-``runs.cost_usd``, ``llm_calls`` and ``chiffon audit show``."""
+``runs.cost_usd``, ``llm_calls`` and ``chiffon audit show``. ``chiffon run "Deploy Jellyfin"``
+with a model generates the playbook, the model picks it, and approval installs and deploys it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -276,3 +278,45 @@ async def test_chiffon_plan_with_the_llm_planner_prints_the_validated_plan_and_r
     ]
     assert (rows[0]["prompt_tokens"], rows[0]["completion_tokens"]) == (900, 120)
     assert rows[0]["cost_usd"] == 0.0
+
+
+@pytest.mark.slow
+def test_chiffon_run_with_a_model_generates_a_service_the_catalog_lacks_and_deploys_it(
+    tmp_path: Path, machine_dsn: str, server: ModelServer
+) -> None:
+    catalog = tmp_path / "catalog"
+    shutil.copytree(HOMELAB, catalog)
+    jellyfin = {
+        "playbook": "jellyfin", "hosts": ["nas"], "reason": "the media server asked for",
+        "variables": {"jellyfin_port": None, "jellyfin_image": None, "jellyfin_tz": None},
+    }  # fmt: skip
+    server.ollama.append(answer([jellyfin]))
+    env = chiffon_env(tmp_path, machine_dsn, server)
+    env.update(
+        CHIFFON_TARGET_ROOT=str(tmp_path / "target"),
+        CHIFFON_AUDIT_DIR=str(tmp_path / "audit"),
+        COLUMNS="200",
+    )
+
+    # --planner auto, with a model configured: the LLM planner plans.
+    done = chiffon("run", "--catalog", str(catalog), "--yes", "--json", "Deploy Jellyfin", env=env)
+
+    assert done.returncode == 0, done.stderr
+    finished = json.loads(done.stdout)
+    assert finished["status"] == "succeeded"
+    (ran,) = finished["steps"]
+    assert (ran["playbook"], ran["hosts"], ran["status"]) == ("jellyfin", ["nas"], "succeeded")
+    shown = " ".join(done.stderr.split())
+    assert f"planner llm:{LOCAL}" in shown
+    assert "generated: not in the catalog; the media server asked for" in shown
+    assert "generated jellyfin: installed into the catalog on approval" in shown
+    # Staged before the model was asked, which picked it from the catalog it was shown.
+    (received,) = server.received
+    assert "- id: jellyfin" in received.text("system")
+    # Installed on approval, deployed by real Ansible under the target root.
+    assert "\n  - id: jellyfin\n" in (catalog / "catalog.yml").read_text()
+    assert (catalog / "generated/jellyfin/roles/jellyfin/tasks/main.yml").is_file()
+    service = tmp_path / "target" / "nas" / "srv" / "jellyfin"
+    assert "jellyfin/jellyfin:10.10.3" in (service / "compose.yaml").read_text()
+    staging = tmp_path / "home" / "generated"
+    assert not staging.exists() or not any(staging.iterdir())

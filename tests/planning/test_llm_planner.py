@@ -1,6 +1,7 @@
 """The LLM planner against a real HTTP server speaking Ollama's and OpenAI's chat APIs,
 scripted with good plans, bad JSON, unknown playbooks, injections, slow answers and 5xx;
-llm_calls checked in a real PostgreSQL."""
+llm_calls checked in a real PostgreSQL. Wrapped as runs use it, the planner gets a service the
+catalog lacks generated (real syntax check and ansible-lint) and staged for the model to pick."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +22,17 @@ from chiffon.llm.client import close_clients
 from chiffon.llm.costs import CallRecord, CostRecorder, run_cost
 from chiffon.llm.errors import BudgetExceeded
 from chiffon.llm.factory import planner_for
-from chiffon.planning.catalog import Catalog
+from chiffon.planning.catalog import Catalog, load_catalog
+from chiffon.planning.catalog_planner import GENERATED_REASON, CatalogPlanner
 from chiffon.planning.errors import PlanningFailed
+from chiffon.planning.generating import GeneratingPlanner
 from chiffon.planning.llm_planner import LLMPlanner
 from chiffon.planning.planner import NeedsClarification, PlanRequest
+from chiffon.planning.validation import validate_plan
+from chiffon.playbooks.lint import cached_lint
 from chiffon.protocol import Plan
 from chiffon.settings import Settings
+from planning.conftest import copy_homelab
 
 KUMA = "Deploy Uptime Kuma and add the existing portals to its monitors"
 
@@ -419,3 +426,107 @@ async def test_the_factory_picks_the_llm_planner_only_when_a_model_is_configured
     assert planner_for(with_model, homelab_catalog, database, choice="catalog").name == "catalog"
     with pytest.raises(ConfigError, match="needs a model"):
         planner_for(settings(), homelab_catalog, database, choice="llm")
+
+
+# -- generation: what a run's request names and the catalog lacks is staged for the model ---
+
+JELLYFIN = answer(
+    [step("jellyfin", ["nas"], jellyfin_port=None, jellyfin_image=None, jellyfin_tz=None)],
+    summary="Jellyfin on the nas",
+)
+
+
+class Generating:
+    """A catalog of its own (staging adds to it), the LLM planner wrapped so that it
+    generates, as ``chiffon run`` builds it, and the run's staging directory."""
+
+    def __init__(self, root: Path, server: ModelServer, database: Database) -> None:
+        self.catalog = load_catalog(copy_homelab(root / "catalog"))
+        self.generated = root / "generated"
+        self.generator = CatalogPlanner(
+            self.catalog, generated_dir=self.generated, lint_cache=root / "lint"
+        )
+        self.planner = GeneratingPlanner(planner(self.catalog, server, database), self.generator)
+
+
+@pytest.fixture
+def generating(tmp_path: Path, server: ModelServer, database: Database) -> Generating:
+    return Generating(tmp_path, server, database)
+
+
+@pytest.mark.slow
+async def test_the_model_picks_the_playbook_generated_for_a_service_the_catalog_lacks(
+    generating: Generating, server: ModelServer
+) -> None:
+    server.ollama.append(JELLYFIN)
+    asked = request("Deploy Jellyfin")
+    catalog = generating.catalog
+    assert "jellyfin" not in catalog.entries
+
+    plan = await generating.planner.plan(asked)
+
+    assert isinstance(plan, Plan), plan
+    assert generating.planner.name == "llm"
+    assert plan.planner == f"llm:{LOCAL}"
+    (jellyfin,) = plan.steps
+    assert (jellyfin.playbook, jellyfin.hosts) == ("jellyfin", ("nas",))
+    assert jellyfin.reason == f"{GENERATED_REASON}; asked for"
+    assert jellyfin.variables == {
+        "jellyfin_port": 8096, "jellyfin_image": "jellyfin/jellyfin:10.10.3",
+        "jellyfin_tz": "Etc/UTC",
+    }  # fmt: skip
+    # Staged for this run, before the model was asked: the model saw it as a catalog entry.
+    run_dir = generating.generated / str(asked.run_id)
+    assert catalog.staged("jellyfin") == run_dir.resolve()
+    assert catalog.staged_by(str(asked.run_id)) == ["jellyfin"]
+    (received,) = server.received
+    assert "- id: jellyfin" in received.text("system")
+    variants = received.body["format"]["properties"]["steps"]["items"]["anyOf"]
+    assert ["jellyfin"] in [v["properties"]["playbook"]["enum"] for v in variants]
+    # Checked: ansible-lint's results for exactly these files are known, and clean.
+    playbook = run_dir / catalog.entries["jellyfin"].playbook
+    assert (run_dir / "generated/jellyfin/roles/jellyfin/tasks/main.yml").is_file()
+    assert await cached_lint([playbook], root=run_dir) == ([], [])
+    # The approval covers the generated files, and the plan stands on the catalog as it is.
+    assert jellyfin.digest == catalog.digest("jellyfin")
+    assert validate_plan(plan, catalog) == plan
+
+
+async def test_nothing_is_generated_when_the_request_wants_nothing_new_or_has_no_run(
+    generating: Generating, server: ModelServer
+) -> None:
+    question = answer([], question="Which image and port should foobarbaz run?")
+    server.ollama.extend([GOOD, question, question])
+    catalog, entries = generating.catalog, set(generating.catalog.entries)
+
+    # A request the catalog has everything for: planned by the model as ever.
+    kuma = await generating.planner.plan(request())
+    assert isinstance(kuma, Plan)
+    assert_kuma_plan(kuma, LOCAL)
+    assert not any(s.reason.startswith(GENERATED_REASON) for s in kuma.steps)
+    # A service the catalog planner cannot build (no image, no port): the model is asked.
+    foobarbaz = await generating.planner.plan(request("Deploy foobarbaz"))
+    assert foobarbaz == NeedsClarification("Which image and port should foobarbaz run?")
+    # No run to stage under (chiffon plan): the model plans with the catalog as it is.
+    unstaged = await generating.planner.plan(request("Deploy Jellyfin", run_id=None))
+    assert isinstance(unstaged, NeedsClarification)
+
+    assert len(server.received) == 3
+    assert set(catalog.entries) == entries
+    assert not generating.generated.exists()
+
+
+async def test_a_service_that_cannot_be_generated_is_the_catalog_planners_question(
+    generating: Generating, server: ModelServer
+) -> None:
+    generating.generated.write_text("not a directory")  # where the run's files would go
+    server.ollama.append(JELLYFIN)  # never asked for
+    asked = request("Deploy Jellyfin")
+
+    outcome = await generating.planner.plan(asked)
+
+    assert isinstance(outcome, NeedsClarification)
+    assert outcome.question.startswith("I could not generate a playbook for jellyfin: ")
+    assert outcome.candidates == ("jellyfin",)
+    assert server.received == []  # the model is not asked to plan around it
+    assert "jellyfin" not in generating.catalog.entries
