@@ -136,6 +136,7 @@ class Registry(Actor):
         self.waiting: list[tuple[ActorRef, Needs]] = []  # runs told when capacity may fit
         self.queries: list[tuple[QueryStep, ActorRef, float]] = []  # for agents not heard yet
         self.cancels: list[tuple[CancelStep, ActorRef, float]] = []  # likewise
+        self.sending: set[asyncio.Task[None]] = set()  # tells to agents under way
 
     async def on_start(self) -> None:
         if self.store is not None:
@@ -150,6 +151,17 @@ class Registry(Actor):
         for agent in self.agents.values():
             if agent.timer is not None:
                 agent.timer.cancel()
+        for task in list(self.sending):
+            task.cancel()
+
+    def tell_agent(self, ref: ActorRef, message: object, *, sender: ActorRef | None) -> None:
+        """Tell an agent without waiting here: a remote tell returns once the broker confirmed
+        it, and while the broker is away that is when it is back — the registry meanwhile
+        answers every run's ``Route`` (which would time out behind it). Tells to one agent
+        keep their order (the bridge publishes a route's messages in the order sent)."""
+        task = asyncio.get_running_loop().create_task(_tell(ref, message, sender=sender))
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
 
     # -- presence ---------------------------------------------------------------------------
 
@@ -177,9 +189,9 @@ class Registry(Actor):
         if restarted:
             for out in list(self.out.values()):
                 if out.agent == message.name:
-                    await _tell(agent.ref, out.query, sender=out.run)
-        await self.pass_cancels(agent)
-        await self.pass_queries(agent)
+                    self.tell_agent(agent.ref, out.query, sender=out.run)
+        self.pass_cancels(agent)
+        self.pass_queries(agent)
         await self.tell_waiting(agent, joined=True)
 
     @handler
@@ -325,7 +337,7 @@ class Registry(Actor):
         self.out[message.query.step_id] = _Out(message.agent, run, message.query)
         agent = self.agents.get(message.agent)
         if agent is not None and agent.online:
-            await _tell(agent.ref, message.query, sender=run)
+            self.tell_agent(agent.ref, message.query, sender=run)
         else:
             self.queries.append((message, run, time.monotonic() + message.wait_s))
 
@@ -340,30 +352,30 @@ class Registry(Actor):
             return
         agent = self.agents.get(message.agent)
         if agent is not None:
-            await _tell(agent.ref, message.cancel, sender=run)
+            self.tell_agent(agent.ref, message.cancel, sender=run)
         else:
             self.cancels.append((message, run, time.monotonic() + CANCEL_HOLD_S))
 
-    async def pass_cancels(self, agent: _Agent) -> None:
+    def pass_cancels(self, agent: _Agent) -> None:
         now = time.monotonic()
         keep = []
         for cancel, run, until in self.cancels:
             if until < now:
                 continue
             if cancel.agent == agent.name:
-                await _tell(agent.ref, cancel.cancel, sender=run)
+                self.tell_agent(agent.ref, cancel.cancel, sender=run)
             else:
                 keep.append((cancel, run, until))
         self.cancels = keep
 
-    async def pass_queries(self, agent: _Agent) -> None:
+    def pass_queries(self, agent: _Agent) -> None:
         now = time.monotonic()
         keep = []
         for query, run, until in self.queries:
             if until < now:
                 continue  # the run gave up on it by now
             if query.agent == agent.name:
-                await _tell(agent.ref, query.query, sender=run)
+                self.tell_agent(agent.ref, query.query, sender=run)
             else:
                 keep.append((query, run, until))
         self.queries = keep
