@@ -93,6 +93,8 @@ def orchestrator_bridge(
         amqp_url(settings), actors, trust, inbox, orchestrator=True, topology=topology,
         prefetch=settings.mailbox_capacity, record_dead_letter=record,
         ssl_context=ssl_context(settings),
+        # host-pid names one process: its queue goes with it (a named instance keeps its own).
+        delete_queue_on_close=not settings.instance,
     )  # fmt: skip
 
 

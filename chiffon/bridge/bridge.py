@@ -94,7 +94,10 @@ class Bridge:
     may take to answer a remote ask. Messages older than ``max_age_s`` (or dated more than
     ``clock_skew_s`` ahead) are refused as replayed. Tells of the kinds in
     ``ack_after_handling`` are acknowledged once the recipient's handler has returned rather
-    than once they are queued.
+    than once they are queued. With ``delete_queue_on_close`` an orchestrator deletes its own
+    queue when it closes: a queue named after one process is of no use to the next, and while
+    it waited to expire it would keep every agent's heartbeats (what was sent to it for a run
+    is recovered by asking the agent).
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Bridge:
         clock_skew_s: float = 300.0,
         max_batch: int = 256,
         ack_after_handling: frozenset[str] = frozenset(),
+        delete_queue_on_close: bool = False,
     ) -> None:
         self.url = url
         self.system = system
@@ -129,6 +133,7 @@ class Bridge:
         self.skew_ms = int(clock_skew_s * 1000)
         self.max_batch = max_batch
         self.ack_after_handling = ack_after_handling
+        self.delete_queue_on_close = delete_queue_on_close
         self.user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
         self.consumer_name = f"bridge:{trust.queue}"
         self.statistics = BridgeStatistics()
@@ -237,6 +242,11 @@ class Bridge:
             if not future.done():
                 future.set_exception(RemoteError("bridge_closed", "the bridge closed"))
         self._pending.clear()
+        if self.delete_queue_on_close and self._queue is not None and self.connected:
+            try:
+                await asyncio.wait_for(self._queue.delete(if_unused=False, if_empty=False), 5)
+            except Exception as exc:  # it expires by itself a day after its last consumer
+                log.info("queue not deleted", queue=self._queue.name, error=str(exc))
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()

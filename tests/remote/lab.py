@@ -8,6 +8,7 @@ output in a file, and a ``TcpProxy`` that can cut an agent off from the broker.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
@@ -29,6 +30,7 @@ from typing import Any
 import psutil
 import yaml
 
+from chiffon.bridge.topology import Topology
 from tests.recovery.lab import REPO, WAIT_S, Lab, wait_until
 
 HEARTBEAT_S = 1.0
@@ -44,6 +46,26 @@ class RemoteLab(Lab):
         self.amqp_url = amqp_url
         self.suffix = secrets.token_hex(3)
         self.logs: dict[int, Path] = {}
+        self.added: list[str] = []
+
+    def close(self) -> None:
+        """Stop what the lab started, then take its queues off the broker: its agents' (which
+        never expire) and those of its orchestrators that could not delete their own."""
+        super().close()
+        queues = [Topology().agent_queue(name) for name in self.added]
+        for log in [*self.logs.values(), *self.root.glob("chiffon-*.log")]:
+            with contextlib.suppress(OSError):
+                queues += [
+                    str(e["queue"]) for e in json_events(log.read_text(errors="replace"))
+                    if e.get("event") == "bridge connected"
+                    and str(e.get("queue", "")).startswith("chiffon.orchestrator.")
+                ]  # fmt: skip
+        with contextlib.suppress(Exception):
+            asyncio.run(delete_queues(self.amqp_url, sorted(set(queues))))
+
+    def queue_exists(self, name: str) -> bool:
+        """Whether the broker has queue ``name``."""
+        return asyncio.run(queue_exists(self.amqp_url, name))
 
     def name(self, base: str) -> str:
         return f"{base}-{self.suffix}"
@@ -75,6 +97,7 @@ class RemoteLab(Lab):
         name = self.name(base)
         done = self.cli("agent", "add", name, "--amqp-user", "guest")
         assert done.returncode == 0, done.stdout + done.stderr
+        self.added.append(name)
         return name
 
     def spawn(self, label: str, args: list[str], extra_env: dict[str, str] | None = None,
@@ -442,3 +465,38 @@ class TcpProxy:
     def close(self) -> None:
         self.cut()
         self.server.close()
+
+
+def json_events(text: str) -> list[dict[str, Any]]:
+    """The JSON log lines of ``text``."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                item = json.loads(line)
+                if isinstance(item, dict):
+                    found.append(item)
+    return found
+
+
+async def queue_exists(amqp_url: str, name: str) -> bool:
+    import aio_pika
+    from aiormq.exceptions import ChannelNotFoundEntity
+
+    async with await aio_pika.connect(amqp_url) as connection:
+        channel = await connection.channel()
+        try:
+            await channel.declare_queue(name, passive=True)
+        except ChannelNotFoundEntity:
+            return False
+        return True
+
+
+async def delete_queues(amqp_url: str, names: list[str]) -> None:
+    import aio_pika
+
+    async with await aio_pika.connect(amqp_url) as connection:
+        for name in names:
+            channel = await connection.channel()
+            with contextlib.suppress(Exception):
+                await channel.queue_delete(name)

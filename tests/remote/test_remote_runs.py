@@ -21,7 +21,7 @@ import yaml
 
 from tests.recovery.lab import HOMELAB, README_REQUEST, wait_until
 
-from .lab import HEARTBEAT_S, RemoteLab
+from .lab import HEARTBEAT_S, RemoteLab, json_events
 
 # Generous: the machine is shared, and a README run spends ~30 s in Ansible.
 pytestmark = [
@@ -112,6 +112,11 @@ def test_the_readme_request_runs_on_an_infra_agent_that_is_a_process_of_its_own(
     # heartbeats any more, and two intervals later `chiffon agents` shows it stale.
     assert agent.poll() is None
     assert [e["result"]["status"] for e in lab.ledger(name).values()] == ["succeeded"] * 2
+    # The run's own queue (named after its process) went with it.
+    logged = json_events(summary["output"])
+    [connected] = [e for e in logged if e.get("event") == "bridge connected"]
+    assert str(connected["queue"]).startswith("chiffon.orchestrator.")
+    assert not lab.queue_exists(str(connected["queue"]))
     row = lab.agent_row(name)
     assert row is not None
     assert row["status"] == "online"
