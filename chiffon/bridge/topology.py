@@ -5,7 +5,8 @@
 - ``chiffon.orchestrator.<instance>``: one durable queue per orchestrator process, bound to
   ``orchestrator.<instance>`` (answers and results for that process only, so orchestrators
   sharing a broker never take each other's replies) and ``orchestrators`` (what agents say to
-  every orchestrator: announcements, heartbeats). It expires a day after its process is gone.
+  every orchestrator: announcements, heartbeats). It expires a day after its process is gone
+  (one named after its process, host-pid, is deleted by it when it closes cleanly).
 - ``chiffon.dead-letter``: a fanout exchange for refused messages, bound to
   ``chiffon.dead-letters`` (kept for people to inspect) and ``chiffon.dead-letters.audit``
   (which the orchestrators consume to record each refusal in the audit).
