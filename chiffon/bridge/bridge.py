@@ -43,7 +43,7 @@ from chiffon.actors.errors import (
 )
 from chiffon.actors.journal import Durability
 from chiffon.bridge.consumer import Consumer, Delivery
-from chiffon.bridge.dead_letters import DeadLetter, from_headers, peek
+from chiffon.bridge.dead_letters import REPORTED_BY, DeadLetter, from_headers, peek
 from chiffon.bridge.errors import BrokerUnavailable, Refused, RemoteError
 from chiffon.bridge.inbox import Inbox
 from chiffon.bridge.publisher import Publisher
@@ -617,7 +617,11 @@ class Bridge:
 
     async def _on_dead_letter(self, message: AbstractIncomingMessage) -> None:
         assert self.record_dead_letter is not None
-        record = from_headers(message.body, dict(message.headers or {}), message.routing_key)
+        headers = dict(message.headers or {})
+        # Who refused it, as the broker vouches (an agent's login may publish dead letters:
+        # it refuses messages too); kept with the record's headers.
+        headers[REPORTED_BY] = message.user_id or ""
+        record = from_headers(message.body, headers, message.routing_key)
         try:
             await self.record_dead_letter(record)
         except Exception as exc:

@@ -65,6 +65,11 @@ def plain_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+REPORTED_BY = "x-chiffon-dead-reported-by"
+"""The header, in a recorded dead letter's headers, naming the RabbitMQ user that published
+the dead letter (the process that refused the message)."""
+
+
 def from_headers(body: bytes, headers: dict[str, Any], routing_key: str | None) -> DeadLetter:
     """The record of a message found on the dead-letter audit queue."""
     plain = plain_headers(headers)

@@ -36,7 +36,7 @@ from chiffon.audit.dead_letters import (
 )
 from chiffon.bridge.bridge import Bridge
 from chiffon.bridge.credentials import create, save
-from chiffon.bridge.dead_letters import DeadLetter
+from chiffon.bridge.dead_letters import REPORTED_BY, DeadLetter
 from chiffon.bridge.inbox import Inbox
 from chiffon.database import Database
 from chiffon.protocol import RunFinished, StepExecute
@@ -308,6 +308,7 @@ async def assert_refused(
     assert record.body_size == len(body)
     for name, value in headers.items():
         assert record.headers[name] == text(value)
+    assert record.headers[REPORTED_BY] == "guest"  # the refusing side's login (both are guest)
     assert h.pair.orchestrator.statistics.dead_lettered + h.pair.agent.statistics.dead_lettered == 1
     return record
 
