@@ -18,6 +18,7 @@ import pytest
 from chiffon.actors import ActorSystem, LocalRef
 from chiffon.agents.errors import AttemptOutdated
 from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra.processes import processes_naming
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepCancel, StepExecute, StepStatusQuery, StepStatusReport
@@ -43,17 +44,6 @@ async def spawn(system: ActorSystem, catalog: Catalog, root: Path) -> tuple[Loca
 def marker(execute: StepExecute) -> str:
     """What the command lines of that attempt's processes name: its work directory."""
     return f"{execute.step_id}-{execute.attempt}/"
-
-
-def processes_naming(marker: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if process.status() != psutil.STATUS_ZOMBIE and any(
-                marker in arg for arg in process.cmdline()
-            ):
-                found.append(process)
-    return found
 
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -4,16 +4,15 @@ what was left of its Ansible is killed, and nothing runs a second time."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
 import anyio
-import psutil
 from anyio.streams.text import TextReceiveStream
 
 from chiffon.actors import ActorSystem
 from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra.processes import processes_naming
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepStatusQuery, StepStatusReport
 
@@ -21,17 +20,6 @@ from .conftest import CATALOG_DIR
 from .standin import Dispatch, RunStandIn, step
 
 SCRIPT = Path(__file__).parent / "agent_process.py"
-
-
-def processes_naming(marker: str) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        with contextlib.suppress(psutil.Error):
-            if process.status() != psutil.STATUS_ZOMBIE and any(
-                marker in arg for arg in process.cmdline()
-            ):
-                found.append(process)
-    return found
 
 
 async def test_an_attempt_started_before_a_crash_is_reported_interrupted_and_never_rerun(

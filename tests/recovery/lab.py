@@ -31,6 +31,7 @@ import pexpect
 import psutil
 import yaml
 
+from chiffon.agents.infra.processes import processes_naming
 from chiffon.orchestrator.states import STEP_TERMINAL
 
 T = TypeVar("T")
@@ -268,15 +269,7 @@ class Lab:
     def ansible_processes(self) -> list[psutil.Process]:
         """Live processes working in this lab's work directory (ansible-playbook, its forked
         workers, their modules)."""
-        marker = str(self.work)
-        found = []
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                if process.status() != psutil.STATUS_ZOMBIE and any(
-                    marker in arg for arg in process.cmdline()
-                ):
-                    found.append(process)
-        return found
+        return processes_naming(str(self.work))
 
     @staticmethod
     def alive(processes: list[psutil.Process]) -> list[psutil.Process]:

@@ -28,19 +28,26 @@ def inside(directory: os.PathLike[str] | str) -> str:
     return os.path.join(directory, "")
 
 
+def processes_naming(marker: str) -> list[psutil.Process]:
+    """Live processes (not zombies) with ``marker`` in an argument. Blocking: one scan of the
+    process table."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.status() != psutil.STATUS_ZOMBIE and any(
+                marker in arg for arg in process.cmdline()
+            ):
+                found.append(process)
+    return found
+
+
 def kill_processes_naming(marker: str, *, rounds: int = 20) -> list[int]:
     """Kill every live process with ``marker`` in an argument, until none is left (a worker
     may fork a module while we look); returns the pids killed. Blocking: a few scans of the
     process table, so call it from a worker thread in async code."""
     killed: list[int] = []
     for _ in range(rounds):
-        found = []
-        for process in psutil.process_iter():
-            with contextlib.suppress(psutil.Error):
-                if process.status() != psutil.STATUS_ZOMBIE and any(
-                    marker in arg for arg in process.cmdline()
-                ):
-                    found.append(process)
+        found = processes_naming(marker)
         if not found:
             break
         for process in found:
