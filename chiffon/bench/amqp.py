@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from chiffon.actors import Actor, ActorSystem, handler
 from chiffon.bench import baselines
 from chiffon.bench.report import Result, percentiles
-from chiffon.bridge.bridge import Bridge
+from chiffon.bridge.bridge import Bridge, without_password
 from chiffon.bridge.credentials import Keyring, create, save
 from chiffon.bridge.errors import BrokerUnavailable
 from chiffon.bridge.inbox import MemoryInbox
@@ -205,7 +205,7 @@ async def _declare(url: str, topology: Topology, ssl_context: ssl.SSLContext | N
     try:
         connection = await aio_pika.connect(url, ssl_context=ssl_context)
     except Exception as exc:
-        raise BrokerUnavailable(_without_password(url), exc) from None
+        raise BrokerUnavailable(without_password(url), exc) from None
     async with connection:
         channel = await connection.channel()
         await declare_exchanges(channel, topology)
@@ -386,11 +386,3 @@ async def amqp(
         latency="round trip, every ask", inbox="memory", rounds=rounds,
     )  # fmt: skip
     return tell, ask
-
-
-def _without_password(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))

@@ -169,7 +169,7 @@ class Bridge:
         login, or (for an agent) has no queue for it."""
         import aio_pika
 
-        safe = _without_password(self.url)
+        safe = without_password(self.url)
         try:
             self._connection = await aio_pika.connect_robust(
                 self.url,
@@ -638,7 +638,8 @@ def _uuid(value: int | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(int=value)
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
+    """``url`` with its password shown as ``***`` (for messages and logs)."""
     parts = urllib.parse.urlsplit(url)
     if parts.password is None:
         return url

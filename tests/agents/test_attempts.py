@@ -6,7 +6,6 @@ before attempts named their step's position still opens, and works."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import uuid
 from pathlib import Path
@@ -18,10 +17,11 @@ import pytest
 from chiffon.actors import ActorSystem, LocalRef
 from chiffon.agents.errors import AttemptOutdated
 from chiffon.agents.infra import InfraAgent
-from chiffon.agents.infra.processes import processes_naming
+from chiffon.agents.infra.processes import attempt_marker, processes_naming
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepCancel, StepExecute, StepStatusQuery, StepStatusReport
+from tests.recovery.lab import Lab
 
 from .standin import Dispatch, RunStandIn, step
 
@@ -43,16 +43,10 @@ async def spawn(system: ActorSystem, catalog: Catalog, root: Path) -> tuple[Loca
 
 def marker(execute: StepExecute) -> str:
     """What the command lines of that attempt's processes name: its work directory."""
-    return f"{execute.step_id}-{execute.attempt}/"
+    return attempt_marker(execute.step_id, execute.attempt)
 
 
-def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    left = []
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                left.append(process)
-    return left
+alive = Lab.alive
 
 
 async def sleeping(execute: StepExecute) -> list[psutil.Process]:

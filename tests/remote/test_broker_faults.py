@@ -20,7 +20,6 @@ are printed as figures (``pytest -s``), never asserted.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -39,7 +38,7 @@ from tests.conftest import unavailable
 from tests.recovery.lab import README_REQUEST, wait_until
 
 from .broker import Broker
-from .lab import RemoteLab, TcpProxy
+from .lab import RemoteLab, TcpProxy, json_events
 
 pytestmark = [
     pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(600),
@@ -85,19 +84,10 @@ def proxy(amqp_url: str) -> Iterator[TcpProxy]:
 
 def events(text: str, event: str, **fields: Any) -> list[dict[str, Any]]:
     """The JSON log lines of ``text`` saying ``event`` (with ``fields``)."""
-    found = []
-    for line in text.splitlines():
-        if not line.startswith("{"):
-            continue
-        with contextlib.suppress(ValueError):
-            item = json.loads(line)
-            if (
-                isinstance(item, dict)
-                and item.get("event") == event
-                and all(item.get(k) == v for k, v in fields.items())
-            ):
-                found.append(item)
-    return found
+    return [
+        item for item in json_events(text)
+        if item.get("event") == event and all(item.get(k) == v for k, v in fields.items())
+    ]  # fmt: skip
 
 
 def at(event: dict[str, Any]) -> float:
