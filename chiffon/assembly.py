@@ -163,6 +163,16 @@ class System:
         """Whether the bridge to the broker is up now; ``None`` with local agents only."""
         return None if self._bridge is None else self._bridge.connected
 
+    def bridge_statistics(self) -> dict[str, int] | None:
+        """The bridge's counters since it connected (``/metrics``); ``None`` without one."""
+        if self._bridge is None:
+            return None
+        import dataclasses
+
+        counters = dataclasses.asdict(self._bridge.statistics)
+        counters["confirmed_messages"], counters["confirmed_envelopes"] = self._bridge.confirmed
+        return counters
+
     @property
     def journal(self) -> Journal:
         return self._store.journal  # type: ignore[no-any-return]

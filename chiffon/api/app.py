@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI
 
 from chiffon.access import Access
-from chiffon.api import health, problems, v1
+from chiffon.api import health, metrics, problems, v1
 from chiffon.api.context import ApiContext, ApiOptions
 from chiffon.api.limits import BodyLimit, RateLimiter
 
@@ -31,6 +31,18 @@ def create_app(
     """The app over ``system`` (started). ``stop``, once set, ends every open event stream:
     ``chiffon serve`` sets it when it begins to shut down. Call inside the event loop."""
     options = options or ApiOptions()
+    app = build_app(options)
+    app.state.chiffon = ApiContext(
+        system=system, access=Access(system.database), options=options,
+        stop=stop if stop is not None else anyio.Event(), limiter=RateLimiter(),
+    )  # fmt: skip
+    _mount_web(app, system)
+    return app
+
+
+def build_app(options: ApiOptions) -> FastAPI:
+    """The API's routes, error handling and limits, with no system behind them yet: what
+    ``create_app`` serves, and what the OpenAPI document is made from."""
     app = FastAPI(
         title="Chiffon",
         version=importlib.metadata.version("chiffon"),
@@ -39,22 +51,21 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
-    app.state.chiffon = ApiContext(
-        system=system,
-        access=Access(system.database),
-        options=options,
-        stop=stop if stop is not None else anyio.Event(),
-        limiter=RateLimiter(),
-    )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(v1.router, prefix="/api/v1")
-    _mount_web(app, system)
     too_large = problems.problem_response(
         413, "body_too_large", f"the request body is over {options.max_body_bytes} bytes"
     )
     app.add_middleware(BodyLimit, max_bytes=options.max_body_bytes, too_large=too_large)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, as checked in at ``docs/openapi.json`` (``python -m
+    chiffon.api.app > docs/openapi.json`` writes it)."""
+    return build_app(ApiOptions()).openapi()
 
 
 def _mount_web(app: FastAPI, system: System) -> None:
@@ -68,3 +79,11 @@ def _mount_web(app: FastAPI, system: System) -> None:
     router = getattr(web, "router", None)
     if router is not None:
         app.include_router(router(system))
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    json.dump(openapi_document(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")

@@ -28,8 +28,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `chiffon tokens create`.")
-_cookie = APIKeyCookie(
+bearer_scheme = HTTPBearer(auto_error=False, description="A token from `chiffon tokens create`.")
+cookie_scheme = APIKeyCookie(
     name=SESSION_COOKIE, auto_error=False, description="A dashboard session (log in at /login)."
 )
 
@@ -43,8 +43,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     async def dependency(
         request: Request,
         ctx: Annotated[ApiContext, Depends(context)],
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        cookie: Annotated[str | None, Depends(_cookie)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
     ) -> Principal:
         principal = await authenticate(request, ctx, bearer, cookie)
         request.state.principal = principal

@@ -269,6 +269,14 @@ class Bridge:
                  down_s=down)  # fmt: skip
 
     @property
+    def confirmed(self) -> tuple[int, int]:
+        """(messages, envelopes) the broker confirmed since the bridge connected."""
+        publisher = self._publisher
+        if publisher is None:
+            return 0, 0
+        return publisher.published_messages, publisher.published_envelopes
+
+    @property
     def connected(self) -> bool:
         connection = self._connection
         return connection is not None and not connection.is_closed and connection.connected.is_set()

@@ -258,6 +258,8 @@ class WriterStatistics:
     failed_batches: int
     dropped: int
     pending: int
+    commit_seconds: float = 0.0
+    """Time spent committing the ``batches``, summed: with ``batches``, the mean latency."""
 
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -317,6 +319,7 @@ class GroupCommitWriter:
         self._retry_at = 0.0
         self._failures_in_row = 0
         self._batches = self._records = self._failed = self._dropped = 0
+        self._commit_seconds = 0.0
         self.saturated = False
         """Whether ``max_pending`` records are queued: an attribute, read on every append."""
 
@@ -400,8 +403,9 @@ class GroupCommitWriter:
 
     def statistics(self) -> WriterStatistics:
         return WriterStatistics(
-            self._batches, self._records, self._failed, self._dropped, self.pending
-        )
+            self._batches, self._records, self._failed, self._dropped, self.pending,
+            self._commit_seconds,
+        )  # fmt: skip
 
     # -- the background side -------------------------------------------------------------
 
@@ -479,6 +483,7 @@ class GroupCommitWriter:
 
     async def _commit(self, batch: Batch) -> None:
         conn = None
+        started = time.perf_counter()
         try:
             for attempt in (1, 2):
                 try:
@@ -500,7 +505,7 @@ class GroupCommitWriter:
                     await self._replay_one_by_one(batch)
                     return
                 else:
-                    self._committed(batch)
+                    self._committed(batch, time.perf_counter() - started)
                     return
         finally:
             self._in_flight.discard(batch)
@@ -559,8 +564,9 @@ class GroupCommitWriter:
         if scope.cancelled_caught:
             _terminate(conn)
 
-    def _committed(self, batch: Batch) -> None:
+    def _committed(self, batch: Batch, seconds: float = 0.0) -> None:
         self._batches += 1
+        self._commit_seconds += seconds
         self._records += len(batch) - len(batch.rejected)
         self._failures_in_row = 0
         self._retry_at = 0.0

@@ -36,6 +36,7 @@ from chiffon.runs.records import (
 if TYPE_CHECKING:
     from chiffon.agents.store import AgentRecord
     from chiffon.audit.dead_letters import DeadLetterRecord
+    from chiffon.audit.statistics import RecordStatistics
     from chiffon.playbooks.store import Suggestion
     from chiffon.protocol.messages import PlannerChoice
 
@@ -165,6 +166,13 @@ class Runs:
         from chiffon.audit.dead_letters import list_dead_letters
 
         return await list_dead_letters(self.db, since=since, code=code, limit=limit)
+
+    async def statistics(self) -> RecordStatistics:
+        """Runs by state, run and step durations, dead letters by code, model calls and cost
+        (``/metrics``)."""
+        from chiffon.audit.statistics import record_statistics
+
+        return await record_statistics(self.db)
 
     async def accept_suggestion(self, suggestion_id: int) -> Suggestion:
         """Commit an open suggestion's diff on a branch of its playbook repository
