@@ -2,6 +2,6 @@
 
 ``Bridge`` implements the runtime's ``Transport`` port: ``RemoteRef`` has ``LocalRef``'s
 interface, so the domain cannot tell a remote actor from a local one. The bridge knows no
-domain package; ``chiffon.broker`` builds one from ``Settings`` for an orchestrator or an
-agent process. The wire format is described in ``docs/protocol.md``.
+domain package; ``chiffon.assembly.broker`` builds one from ``Settings`` for an orchestrator
+or an agent process. The wire format is described in ``docs/protocol.md``.
 """

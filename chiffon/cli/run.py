@@ -138,7 +138,7 @@ def plan(
 
 async def _llm_plan(settings: Settings, catalog: Catalog, request: str, choice: str) -> PlanOutcome:
     from chiffon.assembly import store_for
-    from chiffon.domain import planners
+    from chiffon.assembly.domain import planners
     from chiffon.llm.client import close_clients
     from chiffon.planning.planner import NeedsClarification, PlanRequest
     from chiffon.planning.validation import validate_plan

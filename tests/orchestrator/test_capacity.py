@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from chiffon import RunFinished, System
 from chiffon.actors import ActorSystem
-from chiffon.agents.node import spawn_agent
 from chiffon.agents.resources import FileSampler
+from chiffon.assembly.agent import spawn_agent
 from chiffon.database import Database
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.events import RunPaused, RunResumed, StepStarted
