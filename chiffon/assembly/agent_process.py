@@ -40,7 +40,7 @@ async def run_agent(
     from chiffon.assembly.broker import AGENT_ACTOR, REGISTRY_ACTOR, agent_bridge
     from chiffon.bridge.credentials import load
     from chiffon.bridge.topology import ORCHESTRATORS
-    from chiffon.planning.catalog import load_catalog
+    from chiffon.catalog import load_catalog
 
     configure_logging(settings.log_level, settings.log_format)
     credentials = load(credentials_file or settings.agent_keys_path / f"{name}.json")

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
 from chiffon.orchestrator.orchestrator import Orchestrator
 from chiffon.orchestrator.owner import this_process
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import RunRecord, RunStore
-from chiffon.planning.catalog import Catalog, load_catalog
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Needs, Plan, StepFailure
 from chiffon.settings import Settings

@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from chiffon.actors.journal import Journal
     from chiffon.assembly.domain import Domain
     from chiffon.bridge.bridge import Bridge
+    from chiffon.catalog import Catalog
     from chiffon.database import Database
     from chiffon.orchestrator.approval import Approver, Verdict
     from chiffon.orchestrator.events import Listener
-    from chiffon.planning.catalog import Catalog
     from chiffon.protocol import PlanProposed, RunFinished
     from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.status import Status
 
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
 
 MARK = {
     "ok": "[green]ok[/]",

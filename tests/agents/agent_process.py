@@ -12,7 +12,7 @@ import anyio
 from chiffon.actors import ActorSystem, handler
 from chiffon.actors.actor import Actor
 from chiffon.agents.infra import InfraAgent
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.protocol import StepExecute, StepOutput
 
 

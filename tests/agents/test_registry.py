@@ -29,7 +29,7 @@ from chiffon.agents.routing import (
 )
 from chiffon.agents.store import AgentStore
 from chiffon.agents.tables import agents
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import Needs
 
 from .conftest import opened

@@ -17,12 +17,12 @@ from llm.model_server import ModelServer, Received, Reply, Slow, Status
 from llm.support import EXTERNAL, LOCAL, calls_of, make_router, open_database
 
 from chiffon.assembly.planners import planner_for
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
 from chiffon.errors import ConfigError
 from chiffon.llm.client import close_clients
 from chiffon.llm.costs import CallRecord, CostRecorder, run_cost
 from chiffon.llm.errors import BudgetExceeded
-from chiffon.planning.catalog import Catalog, load_catalog
 from chiffon.planning.catalog_planner import GENERATED_REASON, CatalogPlanner
 from chiffon.planning.errors import PlanningFailed
 from chiffon.planning.generating import GeneratingPlanner

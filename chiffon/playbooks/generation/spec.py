@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from chiffon.planning.catalog import Catalog, Resources, Risk, Variable
+from chiffon.catalog import Catalog, Resources, Risk, Variable
 from chiffon.playbooks.generation.errors import (
     InvalidEnv,
     InvalidImage,
