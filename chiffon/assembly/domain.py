@@ -25,9 +25,9 @@ from chiffon.actors import ActorRef, ActorSystem, LocalRef
 from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
 from chiffon.orchestrator.orchestrator import Orchestrator
-from chiffon.orchestrator.owner import this_process
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import RunRecord, RunStore
+from chiffon.ownership import this_process
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Needs, Plan, StepFailure
 from chiffon.settings import Settings

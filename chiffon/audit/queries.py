@@ -34,7 +34,7 @@ from chiffon.audit.records import (
 from chiffon.audit.timeline import merge
 from chiffon.database import Database, messages, transitions
 from chiffon.llm.tables import llm_calls
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
+from chiffon.run_records import approvals, plans, runs, steps
 
 _HEX = frozenset("0123456789abcdef")
 _SUMMARY_COLUMNS = tuple(RunSummary.model_fields)

@@ -18,8 +18,8 @@ from sqlalchemy import Text, and_, cast, insert, select, update
 from chiffon.database import Database, transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition, RunNotFound
 from chiffon.orchestrator.states import RUN_TERMINAL, check_run, check_step
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
 from chiffon.protocol import Plan, PlanStep
+from chiffon.run_records import approvals, plans, runs, steps
 
 
 def now() -> dt.datetime:

@@ -20,9 +20,9 @@ from sqlalchemy import select
 
 from chiffon.catalog import Catalog
 from chiffon.database import Database, messages
-from chiffon.orchestrator.tables import steps
 from chiffon.playbooks.findings import Finding
 from chiffon.playbooks.playbook import Playbook, Task, read_playbook
+from chiffon.run_records import steps
 
 RULE = "changed-on-rerun"
 OUTPUT_KIND = "step.output"

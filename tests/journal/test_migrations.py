@@ -9,11 +9,6 @@ import anyio
 import asyncpg
 import pytest
 
-import chiffon.agents.tables
-import chiffon.audit.tables
-import chiffon.llm.tables
-import chiffon.orchestrator.tables
-import chiffon.playbooks.tables  # noqa: F401  (every tables module, as migrations/env.py)
 from chiffon.database import metadata
 from chiffon.journal import migrate
 from tests.conftest import with_database

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from chiffon import RunFinished, System, Verdict
 from chiffon.audit.tables import failures
 from chiffon.journal.schema import transitions
-from chiffon.orchestrator.tables import approvals, runs, steps
 from chiffon.protocol import PlanProposed
+from chiffon.run_records import approvals, runs, steps
 from chiffon.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

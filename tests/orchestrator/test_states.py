@@ -12,7 +12,7 @@ from chiffon.orchestrator.states import (
     check_run,
     check_step,
 )
-from chiffon.orchestrator.tables import RUN_STATES, STEP_STATES
+from chiffon.run_records import RUN_STATES, STEP_STATES
 
 
 def test_the_tables_cover_exactly_the_states_the_database_allows() -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import select, text, update
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition
 from chiffon.orchestrator.store import ApprovalRecord, RunStore, StepRecord
-from chiffon.orchestrator.tables import approvals
 from chiffon.protocol import Plan, PlanStep, plan_hash
+from chiffon.run_records import approvals
 from tests.orchestrator.conftest import opened
 
 pytestmark = pytest.mark.postgres

@@ -1,4 +1,6 @@
-"""The orchestrator's tables: runs, plans (one row per revision), approvals, steps.
+"""The run records' tables: runs, plans (one row per revision), approvals, steps. The
+orchestrator writes them; audit and the playbook checks read them, so they live in a neutral
+module that imports no domain package.
 
 A run's and a step's ``status`` and ``version`` change together with a ``transitions`` row in
 one transaction (``chiffon.orchestrator.store``); ``version`` is the entity's transition
