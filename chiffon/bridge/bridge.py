@@ -1,4 +1,4 @@
-"""``Bridge``: one process's actor system joined to RabbitMQ (the actors' ``Transport``).
+"""``Bridge``: one process's actor system joined to RabbitMQ.
 
 What it owns: one robust connection, one channel with publisher confirms, the publisher's
 flusher tasks, the consumer of this process's queue and, for an orchestrator, of the
@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from chiffon.actors import ActorNotFound, ActorRef, ActorStopped, AskTimeout, Envelope, LocalRef
-from chiffon.actors.current import current_cell
-from chiffon.actors.envelope import kind_of, new_id
+from chiffon.actors import ActorNotFound, ActorStopped, AskTimeout, Envelope, LocalRef
+from chiffon.actors.envelope import new_id
 from chiffon.actors.errors import (
     JournalError,
     MailboxFull,
@@ -291,21 +290,6 @@ class Bridge:
             return list(keyring.names())
 
         return AgentsRef(self, names, name)
-
-    def envelope(self, recipient: ActorRef, message: Any, sender: ActorRef | None) -> Envelope:
-        """The envelope of a send from the current actor (if any), as a local send makes it."""
-        kind = kind_of(type(message))
-        current = current_cell.get()
-        if current is not None:
-            if sender is None:
-                sender = current.ref
-            cause = current.current
-            if cause is not None:
-                return Envelope(
-                    new_id(), kind, message, recipient, sender,
-                    cause.correlation_id or cause.id, cause.id,
-                )  # fmt: skip
-        return Envelope(new_id(), kind, message, recipient, sender)
 
     def _wire(self, envelope: Envelope, *, ask: bool = False) -> WireEnvelope:
         body = envelope.body
