@@ -283,11 +283,6 @@ def parse_volume(text: str) -> Volume:
     return Volume(host, container.rstrip("/") or "/", "ro" if mode == "ro" else "rw")
 
 
-def parse_env(text: str) -> tuple[str, str]:
-    """``KEY=VALUE`` as ``(key, value)``. Raises ``InvalidEnv``."""
-    return _env_pair(text)
-
-
 def looks_secret(key: str, value: str) -> bool:
     """Whether an environment variable looks like it holds a secret: its key says so
     (``*_PASSWORD``, ``*_TOKEN``, ``SECRET_KEY``…) or its value looks like a token."""
