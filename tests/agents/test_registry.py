@@ -200,6 +200,7 @@ async def test_agents_are_recorded_online_then_offline_after_missed_heartbeats_o
         await link.tell(Cut())  # the mute agent goes on, but nothing it says arrives
         await run.until_told(1)
         await desk.stop()
+        await registry.ask(ListAgents())  # its goodbye, queued before the stop returned, handled
         rows = {
             r["name"]: r
             for r in await store.database.fetch(
