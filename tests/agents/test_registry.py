@@ -217,8 +217,9 @@ async def test_agents_are_recorded_online_then_offline_after_missed_heartbeats_o
     assert lost.reason.endswith("one was due every 0.05 s)")
     assert online[name].status == "online"
     assert online[name].capabilities == ("ansible", "gpu")
-    assert online[name].resources is not None
-    assert online[name].resources.gpus[0].vram_free_mb == 8192
+    resources = online[name].resources
+    assert resources is not None
+    assert resources.gpus[0].vram_free_mb == 8192
     assert online[name].address == desk.address
     assert rows[name]["status"] == "offline"
     assert rows[name]["offline_reason"] == f"{name} said goodbye (the agent stopped)"

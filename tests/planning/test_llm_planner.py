@@ -385,6 +385,7 @@ async def test_a_modify_round_shows_the_previous_plan_and_the_feedback_and_costs
     assert '"playbook": "uptime-kuma-monitors"' in modify.text("user")
     rows = await calls_of(database, first.run_id)
     assert len(rows) == 2
+    assert first.run_id is not None
     assert await run_cost(database, first.run_id) == pytest.approx(
         2 * (900 * 0.15e-6 + 120 * 0.60e-6)
     )
