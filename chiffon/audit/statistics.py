@@ -13,7 +13,7 @@ from sqlalchemy import Float, cast, extract, func, select
 from chiffon.audit.tables import dead_letters
 from chiffon.database import Database
 from chiffon.llm.tables import llm_calls
-from chiffon.orchestrator.tables import runs, steps
+from chiffon.run_records import runs, steps
 
 RUN_BUCKETS_S = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 STEP_BUCKETS_S = (0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0)
