@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef
 from chiffon.database import Database
+from chiffon.orchestrator.event_log import EventLog
 from chiffon.orchestrator.orchestrator import Orchestrator
 from chiffon.orchestrator.owner import this_process
 from chiffon.orchestrator.services import RunServices
@@ -112,6 +113,7 @@ async def start_domain(
     bridge: object | None = None,
     discovery: ActorRef | None = None,
     resume_taken: bool = False,
+    events: EventLog | None = None,
 ) -> Domain:
     """Load the catalog, spawn the registry, the local agent (unless ``bridge`` is given:
     then the agents are remote) and the orchestrator (which reconciles runs left by stopped
@@ -127,6 +129,7 @@ async def start_domain(
 
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
+    events = events if events is not None else EventLog(database)
     # What runs awaiting approval generated before this process started.
     restore_staged(catalog, settings.home / "generated")
     registry = await actors.spawn(
@@ -166,6 +169,7 @@ async def start_domain(
 
     services = RunServices(
         store=RunStore(database),
+        events=events,
         catalog=catalog,
         planner_for=planners(settings, catalog, database),
         registry=registry,
