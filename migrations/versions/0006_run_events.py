@@ -8,8 +8,8 @@ row any channel decides, the first decision wins).
   decision finds it decided. At most one pending row per run. ``cancelled``: the run was
   cancelled while it waited.
 
-Revision ID: 0005_run_events
-Revises: 0004
+Revision ID: 0006_run_events
+Revises: 0005_access
 Create Date: 2026-12-07
 """
 
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005_run_events"
-down_revision: str | None = "0004"
+revision: str = "0006_run_events"
+down_revision: str | None = "0005_access"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
