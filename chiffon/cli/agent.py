@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from chiffon.cli.runner import fail
+
 app = typer.Typer(
     help="Run a remote agent (infra or desktop) joining over RabbitMQ, or add one.",
     invoke_without_command=True,
@@ -18,11 +20,6 @@ app = typer.Typer(
 class Kind(enum.StrEnum):
     infra = "infra"
     desktop = "desktop"
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"chiffon: {message}", err=True)
-    return typer.Exit(code)
 
 
 @app.callback()
@@ -50,7 +47,7 @@ def agent(
         return
     if kind is None or name is None:
         typer.echo(ctx.get_help())
-        raise _fail("--kind and --name are required to run an agent")
+        raise fail("--kind and --name are required to run an agent")
     from chiffon.cli.runner import run
     from chiffon.errors import ChiffonError
     from chiffon.settings import Settings
@@ -59,7 +56,7 @@ def agent(
         settings = Settings.load()
         url = connect or (settings.amqp_url.get_secret_value() if settings.amqp_url else None)
         if url is None:
-            raise _fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
+            raise fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
         from chiffon.node import run_agent
 
         run(lambda: run_agent(
@@ -67,7 +64,7 @@ def agent(
             credentials_file=credentials, catalog=catalog,
         ))  # fmt: skip
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("add")
@@ -97,11 +94,11 @@ def add(
     try:
         settings = Settings.load()
         if settings.amqp_url is None:
-            raise _fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
+            raise fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
         url = settings.amqp_url.get_secret_value()
         path = settings.agent_keys_path / f"{creds.check_name(name)}.json"
         if path.exists() and not force:
-            raise _fail(f"agent {name} already exists ({path}); --force replaces its key")
+            raise fail(f"agent {name} already exists ({path}); --force replaces its key")
         import urllib.parse
 
         orchestrator_user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
@@ -121,7 +118,7 @@ def add(
             )
         saved = creds.save(made, settings.agent_keys_path)
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"agent {name}: credentials written to {saved} (keep them secret)")
     typer.echo(f"agent {name}: queue {Topology().agent_queue(name)} declared; {how}")
     typer.echo(

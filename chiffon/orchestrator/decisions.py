@@ -143,7 +143,10 @@ async def cancel(
                 update(approvals)
                 .where(and_(approvals.c.run_id == run_id, approvals.c.decision == "pending"))
                 .values(
-                    decision="cancelled", approver=by, channel=channel, decided_at=at,
+                    decision="cancelled",
+                    approver=by,
+                    channel=channel,
+                    decided_at=at,
                     expires_at=at,
                 )
                 .returning(*approvals.c)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chiffon.actors import ActorRef
 from chiffon.audit.records import FailureRecord, LlmCallRecord, RunTimeline, ServiceChange
+from chiffon.audit.records import RunSummary as AuditRunSummary
 from chiffon.database import Database
 from chiffon.errors import ConfigError
 from chiffon.orchestrator import decisions
@@ -136,27 +137,12 @@ class Runs:
     async def preview(self, request: str, *, planner: PlannerChoice = "auto") -> PlanPreview:
         """What ``request`` would be planned as: nothing is submitted or executed. Raises
         ``PlanningFailed`` when the planner cannot answer (a model that is down)."""
-        from chiffon.planning.errors import InvalidPlan, UnusablePlan
-        from chiffon.planning.planner import NeedsClarification, PlanRequest
-        from chiffon.planning.validation import validate_plan
-        from chiffon.protocol import plan_hash
+        from chiffon.runs.preview import preview_with
 
         if self._planner_for is None or self._catalog is None:
             raise ConfigError("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
         chosen: Planner = self._planner_for(planner, False)
-        try:
-            outcome = await chosen.plan(PlanRequest(text=request))
-            if isinstance(outcome, NeedsClarification):
-                return PlanPreview(
-                    status="needs_clarification", question=outcome.question,
-                    candidates=tuple(outcome.candidates),
-                )  # fmt: skip
-            plan = validate_plan(outcome, self._catalog)
-        except InvalidPlan as exc:
-            return PlanPreview(status="invalid", reasons=tuple(exc.reasons))
-        except UnusablePlan as exc:
-            return PlanPreview(status="invalid", reasons=(str(exc),))
-        return PlanPreview(status="planned", plan=plan, plan_hash=plan_hash(plan))
+        return await preview_with(chosen, self._catalog, request)
 
     async def decide(
         self,
@@ -349,6 +335,20 @@ class Runs:
         """Runs matching ``filters``, newest first, ``limit`` at a time (at most 500); pass
         the page's ``next_cursor`` for the next. Raises ``BadCursor``."""
         return await list_runs(self.db, filters or RunFilters(), cursor=cursor, limit=limit)
+
+    async def records(
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        since: dt.timedelta | None = None,
+        service: str | None = None,
+        limit: int = 50,
+    ) -> Sequence[AuditRunSummary]:
+        """Runs as the audit lists them (cost, planner, plan hash), newest first: in one of
+        ``status``, created within ``since`` of now, touching ``service``."""
+        from chiffon.audit.queries import list_runs as audit_runs
+
+        return await audit_runs(self.db, status=status, since=since, service=service, limit=limit)
 
     async def timeline(self, run_id: uuid.UUID | str, *, output_lines: bool = False) -> RunTimeline:
         """Everything recorded about one run, messages and transitions merged in time order
