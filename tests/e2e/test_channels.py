@@ -20,7 +20,7 @@ from chiffon.runs import Identity, RunEvent, StaleRevision
 from chiffon.settings import Settings
 from tests.e2e.conftest import CATALOG, PROMPT, REQUEST, Terminal, chiffon, words
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 _DECIDE_HINT = re.compile(r"chiffon approve ([0-9a-f-]{36})")
 
