@@ -1,0 +1,304 @@
+"""The pages about runs: the list, one run (with its live output and its decision), the new
+request form with its plan preview, the approvals inbox and the raw output download."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from chiffon.access import AccessError, InsufficientScope
+from chiffon.api.auth import SESSION_COOKIE, authenticate, client_address, rate_limit
+from chiffon.api.context import ApiContext, context
+from chiffon.api.problems import ProblemError
+from chiffon.api.sse import EventStreamResponse, resume_after
+from chiffon.errors import ChiffonError
+from chiffon.runs import (
+    BadCursor,
+    Decision,
+    RunEvent,
+    RunFilters,
+    RunHandle,
+)
+from chiffon.web import live, output
+from chiffon.web.panels import Panels
+from chiffon.web.templating import fragment, render
+from chiffon.web.viewer import PageViewer, Viewer, form_viewer
+
+CAP = 1000
+"""Lines of output a run page holds; the raw download has them all."""
+
+STATUSES = ("received", "planning", "awaiting_approval", "approved", "running", "paused",
+            "succeeded", "failed", "rejected", "expired", "cancelled", "interrupted")  # fmt: skip
+WINDOWS = (("24h", "last 24 hours"), ("7d", "last 7 days"), ("30d", "last 30 days"),
+           ("all", "all time"))  # fmt: skip
+WINDOW_SPANS = {"24h": dt.timedelta(days=1), "7d": dt.timedelta(days=7),
+                "30d": dt.timedelta(days=30)}  # fmt: skip
+DEFAULT_WINDOW = "7d"
+
+router = APIRouter(include_in_schema=False)
+Context = Annotated[ApiContext, Depends(context)]
+
+
+async def waiting(ctx: ApiContext) -> int:
+    """How many plans await a decision (the count in the navigation)."""
+    page = await ctx.system.runs.list(RunFilters(status=("awaiting_approval",)), limit=100)
+    return len(page.items)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/runs", status_code=303)
+
+
+@router.get("/runs")
+async def runs_page(
+    request: Request,
+    ctx: Context,
+    viewer: PageViewer,
+    status: Annotated[str, Query(max_length=40)] = "",
+    window: Annotated[str, Query(max_length=8)] = DEFAULT_WINDOW,
+    service: Annotated[str, Query(max_length=200)] = "",
+    host: Annotated[str, Query(max_length=200)] = "",
+    playbook: Annotated[str, Query(max_length=200)] = "",
+    approver: Annotated[str, Query(max_length=200)] = "",
+    cursor: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    span = WINDOW_SPANS.get(window)
+    filters = RunFilters(
+        status=(status,) if status in STATUSES else (),
+        since=dt.datetime.now(dt.UTC) - span if span else None,
+        service=service or None,
+        host=host or None,
+        playbook=playbook or None,
+        approver=approver or None,
+    )
+    notices: tuple[tuple[str, str], ...] = ()
+    try:
+        page = await ctx.system.runs.list(filters, cursor=cursor or None, limit=50)
+    except BadCursor as exc:
+        notices = (("error", f"{exc}: showing the first page."),)
+        page = await ctx.system.runs.list(filters, limit=50)
+    query = {k: v for k, v in request.query_params.items() if k != "cursor"}
+    next_href = "/runs?" + urlencode({**query, "cursor": page.next_cursor or ""})
+    return render(
+        request, "runs.html", viewer=viewer, title="Runs", section="/runs",
+        waiting=await waiting(ctx), notices=notices, page=page, filters=filters,
+        statuses=STATUSES, windows=WINDOWS, window=window if span or window == "all"
+        else DEFAULT_WINDOW, next_href=next_href,
+    )  # fmt: skip
+
+
+@router.get("/approvals")
+async def approvals_page(request: Request, ctx: Context, viewer: PageViewer) -> HTMLResponse:
+    page = await ctx.system.runs.list(RunFilters(status=("awaiting_approval",)), limit=100)
+    return render(
+        request, "approvals.html", viewer=viewer, title="Approvals", section="/approvals",
+        waiting=len(page.items), page=page,
+    )  # fmt: skip
+
+
+@router.get("/approvals/list")
+async def approvals_list(ctx: Context, viewer: PageViewer) -> HTMLResponse:
+    """The inbox's table alone: the page polls it."""
+    page = await ctx.system.runs.list(RunFilters(status=("awaiting_approval",)), limit=100)
+    return HTMLResponse(fragment("fragments/approvals_list.html", page=page))
+
+
+@router.get("/runs/new")
+async def new_request_page(request: Request, ctx: Context, viewer: PageViewer) -> HTMLResponse:
+    return render(
+        request, "new_request.html", viewer=viewer, title="New request", section="/runs/new",
+        waiting=await waiting(ctx), request_text="", planner="auto",
+    )  # fmt: skip
+
+
+@router.post("/runs/new", dependencies=[Depends(rate_limit("submit"))])
+async def new_request(
+    request: Request,
+    ctx: Context,
+    viewer: Annotated[Viewer, form_viewer("run")],
+    text: Annotated[str, Form(alias="request", min_length=1, max_length=4000)],
+    planner: Annotated[str, Form()] = "auto",
+    action: Annotated[str, Form()] = "submit",
+) -> Response:
+    choice: Any = planner if planner in ("auto", "catalog", "llm") else "auto"
+    if action == "preview":
+        preview = await ctx.system.runs.preview(text, planner=choice)
+        question = preview.question or "; ".join(preview.reasons) or None
+        return render(
+            request, "new_request.html", viewer=viewer, title="New request",
+            section="/runs/new", waiting=await waiting(ctx), request_text=text,
+            planner=choice, preview=preview if preview.plan else None, question=question,
+        )  # fmt: skip
+    handle = await ctx.system.runs.submit(text, by=viewer.identity(request), planner=choice)
+    return RedirectResponse(f"/runs/{handle.id}", status_code=303)
+
+
+@router.get("/runs/{run_id}")
+async def run_page(
+    request: Request, ctx: Context, viewer: PageViewer, run_id: str
+) -> HTMLResponse:
+    handle = await _handle(ctx, run_id)
+    if str(handle.id) != run_id:
+        # A prefix: the page's address names the run in full (its links and stream do).
+        return RedirectResponse(f"/runs/{handle.id}", status_code=303)  # type: ignore[return-value]
+    return await _run_page(request, ctx, viewer, handle)
+
+
+async def _run_page(
+    request: Request,
+    ctx: ApiContext,
+    viewer: Viewer,
+    handle: RunHandle,
+    *,
+    status_code: int = 200,
+    notices: tuple[tuple[str, str], ...] = (),
+) -> HTMLResponse:
+    lines: deque[str] = deque(maxlen=CAP)
+    total = 0
+    last = 0
+    hosts: set[str] = set()
+    # Events first, then the description: the panels are at least as new as the last event
+    # the page holds, and the stream sends whatever comes after it.
+    async for event in _stored(handle):
+        last = event.id
+        if output.is_line(event):
+            lines.append(output.line_html(event))
+            total += 1
+        if event.kind == "step.output" and event.data.get("host"):
+            hosts.add(str(event.data["host"]))
+    description = await handle.describe()
+    panels = Panels(viewer)
+    for revision in description.revisions:
+        for step in revision.steps:
+            hosts.update(step.hosts)
+    finished = description.summary.status in {
+        "succeeded", "failed", "rejected", "expired", "cancelled",
+    }  # fmt: skip
+    return render(
+        request, "run.html", viewer=viewer, title=f"Run {str(handle.id)[:8]}",
+        section="/runs", status_code=status_code, notices=notices,
+        waiting=await waiting(ctx), lines="".join(lines), trimmed=total - len(lines),
+        last_event=last, cap=CAP, all_hosts=sorted(hosts), finished=finished,
+        live_href=f"/runs/{handle.id}/live", **panels.context(description),
+    )  # fmt: skip
+
+
+@router.get("/runs/{run_id}/live")
+async def run_live(
+    request: Request,
+    ctx: Context,
+    viewer: PageViewer,
+    run_id: uuid.UUID,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> EventStreamResponse:
+    handle = await _handle(ctx, str(run_id))
+    start = resume_after(request, after)
+    return EventStreamResponse(
+        live.messages(handle, Panels(viewer), start),
+        stop=ctx.stop,
+        heartbeat_s=ctx.options.heartbeat_s,
+        encode=live.encode,
+    )
+
+
+@router.get("/runs/{run_id}/output.txt")
+async def run_output(ctx: Context, viewer: PageViewer, run_id: uuid.UUID) -> StreamingResponse:
+    """Every line of the run's output, as text (what the page caps)."""
+    handle = await _handle(ctx, str(run_id))
+
+    async def text() -> AsyncIterator[bytes]:
+        async for event in _stored(handle):
+            line = output.line_text(event)
+            if line is not None:
+                yield (line + "\n").encode()
+
+    return StreamingResponse(
+        text(),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="chiffon-run-{run_id}.txt"'},
+    )
+
+
+@router.post("/runs/{run_id}/decision")
+async def decide(
+    request: Request,
+    ctx: Context,
+    run_id: uuid.UUID,
+    decision: Annotated[str, Form(max_length=10)],
+    revision: Annotated[int, Form(ge=1)],
+    plan_hash: Annotated[str, Form(max_length=100)],
+    feedback: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """A decision from the run page. Every refusal, the request's checks (session, CSRF,
+    Origin, scope) included, is recorded against the run before it is answered."""
+    viewer = await _approver(request, ctx, run_id)
+    handle = await _handle(ctx, str(run_id))
+    if decision not in ("approve", "reject", "modify"):
+        raise ProblemError(422, "invalid_request", f"decision {decision!r} is not one of "
+                           "approve, reject, modify")  # fmt: skip
+    chosen: Decision = decision  # type: ignore[assignment]
+    try:
+        await handle.decide(
+            chosen, plan_hash=plan_hash, revision=revision, by=viewer.identity(request),
+            feedback=feedback.strip() or None,
+        )  # fmt: skip
+    except ChiffonError as exc:
+        code = str(getattr(exc, "code", "refused"))
+        await _refused(request, ctx, run_id, code, str(exc), user=viewer.principal.user)
+        status = 410 if code == "approval_expired" else 409
+        return await _run_page(
+            request, ctx, viewer, handle, status_code=status,
+            notices=(("error", f"Not recorded: {exc}."),),
+        )  # fmt: skip
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+async def _approver(request: Request, ctx: ApiContext, run_id: uuid.UUID) -> Viewer:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    try:
+        principal = await authenticate(request, ctx, None, cookie)
+        if not principal.allows("approve"):
+            raise InsufficientScope(principal.user, "approve")
+    except (ProblemError, AccessError) as exc:
+        code = exc.code if isinstance(exc, ProblemError) else exc.code
+        reason = exc.detail if isinstance(exc, ProblemError) else str(exc)
+        await _refused(request, ctx, run_id, code, reason)
+        raise
+    session = request.state.session
+    return Viewer(principal, session)
+
+
+async def _refused(
+    request: Request,
+    ctx: ApiContext,
+    run_id: uuid.UUID,
+    code: str,
+    reason: str,
+    *,
+    user: str | None = None,
+) -> None:
+    await ctx.access.record_refusal(
+        action="decide", code=code, reason=reason, channel="web", target=str(run_id),
+        user=user, address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )  # fmt: skip
+
+
+async def _handle(ctx: ApiContext, run_id: str) -> RunHandle:
+    """The run ``run_id`` names (in full or by a unique prefix); ``RunNotFound`` is the API's
+    404 problem."""
+    return await ctx.system.runs.get(run_id)
+
+
+def _stored(handle: RunHandle) -> AsyncIterator[RunEvent]:
+    """The run's events stored so far, without waiting for more."""
+    return handle.events(follow=False)
+
