@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chiffon.planning.catalog import Catalog
     from chiffon.protocol import PlanProposed, RunFinished
     from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
+    from chiffon.runs import Runs
 
     ApproverLike = Approver | Callable[[PlanProposed], Verdict | bool | Awaitable[Verdict | bool]]
 
@@ -84,6 +85,7 @@ class System:
         self._actors: ActorSystem | None = None
         self._store: Any = None
         self._bridge: Bridge | None = None
+        self._runs: Runs | None = None
 
     async def __aenter__(self) -> System:
         settings = self.settings
@@ -174,6 +176,17 @@ class System:
     ) -> LocalRef:
         """Spawn a top-level actor; see ``ActorSystem.spawn``."""
         return await self.actors.spawn(factory, *args, name=name, **kwargs)
+
+    @property
+    def runs(self) -> Runs:
+        """The application layer (``chiffon.runs.Runs``): submit, find, list, decide on,
+        cancel and follow runs; the audit's questions."""
+        if self._runs is None:
+            from chiffon.runs import Runs
+
+            self.actors  # noqa: B018  (raises when the system is not started)
+            self._runs = Runs(self.database)
+        return self._runs
 
     @property
     def domain(self) -> Domain:
