@@ -115,7 +115,7 @@ async def approvals_list(ctx: Context, viewer: PageViewer) -> HTMLResponse:
 async def new_request_page(request: Request, ctx: Context, viewer: PageViewer) -> HTMLResponse:
     return render(
         request, "new_request.html", viewer=viewer, title="New request", section="/runs/new",
-        waiting=await waiting(ctx), request_text="", planner="auto",
+        waiting=await waiting(ctx), request_text="", planner="auto", dry_run=True,
     )  # fmt: skip
 
 
@@ -125,8 +125,9 @@ async def new_request(
     ctx: Context,
     viewer: Annotated[Viewer, form_viewer("run")],
     text: Annotated[str, Form(alias="request", min_length=1, max_length=4000)],
-    planner: Annotated[str, Form()] = "auto",
-    action: Annotated[str, Form()] = "submit",
+    planner: Annotated[str, Form(max_length=10)] = "auto",
+    action: Annotated[str, Form(max_length=10)] = "submit",
+    dry_run: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
     choice: Any = planner if planner in ("auto", "catalog", "llm") else "auto"
     if action == "preview":
@@ -136,8 +137,11 @@ async def new_request(
             request, "new_request.html", viewer=viewer, title="New request",
             section="/runs/new", waiting=await waiting(ctx), request_text=text,
             planner=choice, preview=preview if preview.plan else None, question=question,
+            dry_run=dry_run == "on",
         )  # fmt: skip
-    handle = await ctx.system.runs.submit(text, by=viewer.identity(request), planner=choice)
+    handle = await ctx.system.runs.submit(
+        text, by=viewer.identity(request), planner=choice, dry_run=dry_run == "on"
+    )
     return RedirectResponse(f"/runs/{handle.id}", status_code=303)
 
 
@@ -187,18 +191,19 @@ async def _run_page(
         section="/runs", status_code=status_code, notices=notices,
         waiting=await waiting(ctx), lines="".join(lines), trimmed=total - len(lines),
         last_event=last, cap=CAP, all_hosts=sorted(hosts), finished=finished,
-        live_href=f"/runs/{handle.id}/live", **panels.context(description),
+        live_href=f"/runs/{handle.id}/live", can_run=viewer.may("run"),
+        **panels.context(description),
     )  # fmt: skip
 
 
-@router.get("/runs/{run_id}/live")
+@router.get("/runs/{run_id}/live", response_model=None)
 async def run_live(
     request: Request,
     ctx: Context,
     viewer: PageViewer,
     run_id: uuid.UUID,
     after: Annotated[int | None, Query(ge=0)] = None,
-) -> EventStreamResponse:
+) -> EventStreamResponse[live.Message]:
     handle = await _handle(ctx, str(run_id))
     start = resume_after(request, after)
     return EventStreamResponse(
@@ -258,6 +263,18 @@ async def decide(
             request, ctx, viewer, handle, status_code=status,
             notices=(("error", f"Not recorded: {exc}."),),
         )  # fmt: skip
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel(
+    request: Request,
+    ctx: Context,
+    viewer: Annotated[Viewer, form_viewer("run")],
+    run_id: uuid.UUID,
+) -> Response:
+    handle = await _handle(ctx, str(run_id))
+    await handle.cancel(by=viewer.identity(request))
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 

@@ -88,7 +88,7 @@ def fragment(name: str, **context: Any) -> str:
 
 def render(
     request: Request,
-    name: str,
+    template: str,
     *,
     viewer: Viewer | None,
     title: str,
@@ -99,8 +99,8 @@ def render(
     csrf: str = "",
     **context: Any,
 ) -> HTMLResponse:
-    """Page ``name`` for ``viewer``; ``csrf`` is for the login page, which has none."""
-    html = environment.get_template(name).render(
+    """Page ``template`` for ``viewer``; ``csrf`` is for the login page, which has none."""
+    html = environment.get_template(template).render(
         request=request,
         viewer=viewer.principal if viewer else None,
         csrf=viewer.csrf_token if viewer else csrf,

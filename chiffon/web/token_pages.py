@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from chiffon.access import SCOPES, AccessError, included
+from chiffon.access import SCOPES, AccessError, included, parse_scope
 from chiffon.api.context import ApiContext, context
 from chiffon.api.problems import ProblemError
 from chiffon.web.run_pages import waiting
@@ -33,17 +33,16 @@ async def create_token(
     scope: Annotated[str, Form(max_length=10)],
     expires: Annotated[str, Form(max_length=5)] = "",
 ) -> HTMLResponse:
-    if scope not in SCOPES:
-        raise ProblemError(422, "invalid_request", f"scope {scope!r} is not one of "
-                           f"{', '.join(SCOPES)}")  # fmt: skip
+    try:
+        chosen = parse_scope(scope)
+    except ValueError as exc:
+        raise ProblemError(422, "invalid_request", str(exc)) from None
     if expires and not expires.isdigit():
         raise ProblemError(422, "invalid_request", f"expires {expires!r} is not a number of days")
     lifetime = dt.timedelta(days=int(expires)) if expires else None
     try:
         info, secret = await ctx.access.create_token(
-            viewer.principal.user,
-            scope,  # type: ignore[arg-type]  # checked against SCOPES above
-            lifetime,
+            viewer.principal.user, chosen, lifetime
         )
     except AccessError as exc:
         return await _page(request, ctx, viewer, notices=(("error", str(exc)),), status_code=403)
