@@ -159,6 +159,11 @@ class System:
         return None if self._bridge is None else self._bridge.trust.queue
 
     @property
+    def broker_connected(self) -> bool | None:
+        """Whether the bridge to the broker is up now; ``None`` with local agents only."""
+        return None if self._bridge is None else self._bridge.connected
+
+    @property
     def journal(self) -> Journal:
         return self._store.journal  # type: ignore[no-any-return]
 
