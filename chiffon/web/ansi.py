@@ -12,8 +12,12 @@ from __future__ import annotations
 import html
 import re
 
-_ESCAPE = re.compile(r"\x1b\[([0-9;?]*)([@-~])|\x1b[@-Z\\-_]")
-"""A CSI sequence (parameters, final byte) or a two-byte escape."""
+_ESCAPE = re.compile(
+    r"\x1b\[([0-9;?]*)([@-~])"  # CSI: parameters, final byte (``m``: SGR)
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC (a window title, a link), to BEL or ST
+    r"|\x1b[@-Z\\-_]"  # any other two-byte escape
+    r"|[\x00-\x08\x0b-\x1f\x7f]"  # C0 controls but tab and newline
+)
 
 
 def to_html(text: str) -> str:
@@ -48,7 +52,7 @@ def to_html(text: str) -> str:
     return "".join(out)
 
 
-def strip(text: str) -> str:
+def plain(text: str) -> str:
     """``text`` without any escape sequence (for the raw download and the failed-only test)."""
     return _ESCAPE.sub("", text)
 

@@ -42,9 +42,7 @@ def encode(message: Message) -> bytes:
     return f"{head}event: {message.kind}\n{data}\n".encode()
 
 
-async def messages(
-    handle: RunHandle, panels: Panels, after: int | None
-) -> AsyncIterator[Message]:
+async def messages(handle: RunHandle, panels: Panels, after: int | None) -> AsyncIterator[Message]:
     """The run's events after ``after`` as the page's messages; ends after the run's last."""
     async for event in handle.events(after=after):
         line = output.line_html(event) if output.is_line(event) else ""

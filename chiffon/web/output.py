@@ -56,7 +56,7 @@ def line_text(event: RunEvent) -> str | None:
     data = event.data
     if event.kind == "step.output":
         host = data.get("host")
-        text = ansi.strip(str(data.get("text", "")))
+        text = ansi.plain(str(data.get("text", "")))
         return f"{host:<16} {text}" if host else text
     return milestone(event.kind, data)
 

@@ -146,9 +146,7 @@ async def new_request(
 
 
 @router.get("/runs/{run_id}")
-async def run_page(
-    request: Request, ctx: Context, viewer: PageViewer, run_id: str
-) -> HTMLResponse:
+async def run_page(request: Request, ctx: Context, viewer: PageViewer, run_id: str) -> HTMLResponse:
     handle = await _handle(ctx, run_id)
     if str(handle.id) != run_id:
         # A prefix: the page's address names the run in full (its links and stream do).
@@ -279,18 +277,17 @@ async def cancel(
 
 
 async def _approver(request: Request, ctx: ApiContext, run_id: uuid.UUID) -> Viewer:
-    cookie = request.cookies.get(SESSION_COOKIE)
+    principal = None
     try:
-        principal = await authenticate(request, ctx, None, cookie)
+        principal = await authenticate(request, ctx, None, request.cookies.get(SESSION_COOKIE))
         if not principal.allows("approve"):
             raise InsufficientScope(principal.user, "approve")
     except (ProblemError, AccessError) as exc:
-        code = exc.code if isinstance(exc, ProblemError) else exc.code
         reason = exc.detail if isinstance(exc, ProblemError) else str(exc)
-        await _refused(request, ctx, run_id, code, reason)
+        user = None if principal is None else principal.user
+        await _refused(request, ctx, run_id, exc.code, reason, user=user)
         raise
-    session = request.state.session
-    return Viewer(principal, session)
+    return Viewer(principal, request.state.session)
 
 
 async def _refused(
@@ -318,4 +315,3 @@ async def _handle(ctx: ApiContext, run_id: str) -> RunHandle:
 def _stored(handle: RunHandle) -> AsyncIterator[RunEvent]:
     """The run's events stored so far, without waiting for more."""
     return handle.events(follow=False)
-

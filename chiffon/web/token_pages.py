@@ -41,9 +41,7 @@ async def create_token(
         raise ProblemError(422, "invalid_request", f"expires {expires!r} is not a number of days")
     lifetime = dt.timedelta(days=int(expires)) if expires else None
     try:
-        info, secret = await ctx.access.create_token(
-            viewer.principal.user, chosen, lifetime
-        )
+        info, secret = await ctx.access.create_token(viewer.principal.user, chosen, lifetime)
     except AccessError as exc:
         return await _page(request, ctx, viewer, notices=(("error", str(exc)),), status_code=403)
     return await _page(request, ctx, viewer, secret=secret, secret_for=f"{info.user} ({scope})")

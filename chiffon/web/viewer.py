@@ -7,8 +7,8 @@ token and the request's ``Origin``; the dashboard adds nothing to those checks, 
 faces cannot disagree on what a forged request is.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI reads ``form_viewer``'s inner
+# signature at run time, and its annotation names a dependency made in the closure.
 import dataclasses
 from typing import Annotated
 from urllib.parse import quote
@@ -52,9 +52,7 @@ def login_redirect(request: Request) -> HTTPException:
     return HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(target)}"})
 
 
-async def page_viewer(
-    request: Request, ctx: Annotated[ApiContext, Depends(context)]
-) -> Viewer:
+async def page_viewer(request: Request, ctx: Annotated[ApiContext, Depends(context)]) -> Viewer:
     """The viewer of a page; a browser without a live session is sent to log in."""
     cookie = request.cookies.get(SESSION_COOKIE)
     found = None if cookie is None else await ctx.access.session(cookie)

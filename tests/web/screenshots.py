@@ -1,11 +1,11 @@
 """Save a screenshot of every dashboard page, to look at (the PNGs are not committed).
 
-    uv run python -m tests.web.screenshots OUT_DIR
-        starts a ``chiffon serve`` of its own on a fresh database of the machine's PostgreSQL
-        (CHIFFON_TEST_DATABASE_URL), makes a user and runs in each state worth seeing (awaiting
-        approval, succeeded, rejected, paused for capacity), then shoots every page;
-    uv run python -m tests.web.screenshots OUT_DIR --url http://127.0.0.1:8080 --user NAME
-        shoots the pages of a server that is already running (password on standard input).
+uv run python -m tests.web.screenshots OUT_DIR
+    starts a ``chiffon serve`` of its own on a fresh database of the machine's PostgreSQL
+    (CHIFFON_TEST_DATABASE_URL), makes a user and runs in each state worth seeing (awaiting
+    approval, succeeded, rejected, paused for capacity), then shoots every page;
+uv run python -m tests.web.screenshots OUT_DIR --url http://127.0.0.1:8080 --user NAME
+    shoots the pages of a server that is already running (password on standard input).
 """
 
 from __future__ import annotations
