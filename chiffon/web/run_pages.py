@@ -25,6 +25,7 @@ from chiffon.runs import (
     RunEvent,
     RunFilters,
     RunHandle,
+    RunNotFound,
 )
 from chiffon.web import live, output
 from chiffon.web.panels import Panels
@@ -147,7 +148,13 @@ async def new_request(
 
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, ctx: Context, viewer: PageViewer, run_id: str) -> HTMLResponse:
-    handle = await _handle(ctx, run_id)
+    try:
+        handle = await _handle(ctx, run_id)
+    except RunNotFound as exc:  # an ambiguous prefix too
+        return render(
+            request, "error.html", viewer=viewer, title="No such run", section="/runs",
+            status_code=404, heading="No such run", message=f"{exc}.", back="/runs",
+        )  # fmt: skip
     if str(handle.id) != run_id:
         # A prefix: the page's address names the run in full (its links and stream do).
         return RedirectResponse(f"/runs/{handle.id}", status_code=303)  # type: ignore[return-value]
