@@ -13,6 +13,7 @@ carry SGR sequences (another executor's output) keeps its own colours.
 from __future__ import annotations
 
 import html
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -26,6 +27,27 @@ BANNERS = frozenset({"playbook_on_play_start", "playbook_on_task_start", "playbo
 SHOWN = frozenset({"step.output", "step.started", "step.result", "run.paused", "run.resumed",
                    "run.finished"})  # fmt: skip
 """The kinds of event the log shows; the others change the page's state panels."""
+
+
+class Tail:
+    """The end of a run's output as the page starts with it: its last ``cap`` lines, how many
+    there were, the last event id seen (where the live stream resumes) and the hosts named."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.lines: deque[str] = deque(maxlen=cap)
+        self.total = 0
+        self.last = 0
+        self.hosts: set[str] = set()
+
+    def add(self, event: RunEvent) -> None:
+        self.last = event.id
+        if is_line(event):
+            self.lines.append(line_html(event))
+            self.total += 1
+        host = event.data.get("host") if event.kind == "step.output" else None
+        if host:
+            self.hosts.add(str(host))
 
 
 def is_line(event: RunEvent) -> bool:

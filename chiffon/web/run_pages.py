@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -22,6 +21,7 @@ from chiffon.errors import ChiffonError
 from chiffon.runs import (
     BadCursor,
     Decision,
+    RunDescription,
     RunEvent,
     RunFilters,
     RunHandle,
@@ -42,6 +42,8 @@ WINDOWS = (("24h", "last 24 hours"), ("7d", "last 7 days"), ("30d", "last 30 day
 WINDOW_SPANS = {"24h": dt.timedelta(days=1), "7d": dt.timedelta(days=7),
                 "30d": dt.timedelta(days=30)}  # fmt: skip
 DEFAULT_WINDOW = "7d"
+FINISHED = frozenset({"succeeded", "failed", "rejected", "expired", "cancelled"})
+"""States a run does not leave (an interrupted run may be resumed)."""
 
 router = APIRouter(include_in_schema=False)
 Context = Annotated[ApiContext, Depends(context)]
@@ -170,35 +172,35 @@ async def _run_page(
     status_code: int = 200,
     notices: tuple[tuple[str, str], ...] = (),
 ) -> HTMLResponse:
-    lines: deque[str] = deque(maxlen=CAP)
-    total = 0
-    last = 0
-    hosts: set[str] = set()
     # Events first, then the description: the panels are at least as new as the last event
     # the page holds, and the stream sends whatever comes after it.
+    tail = output.Tail(CAP)
     async for event in _stored(handle):
-        last = event.id
-        if output.is_line(event):
-            lines.append(output.line_html(event))
-            total += 1
-        if event.kind == "step.output" and event.data.get("host"):
-            hosts.add(str(event.data["host"]))
+        tail.add(event)
     description = await handle.describe()
-    panels = Panels(viewer)
-    for revision in description.revisions:
-        for step in revision.steps:
-            hosts.update(step.hosts)
-    finished = description.summary.status in {
-        "succeeded", "failed", "rejected", "expired", "cancelled",
-    }  # fmt: skip
     return render(
         request, "run.html", viewer=viewer, title=f"Run {str(handle.id)[:8]}",
         section="/runs", status_code=status_code, notices=notices,
-        waiting=await waiting(ctx), lines="".join(lines), trimmed=total - len(lines),
-        last_event=last, cap=CAP, all_hosts=sorted(hosts), finished=finished,
-        live_href=f"/runs/{handle.id}/live", can_run=viewer.may("run"),
-        **panels.context(description),
+        waiting=await waiting(ctx), **run_page_context(viewer, description, tail),
     )  # fmt: skip
+
+
+def run_page_context(
+    viewer: Viewer, description: RunDescription, tail: output.Tail
+) -> dict[str, Any]:
+    """What ``run.html`` reads: the panels, the output the page starts with, the stream."""
+    hosts = set(tail.hosts)
+    for revision in description.revisions:
+        for step in revision.steps:
+            hosts.update(step.hosts)
+    run_id = description.summary.id
+    return {
+        **Panels(viewer).context(description),
+        "lines": "".join(tail.lines), "trimmed": tail.total - len(tail.lines),
+        "last_event": tail.last, "cap": tail.cap, "all_hosts": sorted(hosts),
+        "finished": description.summary.status in FINISHED,
+        "live_href": f"/runs/{run_id}/live", "can_run": viewer.may("run"),
+    }  # fmt: skip
 
 
 @router.get("/runs/{run_id}/live", response_model=None)

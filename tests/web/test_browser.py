@@ -73,7 +73,8 @@ def test_a_request_is_planned_previewed_approved_and_watched_to_its_success(
     assert len(held) == len(raw_lines(page, serve.url, run_id))
     expect(page.locator("#log .line.changed .fg33").first).to_be_visible()
     expect(page.locator("#decision")).to_contain_text(name)
-    expect(page.locator("#decision button")).to_have_count(0)
+    expect(page.locator("#decision button[value=approve]")).to_have_count(0)
+    expect(page.locator("#decision button.approve")).to_be_disabled()
 
     page.check("#failed-only")
     expect(page.locator("#log .line:visible")).to_have_count(0)
