@@ -139,9 +139,24 @@ def accept(suggestion_id: IdArgument, json_output: JsonOption = False) -> None:
     settings = _settings()
 
     async def ask(db: Database) -> Suggestion:
-        from chiffon.playbooks.accept import accept_suggestion
+        from chiffon.playbooks.accept import commit_message, commit_on_branch
+        from chiffon.playbooks.errors import NoMechanicalFix
+        from chiffon.playbooks.store import change_status, get_suggestion
 
-        return await accept_suggestion(db, suggestion_id)
+        found = await get_suggestion(db, suggestion_id)
+        if found.status != "open":
+            from chiffon.playbooks.errors import SuggestionNotOpen
+
+            raise SuggestionNotOpen(suggestion_id, found.status)
+        if not found.diff:
+            raise NoMechanicalFix(suggestion_id, found.fix)
+        message = commit_message(
+            found.id, found.rule, found.where, found.message, found.why, found.fix
+        )
+        done = await commit_on_branch(
+            Path(found.catalog), suggestion_id=found.id, diff=found.diff, message=message
+        )
+        return await change_status(db, found.id, "accepted", branch=done.branch, commit=done.commit)
 
     accepted = _with_database(settings, ask)
     if json_output:

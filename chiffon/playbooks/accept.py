@@ -16,21 +16,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio
 
-from chiffon.playbooks.errors import (
-    GitFailed,
-    NoMechanicalFix,
-    NotARepository,
-    PatchDoesNotApply,
-    SuggestionNotOpen,
-)
-
-if TYPE_CHECKING:
-    from chiffon.database import Database
-    from chiffon.playbooks.store import Suggestion
+from chiffon.playbooks.errors import GitFailed, NotARepository, PatchDoesNotApply
 
 BRANCH_PREFIX = "chiffon/suggestion-"
 # Who commits when the repository has no identity configured.
@@ -131,22 +120,3 @@ def commit_message(
         f"{rule}: {message}\n\n{why}\n\n{fix}\n\n"
         f"Chiffon-Suggestion: {suggestion_id}\nChiffon-Rule: {rule}\nChiffon-Where: {where}\n"
     )
-
-
-async def accept_suggestion(db: Database, suggestion_id: int) -> Suggestion:
-    """Accept an open suggestion: commit its diff on its branch and record it accepted
-    (``chiffon playbooks accept``, the dashboard's Accept). Raises ``SuggestionNotFound``,
-    ``SuggestionNotOpen``, ``NoMechanicalFix`` (it has no diff to apply) and what
-    ``commit_on_branch`` raises."""
-    from chiffon.playbooks.store import change_status, get_suggestion
-
-    found = await get_suggestion(db, suggestion_id)
-    if found.status != "open":
-        raise SuggestionNotOpen(suggestion_id, found.status)
-    if not found.diff:
-        raise NoMechanicalFix(suggestion_id, found.fix)
-    message = commit_message(found.id, found.rule, found.where, found.message, found.why, found.fix)
-    done = await commit_on_branch(
-        Path(found.catalog), suggestion_id=found.id, diff=found.diff, message=message
-    )
-    return await change_status(db, found.id, "accepted", branch=done.branch, commit=done.commit)

@@ -1,6 +1,5 @@
 """The pages over Chiffon's records: agents, audit (failures, changes to a service), playbook
-suggestions (accept, dismiss) and dead letters. They read through ``system.runs``; accepting
-and dismissing go through the playbooks' own functions."""
+suggestions (accept, dismiss) and dead letters, all through ``system.runs``."""
 
 from __future__ import annotations
 
@@ -75,10 +74,8 @@ async def accept(
     viewer: Annotated[Viewer, form_viewer("admin")],
     suggestion_id: int,
 ) -> Response:
-    from chiffon.playbooks.accept import accept_suggestion
-
     try:
-        done = await accept_suggestion(ctx.system.database, suggestion_id)
+        done = await ctx.system.runs.accept_suggestion(suggestion_id)
     except ChiffonError as exc:
         return await _suggestions(
             request, ctx, viewer, notices=(("error", str(exc)),), status_code=409
@@ -96,9 +93,7 @@ async def dismiss(
     viewer: Annotated[Viewer, form_viewer("admin")],
     suggestion_id: int,
 ) -> Response:
-    from chiffon.playbooks.store import change_status
-
-    await change_status(ctx.system.database, suggestion_id, "dismissed")
+    await ctx.system.runs.dismiss_suggestion(suggestion_id)
     return RedirectResponse("/suggestions", status_code=303)
 
 

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 
 from chiffon.access import BrowserSession, Principal, Scope
-from chiffon.api.auth import SESSION_COOKIE, require
+from chiffon.api.auth import SESSION_COOKIE, identity_of, require
 from chiffon.api.context import ApiContext, context
 from chiffon.runs import Identity
 
@@ -38,12 +38,7 @@ class Viewer:
     def identity(self, request: Request) -> Identity:
         """The approver or requester as the run records it: the session's user, on the web
         channel, with the browser's address and user agent."""
-        return Identity(
-            name=self.principal.user,
-            channel="web",
-            address=None if request.client is None else request.client.host,
-            user_agent=request.headers.get("user-agent"),
-        )
+        return identity_of(request, self.principal)
 
 
 def login_redirect(request: Request) -> HTTPException:

@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.recovery.lab import Records
 from tests.web.harness import (
     KUMA,
+    PASSWORD,
     RUN_S,
     Browsers,
     Serve,
@@ -42,6 +43,28 @@ def raw_lines(page: Page, url: str, run_id: str) -> list[str]:
     answer = page.request.get(f"{url}/runs/{run_id}/output.txt")
     assert answer.ok, answer.text()
     return answer.text().splitlines()
+
+
+def test_a_browser_logs_in_comes_back_where_it_was_sent_from_and_logs_out(
+    serve: Serve, browsers: Browsers
+) -> None:
+    name = user(serve, "read")
+    page = browsers.page()
+    page.goto(f"{serve.url}/agents")
+    page.wait_for_url(re.compile(r"/login\?next="))
+    page.fill("#name", name)
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    expect(page.locator(".notice.error")).to_have_text("Wrong user name or password.")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{serve.url}/agents")
+    expect(page.locator("h1")).to_have_text("Agents")
+    expect(page.locator("table")).to_contain_text("local")
+    page.click("text=Log out")
+    page.wait_for_url(f"{serve.url}/login")
+    page.goto(f"{serve.url}/runs")
+    page.wait_for_url(re.compile(r"/login\?next=/runs"))
 
 
 def test_a_request_is_planned_previewed_approved_and_watched_to_its_success(
