@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -20,7 +20,6 @@ from chiffon.api.sse import EventStreamResponse, resume_after
 from chiffon.errors import ChiffonError
 from chiffon.runs import (
     BadCursor,
-    Decision,
     RunDescription,
     RunEvent,
     RunFilters,
@@ -244,31 +243,31 @@ async def decide(
     request: Request,
     ctx: Context,
     run_id: uuid.UUID,
-    decision: Annotated[str, Form(max_length=10)],
+    decision: Annotated[Literal["approve", "reject", "modify"], Form()],
     revision: Annotated[int, Form(ge=1)],
     plan_hash: Annotated[str, Form(max_length=100)],
     feedback: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """A decision from the run page. Every refusal, the request's checks (session, CSRF,
-    Origin, scope) included, is recorded against the run before it is answered."""
-    viewer = await _approver(request, ctx, run_id)
+    Origin, scope, four-eyes) included, is recorded against the run before it is answered,
+    as the API records its own."""
+    viewer = await _approver(request, ctx, run_id, decision)
     handle = await _handle(ctx, str(run_id))
-    if decision not in ("approve", "reject", "modify"):
-        raise ProblemError(422, "invalid_request", f"decision {decision!r} is not one of "
-                           "approve, reject, modify")  # fmt: skip
-    chosen: Decision = decision  # type: ignore[assignment]
     try:
+        if ctx.options.four_eyes and decision == "approve":
+            await _check_four_eyes(handle, viewer)
         await handle.decide(
-            chosen, plan_hash=plan_hash, revision=revision, by=viewer.identity(request),
+            decision, plan_hash=plan_hash, revision=revision, by=viewer.identity(request),
             feedback=feedback.strip() or None,
         )  # fmt: skip
-    except ChiffonError as exc:
-        code = str(getattr(exc, "code", "refused"))
-        await _refused(request, ctx, run_id, code, str(exc), user=viewer.principal.user)
-        status = 410 if code == "approval_expired" else 409
+    except (ChiffonError, ProblemError) as exc:
+        reason = exc.detail if isinstance(exc, ProblemError) else str(exc)
+        await _refused(request, ctx, run_id, decision, exc.code, reason,
+                       user=viewer.principal.user)  # fmt: skip
+        status = {"approval_expired": 410, "four_eyes": 403}.get(exc.code, 409)
         return await _run_page(
             request, ctx, viewer, handle, status_code=status,
-            notices=(("error", f"Not recorded: {exc}."),),
+            notices=(("error", f"Not recorded: {reason}."),),
         )  # fmt: skip
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
@@ -285,7 +284,14 @@ async def cancel(
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
-async def _approver(request: Request, ctx: ApiContext, run_id: uuid.UUID) -> Viewer:
+async def _check_four_eyes(handle: RunHandle, viewer: Viewer) -> None:
+    requester = (await handle.describe()).summary.requested_by
+    if requester == viewer.principal.user:
+        raise ProblemError(403, "four_eyes", f"{requester} requested this run, and four-eyes "
+                           "is on: someone else approves it")  # fmt: skip
+
+
+async def _approver(request: Request, ctx: ApiContext, run_id: uuid.UUID, decision: str) -> Viewer:
     principal = None
     try:
         principal = await authenticate(request, ctx, None, request.cookies.get(SESSION_COOKIE))
@@ -294,7 +300,7 @@ async def _approver(request: Request, ctx: ApiContext, run_id: uuid.UUID) -> Vie
     except (ProblemError, AccessError) as exc:
         reason = exc.detail if isinstance(exc, ProblemError) else str(exc)
         user = None if principal is None else principal.user
-        await _refused(request, ctx, run_id, exc.code, reason, user=user)
+        await _refused(request, ctx, run_id, decision, exc.code, reason, user=user)
         raise
     return Viewer(principal, request.state.session)
 
@@ -303,13 +309,14 @@ async def _refused(
     request: Request,
     ctx: ApiContext,
     run_id: uuid.UUID,
+    action: str,
     code: str,
     reason: str,
     *,
     user: str | None = None,
 ) -> None:
     await ctx.access.record_refusal(
-        action="decide", code=code, reason=reason, channel="web", target=str(run_id),
+        action=action, code=code, reason=reason, channel="web", target=str(run_id),
         user=user, address=client_address(request),
         user_agent=request.headers.get("user-agent"),
     )  # fmt: skip

@@ -125,8 +125,8 @@ async def test_a_forged_or_foreign_decision_is_refused_and_recorded_against_the_
         assert_problem(foreign, 403, "foreign_origin")
         refused = await Access(api.system.database).refusals(run_id)
         assert sorted((r["code"], r["channel"], r["action"]) for r in refused) == [
-            ("csrf_failed", "web", "decide"),
-            ("foreign_origin", "web", "decide"),
+            ("csrf_failed", "web", "approve"),
+            ("foreign_origin", "web", "approve"),
         ]
 
 
