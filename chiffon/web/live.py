@@ -3,9 +3,9 @@
 The page's ``<div id="live" sse-connect=…>`` receives two event names:
 
 - ``output``: one line of the log (a ``step.output``, or a milestone such as a step starting),
-  appended to ``#log``; its SSE id is the run event's id, so a reconnecting browser resumes
-  exactly after the last line it holds (``Last-Event-ID``, or ``?after=`` when htmx opens a
-  new ``EventSource``);
+  appended to ``#log`` by ``chiffon.js``, many at a time; its SSE id is the run event's id,
+  so a reconnecting browser resumes exactly after the last line it holds (``Last-Event-ID``,
+  or ``?after=`` when htmx opens a new ``EventSource``);
 - ``state``: the page's panels (status, decision, plan, steps, timeline) rendered again and
   swapped out of band, after anything that changes them: a decision made in another browser
   or at a terminal shows up here. A ``state`` that comes with a line is sent first and without

@@ -1,23 +1,29 @@
 // Chiffon's dashboard: the little the pages need beyond htmx and its SSE extension.
-//   - a live stream resumes after the last event the page holds (no gap, no duplicate), even
-//     when the extension replaces a closed EventSource by a new one (which would not carry
-//     the browser's Last-Event-ID);
-//   - the page says when its stream is live, reconnecting or ended;
-//   - the log holds at most data-cap lines (older ones are dropped, the raw output has all);
+//
+// The run page's stream (/runs/{id}/live) carries two kinds of event. `state` events hold the
+// page's panels, swapped out of band by htmx (sse-swap on #state-sink). `output` events hold
+// lines of the log; they are appended here rather than by htmx, in one DOM insertion per
+// frame however many arrive, so a burst of output cannot freeze the page. Besides that:
+//   - a stream resumes after the last line the page holds (no gap, no duplicate), even when
+//     the extension replaces a closed EventSource by a new one, which would not send the
+//     browser's Last-Event-ID: the new one asks for ?after=<last id>;
+//   - the page says whether its stream is live, reconnecting or finished;
+//   - the log holds at most data-cap lines (the oldest go; the raw output has them all);
 //   - failed-only and per-host filters, and follow (tail) mode.
 (function () {
   "use strict";
 
-  // Read before the stream opens, and kept current by every event that carries an id.
+  var FLUSH_MS = 50;
+
   function resumeUrl(url, live) {
     var last = live && live.dataset.lastEvent;
-    if (!last) return url;
+    if (!last || last === "0") return url;
     var u = new URL(url, window.location.href);
     u.searchParams.set("after", last);
     return u.pathname + u.search;
   }
 
-  function setState(live, state, text) {
+  function setState(state, text) {
     var badge = document.getElementById("live-state");
     if (!badge || badge.dataset.state === "ended") return;
     badge.dataset.state = state;
@@ -27,43 +33,30 @@
   document.addEventListener("DOMContentLoaded", function () {
     if (!window.htmx) return;
     htmx.config.includeIndicatorStyles = false;
-    htmx.createEventSource = function (url) {
-      var live = document.getElementById("live");
-      return new EventSource(resumeUrl(url, live), { withCredentials: true });
-    };
-    var log = document.getElementById("log");
     var live = document.getElementById("live");
-    if (log) setupLog(log, live);
+    var log = document.getElementById("log");
+    var appendLines = log && live ? setupLog(log, live) : null;
+    htmx.createEventSource = function (url) {
+      var source = new EventSource(resumeUrl(url, live), { withCredentials: true });
+      if (appendLines) source.addEventListener("output", appendLines);
+      return source;
+    };
   });
 
   document.addEventListener("htmx:sseOpen", function (e) {
-    if (e.target.id === "live") setState(e.target, "live", "live");
+    if (e.target.id === "live") setState("live", "live");
   });
   document.addEventListener("htmx:sseError", function (e) {
-    if (e.target.id === "live") setState(e.target, "reconnecting", "reconnecting…");
-  });
-  document.addEventListener("htmx:sseBeforeMessage", function (e) {
-    var live = document.getElementById("live");
-    var id = e.detail && e.detail.lastEventId;
-    if (!live || !id) return;
-    // A replayed event the page already holds (the stream resumed from an older id).
-    if (Number(id) <= Number(live.dataset.lastEvent || 0)) {
-      e.preventDefault();
-      return;
-    }
-    live.dataset.lastEvent = id;
+    if (e.target.id === "live") setState("reconnecting", "reconnecting…");
   });
   document.addEventListener("htmx:sseClose", function (e) {
     if (e.target.id !== "live" || !e.detail || e.detail.type !== "message") return;
-    var badge = document.getElementById("live-state");
-    if (badge) {
-      badge.dataset.state = "ended";
-      badge.textContent = "finished";
-    }
+    setState("ended", "finished");
   });
 
+  // The log's behaviour; returns the listener for its stream's `output` events.
   function setupLog(log, live) {
-    var cap = Number((live && live.dataset.cap) || 2000);
+    var cap = Number(live.dataset.cap || 1000);
     var follow = document.getElementById("follow");
     var failedOnly = document.getElementById("failed-only");
     var hostFilter = document.getElementById("host-filter");
@@ -72,9 +65,11 @@
     var hostSheet = new CSSStyleSheet();
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([hostSheet]);
     var dropped = 0;
+    var pending = [];
+    var scheduled = false;
 
     function trim() {
-      var lines = log.querySelectorAll(":scope > .line, :scope > .task");
+      var lines = log.querySelectorAll(":scope > [data-event]");
       var extra = lines.length - cap;
       if (extra <= 0) return;
       for (var i = 0; i < extra; i++) lines[i].remove();
@@ -87,15 +82,21 @@
       }
       note.textContent =
         "Only the last " + cap + " lines are kept on this page (" + dropped +
-        " dropped): the raw output has them all.";
+        " more dropped): the raw output has them all.";
     }
 
     function tail() {
       if (follow && follow.checked) log.scrollTop = log.scrollHeight;
     }
 
-    log.addEventListener("htmx:afterSettle", function () { trim(); tail(); });
-    log.addEventListener("htmx:sseMessage", function () { trim(); tail(); });
+    function flush() {
+      scheduled = false;
+      log.insertAdjacentHTML("beforeend", pending.join(""));
+      pending = [];
+      trim();
+      tail();
+    }
+
     // Scrolling up stops following; scrolling back to the bottom resumes it.
     log.addEventListener("scroll", function () {
       if (!follow) return;
@@ -116,5 +117,22 @@
       });
     }
     tail();
+
+    return function (event) {
+      var id = Number(event.lastEventId);
+      // A line the page holds already: the stream resumed from an older id.
+      if (id && id <= Number(live.dataset.lastEvent || 0)) return;
+      if (id) live.dataset.lastEvent = String(id);
+      pending.push(event.data);
+      // A hidden tab runs timers rarely: what waits is capped like the log itself.
+      if (pending.length > cap) {
+        dropped += pending.length - cap;
+        pending.splice(0, pending.length - cap);
+      }
+      if (!scheduled) {
+        scheduled = true;
+        window.setTimeout(flush, FLUSH_MS);
+      }
+    };
   }
 })();
