@@ -175,11 +175,12 @@ def log_in(page: Page, url: str, user: str, *, password: str = PASSWORD) -> None
     expect(page.locator(".who")).to_contain_text(user)
 
 
-def submit(page: Page, url: str, request: str = KUMA) -> str:
-    """Submit ``request`` through the new-request form; returns the run's id once its page
-    is open."""
+def submit(page: Page, url: str, request: str = KUMA, *, dry_run: bool = True) -> str:
+    """Submit ``request`` through the new-request form (with Ansible's check mode before the
+    approval, or without); returns the run's id once its page is open."""
     page.goto(f"{url}/runs/new")
     page.fill("#request", request)
+    page.set_checked("#dry_run", dry_run)
     page.click("button[value=submit]")
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
     return page.url.rsplit("/", 1)[1]

@@ -84,9 +84,12 @@ def test_a_request_is_planned_previewed_approved_and_watched_to_its_success(
     expect(page.locator("#plan pre.diff").first).to_be_visible()
     expect(page.locator("#live-state")).to_have_text("live")
 
-    page.click("button[value=approve]")
-    page.wait_for_url(re.compile(f"/runs/{run_id}$"))
-    loaded = int(page.locator("#live").get_attribute("data-last-event") or "0")
+    with page.expect_navigation() as approved:
+        page.click("button[value=approve]")
+    # The last event the page was rendered with: lines after it came over the stream.
+    served = re.search(r'data-last-event="(\d+)"', approved.value.text() if approved.value else "")
+    assert served, "the run page names no last event"
+    loaded = int(served.group(1))
     expect(page.locator("#run-status")).to_contain_text("succeeded", timeout=RUN_MS)
     expect(page.locator("#live-state")).to_have_text("finished")
 
@@ -111,7 +114,7 @@ def test_a_decision_in_one_browser_shows_live_in_another_whose_stale_approval_is
     ann, bob = user(serve), user(serve)
     first = browsers.page()
     log_in(first, serve.url, ann)
-    run_id = submit(first, serve.url, "Deploy Pi-hole")
+    run_id = submit(first, serve.url, "Deploy Pi-hole", dry_run=False)
     awaiting_decision(first)
 
     watching = browsers.page()
@@ -144,7 +147,7 @@ def test_modify_with_feedback_makes_revision_2_which_needs_its_own_approval(
     page = browsers.page()
     name = user(serve)
     log_in(page, serve.url, name)
-    submit(page, serve.url, "Deploy Grafana")
+    submit(page, serve.url, "Deploy Grafana", dry_run=False)
     awaiting_decision(page)
     page.fill("#feedback", "put it on the core host instead")
     page.click("button[value=modify]")
@@ -166,7 +169,7 @@ def test_a_rejected_plan_ends_the_run_and_leaves_nothing_to_decide(
     page = browsers.page()
     name = user(serve)
     log_in(page, serve.url, name)
-    submit(page, serve.url, "Set up nightly backups of the NAS")
+    submit(page, serve.url, "Set up nightly backups of the NAS", dry_run=False)
     awaiting_decision(page)
     # The repository's password is a declared secret: masked on the page.
     expect(page.locator("#plan .secret")).to_have_count(1)
@@ -180,7 +183,7 @@ def test_a_rejected_plan_ends_the_run_and_leaves_nothing_to_decide(
 def test_a_run_paused_for_capacity_says_why_it_waits(serve: Serve, browsers: Browsers) -> None:
     page = browsers.page()
     log_in(page, serve.url, user(serve))
-    run_id = submit(page, serve.url, "Deploy Ollama")
+    run_id = submit(page, serve.url, "Deploy Ollama", dry_run=False)
     awaiting_decision(page)
     page.click("button[value=approve]")
     expect(page.locator("#run-status")).to_contain_text("paused", timeout=RUN_MS)
