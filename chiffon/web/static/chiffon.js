@@ -36,6 +36,7 @@
     var live = document.getElementById("live");
     var log = document.getElementById("log");
     var appendLines = log && live ? setupLog(log, live) : null;
+    if (live && live.hasAttribute("sse-connect")) setState("connecting", "connecting…");
     htmx.createEventSource = function (url) {
       var source = new EventSource(resumeUrl(url, live), { withCredentials: true });
       if (appendLines) source.addEventListener("output", appendLines);
