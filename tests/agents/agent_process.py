@@ -12,7 +12,7 @@ import anyio
 from chiffon.actors import ActorSystem, handler
 from chiffon.actors.actor import Actor
 from chiffon.agents.infra import InfraAgent
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.protocol import StepExecute, StepOutput
 
 
@@ -48,4 +48,4 @@ async def main(catalog_dir: str, root: str, step_json: str) -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:4])
+    anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3])

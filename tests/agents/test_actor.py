@@ -11,7 +11,7 @@ from typing import Any
 from chiffon.actors import ActorSystem, InMemoryJournal, LocalRef, Transition
 from chiffon.actors.envelope import Envelope
 from chiffon.agents.infra import NO_CHANGES, InfraAgent, preview_plan
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import (
     HostStats,
     Plan,

@@ -61,13 +61,14 @@ async def test_bad_listing_parameters_are_problems_not_errors(
 ) -> None:
     async with serving(machine_dsn, tmp_path) as api:
         reader = await api.users.add("read")
-        for params, status, code in [
+        cases: list[tuple[dict[str, str | int], int, str]] = [
             ({"cursor": "not-a-cursor"}, 400, "bad_cursor"),
             ({"limit": "many"}, 422, "invalid_request"),
             ({"limit": 100_000}, 422, "invalid_request"),
             ({"since": "yesterday"}, 422, "invalid_request"),
             ({"since": "2026-01-01T00:00:00"}, 422, "invalid_request"),  # no time zone
-        ]:
+        ]
+        for params, status, code in cases:
             answer = await api.client.get("/api/v1/runs", params=params, headers=reader.bearer)
             assert_problem(answer, status, code)
 

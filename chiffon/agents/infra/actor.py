@@ -81,8 +81,8 @@ from chiffon.agents.infra.runner import (
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.agents.presence import Identity, Presence, Reannounce
 from chiffon.agents.resources import Sampler, SystemSampler
-from chiffon.orchestrator.owner import is_alive, this_process
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
+from chiffon.ownership import is_alive, this_process
 from chiffon.protocol import (
     AgentKind,
     AgentsDiscover,

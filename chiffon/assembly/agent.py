@@ -9,7 +9,7 @@ from pathlib import Path
 from chiffon.actors import ActorRef, ActorSystem, Journal, LocalRef
 from chiffon.agents.infra.actor import InfraAgent
 from chiffon.agents.resources import FileSampler, Sampler, SystemSampler
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import AgentKind
 from chiffon.settings import Settings
 
