@@ -18,7 +18,6 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
@@ -49,12 +48,14 @@ class Serve:
     output in ``root/serve-N.log``. It can be killed (``kill -9``) and started again on the
     same port, database and home."""
 
-    def __init__(self, root: Path, dsn: str, *, catalog: Path = HOMELAB, **env: str) -> None:
+    def __init__(
+        self, root: Path, dsn: str, *, catalog: Path = HOMELAB, env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.dsn = dsn
         self.catalog = catalog
         self.port = free_port()
-        self.extra_env = env
+        self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -190,13 +191,3 @@ def awaiting_decision(page: Page, revision: int = 1) -> None:
     expect(page.locator("#decision h2")).to_have_text(
         f"Decision needed on revision {revision}", timeout=RUN_S * 1000
     )
-
-
-@contextlib.contextmanager
-def serving(root: Path, dsn: str, **env: str) -> Iterator[Serve]:
-    serve = Serve(root, dsn, **env)
-    serve.start()
-    try:
-        yield serve
-    finally:
-        serve.stop()

@@ -57,7 +57,7 @@ def revision(number: int, feedback: str | None = None) -> PlanRevision:
 
 
 def description(*, decided: bool = False) -> RunDescription:
-    decisions = (
+    decisions: tuple[DecisionRecord, ...] = (
         DecisionRecord(run_id=RUN_ID, revision=1, plan_hash=revision(1).plan_hash,
                        decision="modify", by="bob", channel="terminal",
                        feedback="keep 14 daily snapshots", at=NOW),
