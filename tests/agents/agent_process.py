@@ -11,7 +11,7 @@ import anyio
 
 from chiffon.actors import ActorSystem, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.planning.catalog import load_catalog
 from chiffon.protocol import StepExecute, StepOutput
 
@@ -37,7 +37,7 @@ async def main(catalog_dir: str, root: str, step_json: str) -> None:
     message = StepExecute.model_validate_json(step_json)
     async with ActorSystem() as system:
         agent = await system.spawn(
-            lambda: InfraAgent(
+            lambda: ansible_agent(
                 catalog, target_root=Path(root) / "target", work_dir=Path(root) / "work",
                 output_cap=4096, name="desk-1",
             ),

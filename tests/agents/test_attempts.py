@@ -16,7 +16,7 @@ import pytest
 
 from chiffon.actors import ActorSystem, LocalRef
 from chiffon.agents.errors import AttemptOutdated
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.infra.processes import attempt_marker, processes_naming
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.planning.catalog import Catalog
@@ -30,7 +30,7 @@ NAME = "desk-1"
 
 async def spawn(system: ActorSystem, catalog: Catalog, root: Path) -> tuple[LocalRef, RunStandIn]:
     infra = await system.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=root / "target", work_dir=root / "work", output_cap=4096,
             name=NAME,
         ),

@@ -11,7 +11,7 @@ import anyio
 from anyio.streams.text import TextReceiveStream
 
 from chiffon.actors import ActorSystem
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.infra.processes import processes_naming
 from chiffon.planning.catalog import Catalog
 from chiffon.protocol import StepStatusQuery, StepStatusReport
@@ -41,7 +41,7 @@ async def test_an_attempt_started_before_a_crash_is_reported_interrupted_and_nev
 
     async with ActorSystem() as system:
         infra = await system.spawn(
-            lambda: InfraAgent(
+            lambda: ansible_agent(
                 catalog, target_root=tmp_path / "target", work_dir=tmp_path / "work",
                 output_cap=4096, name="desk-1",
             ),
