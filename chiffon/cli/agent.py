@@ -42,6 +42,14 @@ def agent(
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog directory. Default: CHIFFON_CATALOG.")
     ] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="An inventory host name this machine is (repeatable), for a shell-check "
+            "agent: probe steps on that host come to it. Default: --name and the host name.",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent: announce itself, heartbeat, and carry out what orchestrators send it."""
     if ctx.invoked_subcommand is not None:
@@ -64,7 +72,7 @@ def agent(
 
         run(lambda: run_agent(
             settings, kind=kind, name=name, connect=url,
-            credentials_file=credentials, catalog=catalog,
+            credentials_file=credentials, catalog=catalog, hosts=tuple(host) if host else None,
         ))  # fmt: skip
     except ChiffonError as exc:
         raise _fail(str(exc)) from None

@@ -118,12 +118,13 @@ def load_probes(path: Path, variables: Mapping[str, Any]) -> list[Probe]:
         return _PROBES.validate_python(_substitute(data, variables))
     except KeyError as exc:
         raise ProbesInvalid(path, f"${{{exc.args[0]}}} names no declared variable") from None
-    except ValueError as exc:  # a bad ${...}
-        raise ProbesInvalid(path, str(exc)) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "list"
+        number, *field = first["loc"]
+        where = f"probe {int(number) + 1}" + "".join(f".{part}" for part in field)
         raise ProbesInvalid(path, f"{where}: {first['msg']}") from None
+    except ValueError as exc:  # a malformed ${...}
+        raise ProbesInvalid(path, str(exc)) from None
 
 
 def _substitute(value: Any, variables: Mapping[str, Any]) -> Any:
