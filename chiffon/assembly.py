@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chiffon.planning.catalog import Catalog
     from chiffon.protocol import PlanProposed, RunFinished
     from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
+    from chiffon.runs import Runs
 
     ApproverLike = Approver | Callable[[PlanProposed], Verdict | bool | Awaitable[Verdict | bool]]
 
@@ -84,6 +85,7 @@ class System:
         self._actors: ActorSystem | None = None
         self._store: Any = None
         self._bridge: Bridge | None = None
+        self._runs: Runs | None = None
 
     async def __aenter__(self) -> System:
         settings = self.settings
@@ -157,6 +159,11 @@ class System:
         return None if self._bridge is None else self._bridge.trust.queue
 
     @property
+    def broker_connected(self) -> bool | None:
+        """Whether the bridge to the broker is up now; ``None`` with local agents only."""
+        return None if self._bridge is None else self._bridge.connected
+
+    @property
     def journal(self) -> Journal:
         return self._store.journal  # type: ignore[no-any-return]
 
@@ -174,6 +181,17 @@ class System:
     ) -> LocalRef:
         """Spawn a top-level actor; see ``ActorSystem.spawn``."""
         return await self.actors.spawn(factory, *args, name=name, **kwargs)
+
+    @property
+    def runs(self) -> Runs:
+        """The application layer (``chiffon.runs.Runs``): submit, find, list, decide on,
+        cancel and follow runs; the audit's questions."""
+        if self._runs is None:
+            from chiffon.runs import Runs
+
+            self.actors  # noqa: B018  (raises when the system is not started)
+            self._runs = Runs(self.database)
+        return self._runs
 
     @property
     def domain(self) -> Domain:

@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 # Each package that owns tables is imported here, and only here, so that autogenerate and
 # the migrations see the whole schema. Add a domain's ``tables`` module when it lands.
+import chiffon.access.tables
 import chiffon.agents.tables
 import chiffon.audit.tables
 import chiffon.journal.schema

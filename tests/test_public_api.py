@@ -20,6 +20,8 @@ PROMISED = {
     # the request pipeline
     "Approver", "AutoApprove", "CallbackApprover", "Verdict", "Catalog", "load_catalog",
     "Plan", "PlanProposed", "PlanStep", "RunFinished",
+    # the application layer
+    "Identity", "RunEvent", "RunHandle", "Runs",
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ import anyio
 import asyncpg
 import pytest
 
+import chiffon.access.tables
 import chiffon.agents.tables
 import chiffon.audit.tables
 import chiffon.llm.tables
