@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from chiffon.agents.kinds import DEFAULT_EXECUTOR, EXECUTORS, host_capability
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import Needs, ResourceSample
 
 NOTHING = Needs()

@@ -73,7 +73,7 @@ from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.agents.presence import Identity, Presence, Reannounce
 from chiffon.agents.resources import Sampler, SystemSampler
 from chiffon.errors import ChiffonError
-from chiffon.orchestrator.owner import is_alive, this_process
+from chiffon.ownership import is_alive, this_process
 from chiffon.protocol import (
     AgentsDiscover,
     CapacityOffer,

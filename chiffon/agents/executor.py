@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from chiffon.agents.errors import DigestMismatch, UndeclaredVariable, UnknownPlaybook, WrongExecutor
-from chiffon.planning.catalog import Catalog, CatalogEntry
+from chiffon.catalog import Catalog, CatalogEntry
 from chiffon.protocol import (
     Needs,
     StepExecute,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from chiffon.agents.executor import Executor
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
 
 Where = Literal["inventory", "itself"]
 

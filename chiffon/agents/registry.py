@@ -99,7 +99,6 @@ class _Agent:
     online: bool = True
     heard: int = 0  # messages heard from it: what a silence check compares
     last_heard: float = 0.0  # monotonic
-    timer: asyncio.TimerHandle | None = None
 
     def can(self, capabilities: frozenset[str]) -> bool:
         return capabilities <= self.capabilities
@@ -149,9 +148,6 @@ class Registry(Actor):
     async def on_stop(self) -> None:
         # Not "offline": an agent's process outlives this orchestrator, and another one
         # (serve, or a concurrent run) may hear it still. Who hears nothing shows it stale.
-        for agent in self.agents.values():
-            if agent.timer is not None:
-                agent.timer.cancel()
         for task in list(self.sending):
             task.cancel()
 
@@ -180,8 +176,6 @@ class Registry(Actor):
             interval_s=message.heartbeat_interval_s, started_at=message.started_at,
             sample=message.resources,
         )  # fmt: skip
-        if known is not None and known.timer is not None:
-            known.timer.cancel()
         self.agents[message.name] = agent
         self.heard(agent)
         log.info("agent online", agent=message.name, kind=message.agent_kind, restarted=restarted)
@@ -236,24 +230,14 @@ class Registry(Actor):
         """Something from ``agent``: re-arm its silence timer."""
         agent.heard += 1
         agent.last_heard = time.monotonic()
-        if agent.timer is not None:
-            agent.timer.cancel()
-        me = self.context.self_ref
-        check = SilenceCheck(agent.name, agent.heard)
-
-        def expire() -> None:
-            if me.is_alive:
-                with contextlib.suppress(Exception):  # a full mailbox: the registry is busy
-                    me.tell_nowait(check)
-
-        loop = asyncio.get_running_loop()
-        agent.timer = loop.call_later(self.missed * agent.interval_s, expire)
+        self.context.send_after(
+            self.missed * agent.interval_s, SilenceCheck(agent.name, agent.heard),
+            key=("silence", agent.name),
+        )  # fmt: skip
 
     async def offline(self, agent: _Agent, reason: str) -> None:
         agent.online = False
-        if agent.timer is not None:
-            agent.timer.cancel()
-            agent.timer = None
+        self.context.cancel_timer(("silence", agent.name))
         log.warning("agent offline", agent=agent.name, reason=reason)
         if self.store is not None:
             await self.record(self.store.offline(agent.name, reason, utc_now()))

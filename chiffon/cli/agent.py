@@ -68,7 +68,7 @@ def agent(
         url = connect or (settings.amqp_url.get_secret_value() if settings.amqp_url else None)
         if url is None:
             raise _fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
-        from chiffon.node import run_agent
+        from chiffon.assembly.agent_process import run_agent
 
         run(lambda: run_agent(
             settings, kind=kind, name=name, connect=url,

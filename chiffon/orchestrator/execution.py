@@ -56,6 +56,7 @@ from chiffon.protocol import (
     StepStatusReport,
 )
 from chiffon.protocol.messages import RunOutcome
+from chiffon.run_records import RunState
 
 log = structlog.get_logger("chiffon.run")
 
@@ -89,7 +90,7 @@ class Execution(Actor):
 
     run_id: uuid.UUID
     s: RunServices
-    status: str
+    status: RunState
     plan: Plan | None
     plan_hash: str | None
     approval: ApprovalRecord | None
@@ -421,7 +422,9 @@ class Execution(Actor):
 
     # -- shared helpers --------------------------------------------------------------------
 
-    async def move(self, to_state: str, cause: uuid.UUID | None, reason: str | None = None) -> None:
+    async def move(
+        self, to_state: RunState, cause: uuid.UUID | None, reason: str | None = None
+    ) -> None:
         await self.s.store.transition_run(
             self.run_id, self.status, to_state, message_id=cause, reason=reason
         )

@@ -25,11 +25,11 @@ import structlog
 
 from chiffon.actors import Actor, ActorNotFound, Directive, LocalRef, OneForOne, handler
 from chiffon.orchestrator.errors import NotResumable
-from chiffon.orchestrator.owner import is_alive
 from chiffon.orchestrator.run import RunActor, StartRun
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.states import RUN_TERMINAL
 from chiffon.orchestrator.store import RunRecord
+from chiffon.ownership import is_alive
 from chiffon.protocol import RunRequested
 
 log = structlog.get_logger("chiffon.orchestrator")

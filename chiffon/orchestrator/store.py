@@ -19,8 +19,8 @@ from chiffon.database import Database, transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition, RunNotFound
 from chiffon.orchestrator.run_ids import resolve_run_id
 from chiffon.orchestrator.states import RUN_TERMINAL, check_run, check_step
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
 from chiffon.protocol import Plan, PlanStep
+from chiffon.run_records import RunState, StepState, approvals, plans, runs, steps
 
 
 def now() -> dt.datetime:
@@ -34,7 +34,7 @@ class RunRecord:
     id: uuid.UUID
     request: str
     requested_by: str
-    status: str
+    status: RunState
     planner: str
     high_value: bool
     budget_usd: float
@@ -72,7 +72,7 @@ class StepRecord:
     variables: dict[str, Any]
     digest: str
     plan_hash: str
-    status: str
+    status: StepState
     approval_id: uuid.UUID | None
     stats: dict[str, Any] | None
     reason: str | None
@@ -141,8 +141,8 @@ class RunStore:
     async def transition_run(
         self,
         run_id: uuid.UUID,
-        from_state: str,
-        to_state: str,
+        from_state: RunState,
+        to_state: RunState,
         *,
         message_id: uuid.UUID | None,
         reason: str | None = None,
@@ -209,7 +209,7 @@ class RunStore:
         feedback: str | None,
         valid_for: dt.timedelta,
         message_id: uuid.UUID | None,
-        to_state: str,
+        to_state: RunState,
     ) -> ApprovalRecord:
         """Record a decision on the run's current plan and move the run accordingly
         (``approved``, ``rejected``, ``expired`` or back to ``planning``)."""
@@ -266,8 +266,8 @@ class RunStore:
     async def transition_step(
         self,
         step_id: uuid.UUID,
-        from_state: str,
-        to_state: str,
+        from_state: StepState,
+        to_state: StepState,
         *,
         message_id: uuid.UUID | None,
         reason: str | None = None,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import anyio
 
+from chiffon.catalog import Catalog
 from chiffon.database import Database
-from chiffon.planning.catalog import Catalog
 from chiffon.playbooks.errors import LintUnavailable, UnknownEntry
 from chiffon.playbooks.findings import Finding
 from chiffon.playbooks.idempotence import rerun_changes

@@ -165,3 +165,36 @@ class Runs:
         from chiffon.audit.dead_letters import list_dead_letters
 
         return await list_dead_letters(self.db, since=since, code=code, limit=limit)
+
+    async def accept_suggestion(self, suggestion_id: int) -> Suggestion:
+        """Commit an open suggestion's diff on a branch of its playbook repository
+        (``chiffon/suggestion-ID``; the checked-out branch is not touched) and mark it
+        accepted. Raises ``SuggestionNotFound``, ``SuggestionNotOpen``, ``NoMechanicalFix``
+        and what the git commit raises (``PatchDoesNotApply``, ``NotARepository``)."""
+        from pathlib import Path
+
+        from chiffon.playbooks.accept import commit_message, commit_on_branch
+        from chiffon.playbooks.errors import NoMechanicalFix, SuggestionNotOpen
+        from chiffon.playbooks.store import change_status, get_suggestion
+
+        found = await get_suggestion(self.db, suggestion_id)
+        if found.status != "open":
+            raise SuggestionNotOpen(suggestion_id, found.status)
+        if not found.diff:
+            raise NoMechanicalFix(suggestion_id, found.fix)
+        message = commit_message(
+            found.id, found.rule, found.where, found.message, found.why, found.fix
+        )
+        done = await commit_on_branch(
+            Path(found.catalog), suggestion_id=found.id, diff=found.diff, message=message
+        )
+        return await change_status(
+            self.db, found.id, "accepted", branch=done.branch, commit=done.commit
+        )
+
+    async def dismiss_suggestion(self, suggestion_id: int) -> Suggestion:
+        """Dismiss a suggestion: later checks keep it dismissed. Raises
+        ``SuggestionNotFound``."""
+        from chiffon.playbooks.store import change_status
+
+        return await change_status(self.db, suggestion_id, "dismissed")

@@ -12,7 +12,7 @@ import anyio
 
 from chiffon.actors import ActorSystem, handler
 from chiffon.actors.actor import Actor
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.protocol import StepExecute, StepOutput
 from tests.agents.executors import FLAVOURS
 
@@ -46,4 +46,4 @@ async def main(catalog_dir: str, root: str, step_json: str, flavour_name: str) -
 
 
 if __name__ == "__main__":
-    anyio.run(main, *sys.argv[1:5])
+    anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4])

@@ -27,7 +27,7 @@ from chiffon.agents.infra import ansible_agent
 from chiffon.agents.registry import Registry
 from chiffon.agents.resources import FileSampler, SystemSampler, measure
 from chiffon.agents.routing import AgentLost, Route
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.protocol import AgentHeartbeat, CapacityQuery, Needs
 
 CATALOG = Path(__file__).parent / "catalog"

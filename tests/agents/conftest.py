@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.journal import open_store
 from chiffon.journal.store import Store
-from chiffon.planning.catalog import Catalog, load_catalog
 
 from .executors import FLAVOURS, Flavour
 

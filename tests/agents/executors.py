@@ -16,7 +16,7 @@ import psutil
 from chiffon.actors import Actor
 from chiffon.agents.infra import ansible_agent
 from chiffon.agents.probes.executor import probe_agent
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepExecute
 
 from .standin import step

@@ -12,7 +12,7 @@ from chiffon.actors import ActorSystem, InMemoryJournal, LocalRef, Transition
 from chiffon.actors.envelope import Envelope
 from chiffon.agents.core import preview_plan
 from chiffon.agents.infra import NO_CHANGES, ansible_agent
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import (
     HostStats,
     Plan,

@@ -19,7 +19,7 @@ from chiffon.agents.infra import ansible_agent
 from chiffon.agents.registry import Registry
 from chiffon.agents.resources import FileSampler
 from chiffon.agents.routing import ListAgents
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 
 from .conftest import opened
 

@@ -19,7 +19,7 @@ from chiffon.actors import ActorSystem, LocalRef
 from chiffon.agents.errors import AttemptOutdated
 from chiffon.agents.infra.processes import attempt_marker, processes_naming
 from chiffon.agents.ledger import Attempt, Ledger
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepCancel, StepExecute, StepStatusQuery, StepStatusReport
 from tests.recovery.lab import Lab
 

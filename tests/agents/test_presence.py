@@ -15,7 +15,7 @@ from chiffon.actors.actor import Actor
 from chiffon.agents.errors import ResourceFileInvalid
 from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler, SystemSampler, gpu_samples
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import AgentAnnounce, AgentGoodbye, AgentHeartbeat, AgentsDiscover
 
 GPU = {"index": 0, "name": "Test GPU", "utilisation_percent": 5, "vram_total_mb": 16384}

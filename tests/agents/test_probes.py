@@ -18,7 +18,7 @@ from chiffon.agents.probes.declared import load_probes
 from chiffon.agents.probes.errors import ProbesInvalid
 from chiffon.agents.probes.executor import probe_agent
 from chiffon.agents.routing import ListAgents
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepPreview, StepPreviewResult
 from chiffon.settings import Settings
 

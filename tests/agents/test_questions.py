@@ -10,7 +10,7 @@ from pathlib import Path
 from chiffon.actors import ActorSystem, LocalRef
 from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import (
     CapacityOffer,
     CapacityQuery,

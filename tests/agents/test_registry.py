@@ -30,7 +30,7 @@ from chiffon.agents.routing import (
 )
 from chiffon.agents.store import AgentStore
 from chiffon.agents.tables import agents
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import Needs
 
 from .conftest import opened
@@ -207,6 +207,7 @@ async def test_agents_are_recorded_online_then_offline_after_missed_heartbeats_o
         await link.tell(Cut())  # the mute agent goes on, but nothing it says arrives
         await run.until_told(1)
         await desk.stop()
+        await registry.ask(ListAgents())  # its goodbye, queued before the stop returned, handled
         rows = {
             r["name"]: r
             for r in await store.database.fetch(
@@ -223,8 +224,9 @@ async def test_agents_are_recorded_online_then_offline_after_missed_heartbeats_o
     assert lost.reason.endswith("one was due every 0.05 s)")
     assert online[name].status == "online"
     assert online[name].capabilities == ("ansible", "gpu")
-    assert online[name].resources is not None
-    assert online[name].resources.gpus[0].vram_free_mb == 8192
+    resources = online[name].resources
+    assert resources is not None
+    assert resources.gpus[0].vram_free_mb == 8192
     assert online[name].address == desk.address
     assert rows[name]["status"] == "offline"
     assert rows[name]["offline_reason"] == f"{name} said goodbye (the agent stopped)"

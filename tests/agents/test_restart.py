@@ -13,7 +13,7 @@ from anyio.streams.text import TextReceiveStream
 
 from chiffon.actors import ActorSystem
 from chiffon.agents.infra.processes import processes_naming
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepStatusQuery, StepStatusReport
 
 from .conftest import CATALOG_DIR

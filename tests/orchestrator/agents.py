@@ -15,7 +15,7 @@ from chiffon.actors import ActorRef, ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
 from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 
 GPU = {"index": 0, "name": "Test GPU", "utilisation_percent": 3, "vram_total_mb": 24576}
 

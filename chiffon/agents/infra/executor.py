@@ -28,7 +28,7 @@ from chiffon.agents.executor import (
 from chiffon.agents.infra.ansible import playbook_variables, run_playbook
 from chiffon.agents.infra.processes import attempt_marker, kill_processes_naming
 from chiffon.agents.infra.runner import Workshop, run_step
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import (
     Needs,
     StepExecute,

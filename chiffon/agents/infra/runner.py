@@ -15,7 +15,7 @@ from chiffon.agents.executor import Output
 from chiffon.agents.infra.ansible import run_playbook
 from chiffon.agents.infra.events import PlaybookEvent, PlaybookOutcome
 from chiffon.agents.infra.processes import attempt_dir_name
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepExecute, StepOutput, StepResult
 
 

@@ -34,7 +34,7 @@ from chiffon.agents.executor import Output, approved_entry, capped, entry_needs
 from chiffon.agents.infra.processes import attempt_dir_name, attempt_marker, kill_processes_naming
 from chiffon.agents.probes.declared import Probe, load_probes
 from chiffon.agents.probes.errors import NotThisMachine, ProbeRunFailed
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import (
     HostStats,
     Needs,

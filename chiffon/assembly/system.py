@@ -23,12 +23,12 @@ from chiffon.settings import Settings
 
 if TYPE_CHECKING:
     from chiffon.actors.journal import Journal
+    from chiffon.assembly.domain import Domain
     from chiffon.bridge.bridge import Bridge
+    from chiffon.catalog import Catalog
     from chiffon.database import Database
-    from chiffon.domain import Domain
     from chiffon.orchestrator.approval import Approver, Verdict
     from chiffon.orchestrator.events import Listener
-    from chiffon.planning.catalog import Catalog
     from chiffon.protocol import PlanProposed, RunFinished
     from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
     from chiffon.runs import Runs
@@ -105,7 +105,7 @@ class System:
                 # Connected before the actors start and closed after they stop, so an actor
                 # may send to remote agents for its whole life; it consumes only once the
                 # domain's actors exist, and stops consuming before they stop.
-                from chiffon.broker import orchestrator_bridge
+                from chiffon.assembly.broker import orchestrator_bridge
 
                 self._bridge = orchestrator_bridge(
                     settings, actors, self._store.journal, self._store.database
@@ -114,12 +114,12 @@ class System:
                 stack.push_async_callback(self._bridge.aclose)
             self._actors = await stack.enter_async_context(actors)
             if self._catalog is not None:
-                from chiffon.domain import start_domain
+                from chiffon.assembly.domain import start_domain
 
                 stack.push_async_callback(_close_model_clients)
                 remote: dict[str, Any] = {}
                 if self._bridge is not None:
-                    from chiffon.broker import AGENT_ACTOR
+                    from chiffon.assembly.broker import AGENT_ACTOR
 
                     discovery = self._bridge.every_agent(AGENT_ACTOR)
                     remote = {"bridge": self._bridge, "discovery": discovery}

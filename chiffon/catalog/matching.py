@@ -14,7 +14,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog.entries import Catalog
 
 WORD = re.compile(r"[a-z0-9]+")
 

@@ -39,10 +39,10 @@ async def run_agent(
     catalog) and ``BrokerUnavailable``; ``ValueError`` for an unknown kind."""
     import anyio
 
+    from chiffon.assembly.broker import AGENT_ACTOR, REGISTRY_ACTOR, agent_bridge
     from chiffon.bridge.credentials import load
     from chiffon.bridge.topology import ORCHESTRATORS
-    from chiffon.broker import AGENT_ACTOR, REGISTRY_ACTOR, agent_bridge
-    from chiffon.planning.catalog import load_catalog
+    from chiffon.catalog import load_catalog
 
     configure_logging(settings.log_level, settings.log_format)
     credentials = load(credentials_file or settings.agent_keys_path / f"{name}.json")
@@ -62,7 +62,7 @@ async def run_agent(
         bridge = agent_bridge(settings, actors, credentials, connect=connect, state_dir=state_dir)
         await bridge.connect()
         try:
-            from chiffon.agents.node import spawn_agent
+            from chiffon.assembly.agent import spawn_agent
 
             agent = await spawn_agent(
                 actors, name=name, kind=kind, catalog=loaded,

@@ -1,7 +1,7 @@
 """Joining the broker: the bridge of an orchestrator or an agent process, built from Settings.
 
-Composition, like ``chiffon.assembly``: the one other place that sees both the bridge and the
-domain (the dead-letter audit record). ``import chiffon`` loads none of it.
+Composition: with ``system``, the one place that sees both the bridge and the domain (the
+dead-letter audit record). ``import chiffon`` loads none of it.
 """
 
 from __future__ import annotations

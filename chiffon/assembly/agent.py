@@ -11,7 +11,7 @@ from chiffon.actors import ActorRef, ActorSystem, Journal, LocalRef
 from chiffon.agents.core import Agent
 from chiffon.agents.kinds import Workplace, executor_for, kind_named
 from chiffon.agents.resources import FileSampler, Sampler, SystemSampler
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.settings import Settings
 
 

@@ -15,12 +15,12 @@ Nothing here imports LiteLLM: that happens on the first model call.
 
 from __future__ import annotations
 
+from chiffon.catalog import Catalog
 from chiffon.database import Database
 from chiffon.errors import ConfigError
 from chiffon.llm.client import LLMClient, ModelEndpoint
 from chiffon.llm.costs import CostRecorder
 from chiffon.llm.routing import ModelRouter
-from chiffon.planning.catalog import Catalog
 from chiffon.planning.planner import Planner
 from chiffon.settings import Settings
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from chiffon.planning.errors import CatalogError
+from chiffon.catalog.errors import CatalogError
 
 VariableType = Literal["str", "int", "float", "bool", "list"]
 Risk = Literal["low", "medium", "high"]

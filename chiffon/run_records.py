@@ -1,4 +1,6 @@
-"""The orchestrator's tables: runs, plans (one row per revision), approvals, steps.
+"""The run records' tables: runs, plans (one row per revision), approvals, steps. The
+orchestrator writes them; audit and the playbook checks read them, so they live in a neutral
+module that imports no domain package.
 
 A run's and a step's ``status`` and ``version`` change together with a ``transitions`` row in
 one transaction (``chiffon.orchestrator.store``); ``version`` is the entity's transition
@@ -7,6 +9,8 @@ approval of its run's plan hash that has not expired: a trigger (migration 0002)
 """
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 from sqlalchemy import (
     ARRAY,
@@ -28,14 +32,18 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from chiffon.database import metadata
 
-RUN_STATES = (
+RunState = Literal[
     "received", "planning", "awaiting_approval", "approved", "rejected", "expired",
     "running", "paused", "succeeded", "failed", "cancelled", "interrupted",
-)  # fmt: skip
-STEP_STATES = (
+]  # fmt: skip
+"""A run's ``status`` (DESIGN.md's run state machine: ``chiffon.orchestrator.states``)."""
+StepState = Literal[
     "pending", "dispatched", "running", "succeeded", "failed", "skipped", "cancelled",
     "interrupted",
-)  # fmt: skip
+]  # fmt: skip
+"""A step attempt's ``status``."""
+RUN_STATES: tuple[RunState, ...] = get_args(RunState)
+STEP_STATES: tuple[StepState, ...] = get_args(StepState)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

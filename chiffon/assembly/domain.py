@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
 from chiffon.orchestrator.orchestrator import Orchestrator
-from chiffon.orchestrator.owner import this_process
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import RunRecord, RunStore
-from chiffon.planning.catalog import Catalog, load_catalog
+from chiffon.ownership import this_process
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Plan, StepFailure
 from chiffon.settings import Settings
@@ -91,12 +91,12 @@ def planners(settings: Settings, catalog: Catalog, database: Database) -> Any:
     )
 
     def planner_for(choice: str, high_value: bool) -> Planner:
-        from chiffon.llm.factory import model_configured
+        from chiffon.assembly.planners import model_configured
 
         # "auto" without a model is the catalog planner: this one, which generates.
         if choice == "catalog" or (choice == "auto" and not model_configured(settings)):
             return offline
-        from chiffon.llm.factory import planner_for as llm_planner_for
+        from chiffon.assembly.planners import planner_for as llm_planner_for
 
         model = llm_planner_for(settings, catalog, database, choice=choice, high_value=high_value)
         return GeneratingPlanner(model, offline)
@@ -121,9 +121,9 @@ async def start_domain(
     Raises ``CatalogError``; ``StartFailed`` when the local agent cannot start."""
     from chiffon.agents.capacity import Requirement, requirement
     from chiffon.agents.kinds import other_local_kinds
-    from chiffon.agents.node import spawn_agent
     from chiffon.agents.registry import Registry
     from chiffon.agents.routing import preview_through
+    from chiffon.assembly.agent import spawn_agent
     from chiffon.audit.failures import record_failure
     from chiffon.audit.git_trail import GitTrail
     from chiffon.llm.costs import run_cost
