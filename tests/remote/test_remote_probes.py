@@ -86,7 +86,6 @@ def test_a_shell_check_agent_killed_mid_probe_is_taken_over_and_the_step_runs_ag
     [first] = [s for s in lab.records.steps(run_id) if s["attempt"] == 1]
     assert first["status"] == "interrupted"
     assert "lost its agent" in first["reason"]
-    assert lab.alive(workers) != [], "the probe worker died with its agent"
     assert lab.ledger(nas)[(first["id"], 1)]["state"] == "started"
 
     lab.start_agent(nas, kind="shell-check", hosts=("nas",))
