@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from chiffon.actors import Actor, ActorRef, handler
+from chiffon.agents.capacity import requirement
 from chiffon.agents.routing import (
     AgentLost,
     CancelStep,
@@ -46,7 +47,6 @@ from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.states import STEP_TERMINAL
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord
 from chiffon.protocol import (
-    Needs,
     Plan,
     StepCancel,
     StepExecute,
@@ -153,7 +153,8 @@ class Execution(Actor):
         if pending is None:
             await self.finish("succeeded", cause)
             return
-        route = Route(self.run_id, pending.id, pending.attempt, self.needs_of(pending))
+        wanted = requirement(self.s.catalog, pending.playbook, pending.hosts)
+        route = Route(self.run_id, pending.id, pending.attempt, wanted.needs, wanted.capabilities)
         answer = await self.s.registry.ask(route, timeout=self.s.route_timeout_s)
         if isinstance(answer, NoCapacity):
             await self.pause(pending, answer.reason, cause)
@@ -189,10 +190,6 @@ class Execution(Actor):
                 plan_hash=digest,
             )
         )  # fmt: skip
-
-    def needs_of(self, step: StepRecord) -> Needs:
-        entry = self.s.catalog.entries.get(step.playbook)
-        return Needs() if entry is None else Needs(**entry.resources.model_dump())
 
     # -- waiting for capacity --------------------------------------------------------------
 
