@@ -10,10 +10,10 @@ from typing import Any
 from chiffon.access import BrowserSession, Principal
 from chiffon.agents.store import AgentRecord
 from chiffon.audit.dead_letters import DeadLetterRecord
-from chiffon.playbooks.store import Suggestion
-from chiffon.protocol.agents import GpuSample, ResourceSample
 from chiffon.audit.records import LlmCallRecord, StepRecord, TimelineEvent
+from chiffon.playbooks.store import Suggestion
 from chiffon.protocol import HostStats
+from chiffon.protocol.agents import GpuSample, ResourceSample
 from chiffon.runs import (
     DecisionRecord,
     PendingApproval,

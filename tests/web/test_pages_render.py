@@ -4,6 +4,7 @@ deciding, and what the live stream sends."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 
@@ -80,7 +81,7 @@ def test_a_state_update_swaps_every_panel_out_of_band_and_keeps_the_diffs_lines(
     assert line == "id: 9\nevent: output\ndata: <div>x</div>\n\n"
 
 
-def page(template: str, **context: object) -> str:
+def page(template: str, **context: Any) -> str:
     response = render(request(), template, viewer=samples.viewer("admin"), title="t", **context)
     return bytes(response.body).decode()
 
