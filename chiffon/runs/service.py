@@ -96,7 +96,9 @@ class Runs:
         """See ``RunHandle.describe``."""
         raise NotImplementedError("describe lands with milestone 2")
 
-    def events(self, run_id: uuid.UUID, *, after: int | None = None) -> AsyncIterator[RunEvent]:
+    def events(
+        self, run_id: uuid.UUID, *, after: int | None = None, follow: bool = True
+    ) -> AsyncIterator[RunEvent]:
         """See ``RunHandle.events``."""
         raise NotImplementedError("events land with milestone 2")
 
