@@ -2,7 +2,8 @@
 the NAS takes the probe steps planned for it (routed by its declared capabilities, never to an
 Ansible agent), and keeps the core's guarantees when it is killed mid-probe — the attempt is
 interrupted, its restart kills the probe worker it left behind and runs a new attempt, and the
-ledger agrees with the database."""
+ledger agrees with the database; cut off from the broker mid-probe, it stops the attempt the
+run gave up on before it runs the next."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from chiffon.agents.infra.processes import attempt_marker, processes_naming
 from tests.recovery.lab import wait_until
 
-from .lab import RemoteLab
+from .lab import RemoteLab, TcpProxy
+from .test_remote_recovery import ledger_times
 
 pytestmark = [
     pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(600),
@@ -113,3 +115,64 @@ def test_a_shell_check_agent_killed_mid_probe_is_taken_over_and_the_step_runs_ag
     )
     assert lab.agent_ansible(nas) == []
     lab.assert_survived(run_id)
+
+
+def test_a_shell_check_agent_cut_off_mid_probe_stops_the_attempt_given_up_on_before_the_next(
+    remote_lab: RemoteLab,
+) -> None:
+    lab = remote_lab
+    _, arrival = lab.probe_entries()
+    nas = lab.add_agent("nas")
+    proxy = TcpProxy.to(lab.amqp_url)
+    try:
+        agent = lab.start_agent(
+            nas, kind="shell-check", hosts=("nas",), connect=proxy.url(lab.amqp_url)
+        )
+        since = dt.datetime.now(dt.UTC)
+        run = lab.start_run("--yes", "--json", "wait for the release file on the nas")
+        run_id = lab.run_of(run, since)
+        first = wait_until(
+            lambda: next((s for s in lab.records.steps(run_id) if s["status"] == "running"), None),
+            lambda: f"the probe step to run: {attempts(lab, run_id)}",
+        )
+        workers = wait_until(
+            lambda: processes_naming(attempt_marker(first["id"], 1)) or None,
+            lambda: f"{nas}'s probe worker to run",
+        )
+        proxy.cut()
+        try:
+            wait_until(
+                lambda: lab.records.run(run_id)["status"] == "paused",
+                lambda: f"the run to pause: {attempts(lab, run_id)}",
+            )
+            still_running = lab.alive(workers)
+            assert lab.ledger(nas)[(first["id"], 1)]["state"] == "started"
+        finally:
+            proxy.restore()
+        # Back, the agent finds the run's step.cancel ahead of the second attempt: it stops
+        # the first (its worker killed), then runs the second, which waits like the first.
+        second = wait_until(
+            lambda: next((s for s in lab.records.steps(run_id)
+                          if s["attempt"] == 2 and s["status"] == "running"), None),
+            lambda: f"the second attempt to run: {attempts(lab, run_id)}",
+        )  # fmt: skip
+        lab.release_file.write_text("")
+        summary = lab.summary(run)
+    finally:
+        proxy.close()
+
+    assert still_running != [], "the cut-off agent's probe stopped on its own"
+    assert run.returncode == 0, lab.output(run)[-3000:]
+    assert summary["status"] == "succeeded"
+    assert attempts(lab, run_id) == [
+        (arrival, 1, "interrupted", nas), (arrival, 2, "succeeded", nas),
+    ]  # fmt: skip
+    [given_up] = [s for s in lab.records.steps(run_id) if s["attempt"] == 1]
+    result = lab.ledger(nas)[(first["id"], 1)]["result"]
+    assert result["status"] == "interrupted"
+    assert result["failure"]["error"] == f"cancelled by the orchestrator: {given_up['reason']}"
+    assert lab.alive(workers) == []
+    times = ledger_times(lab, nas)
+    assert times[(first["id"], 1)][1] <= times[(second["id"], 2)][0]
+    lab.assert_survived(run_id)
+    assert agent.poll() is None
