@@ -8,6 +8,7 @@ fresh user-data directory, so two of them share no cookie.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -19,10 +20,11 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, Playwright, expect
 
-from tests.recovery.lab import HOMELAB, REPO, WAIT_S, wait_until
+from tests.recovery.lab import HOMELAB, REPO, WAIT_S, Records, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -168,6 +170,14 @@ class Browsers:
             with contextlib.suppress(Exception):
                 context.close()
         self._dirs.close()
+
+
+def refusals(dsn: str, target: str) -> list[dict[str, Any]]:
+    """The refused attempts recorded against ``target``, oldest first. Read in a thread of its
+    own: Playwright's sync API keeps an event loop running in this one."""
+    query = "SELECT * FROM refusals WHERE target = $1 ORDER BY id"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(Records(dsn).fetch, query, target).result()
 
 
 def log_in(page: Page, url: str, user: str, *, password: str = PASSWORD) -> None:
