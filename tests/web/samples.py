@@ -8,8 +8,12 @@ import uuid
 from typing import Any
 
 from chiffon.access import BrowserSession, Principal
+from chiffon.agents.store import AgentRecord
+from chiffon.audit.dead_letters import DeadLetterRecord
 from chiffon.audit.records import LlmCallRecord, StepRecord, TimelineEvent
+from chiffon.playbooks.store import Suggestion
 from chiffon.protocol import HostStats
+from chiffon.protocol.agents import GpuSample, ResourceSample
 from chiffon.runs import (
     DecisionRecord,
     PendingApproval,
@@ -102,3 +106,48 @@ def output(event_id: int, host: str, status: str, text: str, **data: Any) -> Run
         data={"event": "runner_on_ok", "host": host, "task": "t", "status": status,
               "text": text, **data},
     )  # fmt: skip
+
+
+def agents() -> list[AgentRecord]:
+    sample = ResourceSample(
+        cpu_count=8, cpu_percent=42.0, load_1m=1.5, memory_total_mb=32768,
+        memory_available_mb=20480, sampled_at=NOW,
+        gpus=(GpuSample(index=0, name="RTX 3060", utilisation_percent=10.0,
+                        vram_total_mb=12288, vram_free_mb=7680),),
+    )  # fmt: skip
+    common: dict[str, Any] = {
+        "version": "0.1.0", "capabilities": ("ansible",), "address": "x",
+        "heartbeat_interval_s": 5.0, "announced_at": NOW, "last_heartbeat_at": NOW,
+    }  # fmt: skip
+    return [
+        AgentRecord(name="desk-1", kind="desktop", status="online", resources=sample,
+                    offline_at=None, offline_reason=None, **common),
+        AgentRecord(name="infra-1", kind="infra", status="offline", resources=None,
+                    offline_at=NOW, offline_reason="missed 2 heartbeats", **common),
+    ]  # fmt: skip
+
+
+def suggestions() -> list[Suggestion]:
+    common: dict[str, Any] = {
+        "created_at": NOW, "updated_at": NOW, "catalog": "/srv/catalog", "entry": "uptime-kuma",
+        "rule": "image-latest", "source": "chiffon", "severity": "warning",
+        "path": "playbooks/uptime-kuma.yml", "line": 12, "message": "image on latest",
+        "why": "latest changes under you", "fix": "pin a version", "diff": DIFF,
+        "fingerprint": "f", "run_id": None,
+    }  # fmt: skip
+    return [
+        Suggestion(id=1, status="open", branch=None, commit=None, **common),
+        Suggestion(id=2, status="accepted", branch="chiffon/suggestion-2", commit="abc1234def",
+                   **common),
+    ]  # fmt: skip
+
+
+def dead_letters() -> list[DeadLetterRecord]:
+    return [
+        DeadLetterRecord(
+            id=uuid.uuid4(), at=NOW, queue="chiffon.orchestrator.x", code="bad_signature",
+            reason="the signature does not match", message_id=None, kind="step.result",
+            sender="infra-1", user_id="infra-1", routing_key="k", headers={}, body=b"{}",
+            body_size=2,
+        )
+    ]  # fmt: skip

@@ -148,6 +148,8 @@ def main() -> None:
         serve.start()
         try:
             serve.add_user(args.user, "admin")
+            # Suggestions to look at (exit status 1: there are some).
+            serve.chiffon("playbooks", "check", "--catalog", str(serve.catalog), ok=(0, 1))
             shoot_all(serve.url, args.user, PASSWORD, args.out, runs=not args.no_runs)
         finally:
             serve.stop()

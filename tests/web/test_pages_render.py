@@ -4,6 +4,7 @@ deciding, and what the live stream sends."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 
@@ -78,3 +79,32 @@ def test_a_state_update_swaps_every_panel_out_of_band_and_keeps_the_diffs_lines(
     assert "\n".join(line.removeprefix("data: ") for line in body.split("\n")) == html
     line = live.encode(live.Message("output", "<div>x</div>", 9)).decode()
     assert line == "id: 9\nevent: output\ndata: <div>x</div>\n\n"
+
+
+def page(template: str, **context: Any) -> str:
+    response = render(request(), template, viewer=samples.viewer("admin"), title="t", **context)
+    return bytes(response.body).decode()
+
+
+def test_the_agents_page_shows_each_agents_state_and_its_machines_room() -> None:
+    html = page("agents.html", agents=samples.agents())
+    assert html.count('class="pill online"') == 1
+    assert html.count('class="pill offline"') == 1
+    assert "missed 2 heartbeats" in html
+    assert '<meter min="0" max="1" low="0.7" high="0.85" optimum="0.2" value="0.420">' in html
+    assert "7.5 GB free" in html  # VRAM
+    assert "no sample yet" in html
+
+
+def test_suggestions_show_their_diff_and_only_open_ones_can_be_decided() -> None:
+    html = page("suggestions.html", suggestions=samples.suggestions(), can_admin=True)
+    assert html.count('action="/suggestions/1/accept"') == 1
+    assert 'action="/suggestions/2/accept"' not in html
+    assert '<span class="add">+    image: louislam/uptime-kuma:1.23.16</span>' in html
+    assert "chiffon/suggestion-2" in html
+
+
+def test_dead_letters_say_why_each_was_refused() -> None:
+    html = page("dead_letters.html", letters=samples.dead_letters())
+    assert "bad_signature" in html
+    assert "the signature does not match" in html
