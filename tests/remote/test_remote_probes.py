@@ -1,9 +1,10 @@
-"""The shell-check executor over RabbitMQ: a ``chiffon agent --kind shell-check --host nas`` on
-the NAS takes the probe steps planned for it (routed by its declared capabilities, never to an
-Ansible agent), and keeps the core's guarantees when it is killed mid-probe — the attempt is
-interrupted, its restart kills the probe worker it left behind and runs a new attempt, and the
-ledger agrees with the database; cut off from the broker mid-probe, it stops the attempt the
-run gave up on before it runs the next."""
+"""The remote fault tests, for the shell-check executor over RabbitMQ: a ``chiffon agent --kind
+shell-check --host nas`` on the NAS takes the probe steps planned for it (routed by its
+declared capabilities, never to an Ansible agent) and keeps the core's guarantees — killed
+mid-probe, the attempt is interrupted, its restart kills the probe worker it left behind and
+runs a new attempt; cut off from the broker mid-probe, it stops the attempt the run gave up on
+before it runs the next; with the orchestrator killed, the resumed run hears the attempt still
+runs and gets its result — and the ledger agrees with the database."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from chiffon.agents.infra.processes import attempt_marker, processes_naming
 from tests.recovery.lab import wait_until
 
 from .lab import RemoteLab, TcpProxy
-from .test_remote_recovery import ledger_times
+from .test_remote_recovery import ledger_times, status_reports
 
 pytestmark = [
     pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.timeout(600),
@@ -174,5 +175,43 @@ def test_a_shell_check_agent_cut_off_mid_probe_stops_the_attempt_given_up_on_bef
     assert lab.alive(workers) == []
     times = ledger_times(lab, nas)
     assert times[(first["id"], 1)][1] <= times[(second["id"], 2)][0]
+    lab.assert_survived(run_id)
+    assert agent.poll() is None
+
+
+def test_an_orchestrator_killed_while_a_remote_probe_waits_hears_it_still_runs_and_its_result(
+    remote_lab: RemoteLab,
+) -> None:
+    lab = remote_lab
+    _, arrival = lab.probe_entries()
+    nas = lab.add_agent("nas")
+    agent = lab.start_agent(nas, kind="shell-check", hosts=("nas",))
+    since = dt.datetime.now(dt.UTC)
+    run = lab.start_run("--yes", "--json", "wait for the release file on the nas")
+    run_id = lab.run_of(run, since)
+    step = wait_until(
+        lambda: next((s for s in lab.records.steps(run_id) if s["status"] == "running"), None),
+        lambda: f"the probe step to run: {attempts(lab, run_id)}",
+    )
+
+    lab.kill(run)
+    assert lab.ledger(nas)[(step["id"], 1)]["state"] == "started"
+    resumed = lab.start_run("--resume", str(run_id), "--yes", "--json")
+    # The resumed run asks the agent, which still runs the attempt and now tells it the result.
+    wait_until(
+        lambda: any(r["step_id"] == str(step["id"]) for r in status_reports(lab, run_id)),
+        lambda: f"the resumed run to ask after the attempt: {lab.output(resumed)[-2000:]}",
+    )
+    lab.release_file.write_text("")
+    summary = lab.summary(resumed)
+
+    assert resumed.returncode == 0, lab.output(resumed)[-3000:]
+    assert summary["status"] == "succeeded"
+    assert attempts(lab, run_id) == [(arrival, 1, "succeeded", nas)]
+    reports = [r for r in status_reports(lab, run_id) if r["step_id"] == str(step["id"])]
+    assert reports[0]["state"] == "running", reports
+    assert lab.records.chain("step", step["id"]) == [
+        "pending", "dispatched", "running", "succeeded",
+    ]  # fmt: skip
     lab.assert_survived(run_id)
     assert agent.poll() is None
