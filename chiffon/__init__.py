@@ -58,9 +58,9 @@ if TYPE_CHECKING:
         handler,
     )
     from chiffon.assembly import System
+    from chiffon.catalog import Catalog, load_catalog
     from chiffon.errors import ChiffonError, ConfigError
     from chiffon.orchestrator.approval import Approver, AutoApprove, CallbackApprover, Verdict
-    from chiffon.planning.catalog import Catalog, load_catalog
     from chiffon.protocol import Plan, PlanProposed, PlanStep, RunFinished
     from chiffon.runs import Identity, RunEvent, RunHandle, Runs
     from chiffon.settings import Settings
@@ -75,8 +75,8 @@ _HOMES = {
     "AutoApprove": "chiffon.orchestrator.approval",
     "CallbackApprover": "chiffon.orchestrator.approval",
     "Verdict": "chiffon.orchestrator.approval",
-    "Catalog": "chiffon.planning.catalog",
-    "load_catalog": "chiffon.planning.catalog",
+    "Catalog": "chiffon.catalog",
+    "load_catalog": "chiffon.catalog",
     "Plan": "chiffon.protocol",
     "PlanProposed": "chiffon.protocol",
     "PlanStep": "chiffon.protocol",

@@ -25,8 +25,8 @@ import chiffon.agents.tables
 import chiffon.audit.tables
 import chiffon.journal.schema
 import chiffon.llm.tables
-import chiffon.orchestrator.tables
-import chiffon.playbooks.tables  # noqa: F401
+import chiffon.playbooks.tables
+import chiffon.run_records  # noqa: F401
 from chiffon.database import metadata
 
 config = context.config

@@ -21,6 +21,7 @@ from chiffon.access import InsufficientScope, Principal, Scope, Unauthenticated
 from chiffon.api.context import ApiContext, context
 from chiffon.api.limits import RateLimited
 from chiffon.api.problems import ProblemError
+from chiffon.runs import Identity
 
 SESSION_COOKIE = "chiffon_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -112,6 +113,18 @@ def channel_of(principal: Principal) -> Literal["api", "web"]:
 
 def client_address(request: Request) -> str | None:
     return None if request.client is None else request.client.host
+
+
+def identity_of(request: Request, principal: Principal) -> Identity:
+    """Who acts, for the application layer: the authenticated user (never a body field), the
+    channel, the token, the client's address and user agent."""
+    return Identity(
+        name=principal.user,
+        channel=channel_of(principal),
+        token_id=principal.token_id,
+        address=client_address(request),
+        user_agent=(request.headers.get("user-agent") or "")[:500] or None,
+    )
 
 
 def rate_limit(bucket: Literal["login", "submit"]) -> Callable[..., Awaitable[None]]:

@@ -41,7 +41,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "weak_password": 422,
     # runs
     "run_not_found": 404,
-    "ambiguous_run_id": 409,
+    "ambiguous_run_id": 400,
+    "bad_cursor": 400,
     "stale_revision": 409,
     "already_decided": 409,
     "not_awaiting_approval": 409,
@@ -55,9 +56,16 @@ STATUS_BY_CODE: dict[str, int] = {
     "budget_exceeded": 422,
     "no_model_configured": 422,
     "suggestion_not_found": 404,
+    "suggestion_not_open": 409,
+    "no_mechanical_fix": 422,
+    "patch_does_not_apply": 409,
+    "not_a_repository": 422,
+    "unknown_entry": 404,
+    "no_catalog": 503,
     # the HTTP layer
     "invalid_request": 422,
     "invalid_cursor": 400,
+    "malformed_json": 400,
     "body_too_large": 413,
     "rate_limited": 429,
     # the machinery behind it
@@ -173,6 +181,12 @@ def install(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [_validation_item(item) for item in exc.errors()]
+        malformed = next((e for e in errors if e["type"] == "json_invalid"), None)
+        if malformed is not None:
+            return problem_response(
+                400, "malformed_json", f"the body is not valid JSON: {malformed['message']}",
+                instance=request.url.path,
+            )  # fmt: skip
         first = errors[0] if errors else {"where": "body", "message": "is invalid"}
         return problem_response(
             422,
@@ -219,7 +233,8 @@ def _validation_item(item: Mapping[str, Any]) -> dict[str, str]:
     if item.get("type") == "extra_forbidden":
         message = "is not a field this request accepts"
     elif item.get("type") == "json_invalid":
-        message = f"is not valid JSON ({item.get('ctx', {}).get('error', 'malformed')})"
+        where = "body"
+        message = f"{item.get('ctx', {}).get('error', 'malformed')} at character {location[-1]}"
     return {"where": where, "message": message, "type": str(item.get("type", ""))}
 
 

@@ -35,7 +35,7 @@ from chiffon.database import Database, messages, transitions
 from chiffon.llm.tables import llm_calls
 from chiffon.orchestrator.errors import RunNotFound
 from chiffon.orchestrator.run_ids import resolve_run_id
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
+from chiffon.run_records import approvals, plans, runs, steps
 
 _SUMMARY_COLUMNS = tuple(RunSummary.model_fields)
 _RUN_COLUMNS = tuple(Run.model_fields)

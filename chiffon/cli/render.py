@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
     from chiffon.protocol import Plan, RunFinished
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}

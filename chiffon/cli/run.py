@@ -24,7 +24,7 @@ from chiffon.cli.runner import fail
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
     from chiffon.protocol import Plan, RunFinished
     from chiffon.runs import Channel, PlanPreview
     from chiffon.settings import Settings
@@ -46,8 +46,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 
 def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, str]:
+    from chiffon.catalog import load_catalog
     from chiffon.errors import ChiffonError
-    from chiffon.planning.catalog import load_catalog
     from chiffon.settings import Settings
 
     try:

@@ -11,7 +11,7 @@ import typer
 from chiffon.errors import ChiffonError, ConfigError
 
 if TYPE_CHECKING:
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
     from chiffon.runs import Runs
     from chiffon.settings import Settings
 

@@ -18,7 +18,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from chiffon.actors.errors import JournalUnavailable
-from chiffon.journal.writer import _UNAVAILABLE, _describe
+from chiffon.journal.errors import DATABASE_UNAVAILABLE, describe
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -99,8 +99,8 @@ class PostgresDatabase:
         target: Any = self._connection if self._connection is not None else self._pool
         try:
             return entry, await getattr(target, method)(entry.sql, *args)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
 
     async def fetch(self, statement: Executable) -> Sequence[Mapping[str, Any]]:
         """Run a statement and return every row. Raises ``JournalUnavailable``."""
@@ -126,8 +126,8 @@ class PostgresDatabase:
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 yield PostgresDatabase(self._pool, connection=connection, dsn=self._dsn)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
 
     @asynccontextmanager
     async def listen(self, channel: str, on_notify: Callable[[str], None]) -> AsyncIterator[None]:
@@ -149,14 +149,14 @@ class PostgresDatabase:
                 connection = await self._pool.acquire()
                 release = partial(self._pool.release, connection)
             await connection.add_listener(channel, notified)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
         try:
             yield
         finally:
             try:
                 await connection.remove_listener(channel, notified)
-            except _UNAVAILABLE:
+            except DATABASE_UNAVAILABLE:
                 pass  # the connection is gone, and its LISTEN with it
             finally:
                 await release()

@@ -30,13 +30,13 @@ from chiffon.orchestrator.errors import (
 )
 from chiffon.orchestrator.event_log import EventLog
 from chiffon.orchestrator.events import FINISHED
-from chiffon.orchestrator.owner import is_alive
 from chiffon.orchestrator.states import RUN_TERMINAL
 from chiffon.orchestrator.store import ApprovalRecord, RunStore, now
-from chiffon.orchestrator.tables import approvals
+from chiffon.ownership import is_alive
 from chiffon.protocol import RunFinished
+from chiffon.run_records import RunState, StepState, approvals
 
-TO_STATE = {
+TO_STATE: dict[str, RunState] = {
     "approve": "approved", "reject": "rejected", "modify": "planning", "expired": "expired",
 }  # fmt: skip
 """Where a decision takes a run awaiting approval."""
@@ -172,7 +172,7 @@ async def cancel(
     # Nobody drives it (its process died): nothing runs, so it ends here.
     for step in await store.steps(run_id):
         if step.status in ("pending", "dispatched", "running"):
-            to_state = "skipped" if step.status == "pending" else "cancelled"
+            to_state: StepState = "skipped" if step.status == "pending" else "cancelled"
             await store.transition_step(
                 step.id, step.status, to_state, message_id=None, reason=reason
             )

@@ -29,7 +29,7 @@ from sqlalchemy import and_, func, insert, select, update
 from chiffon.database import Database
 from chiffon.orchestrator.errors import RunNotFound
 from chiffon.orchestrator.events import RunEvent
-from chiffon.orchestrator.tables import run_events, runs
+from chiffon.run_records import run_events, runs
 
 log = structlog.get_logger("chiffon.events")
 

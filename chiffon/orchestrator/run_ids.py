@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from chiffon.database import Database
 from chiffon.orchestrator.errors import AmbiguousRunId, RunNotFound
-from chiffon.orchestrator.tables import runs
+from chiffon.run_records import runs
 
 _HEX = frozenset("0123456789abcdef")
 

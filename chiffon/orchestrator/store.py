@@ -20,8 +20,8 @@ from chiffon.database import Database, transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition, RunNotFound
 from chiffon.orchestrator.run_ids import resolve_run_id
 from chiffon.orchestrator.states import RUN_TERMINAL, check_run, check_step
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
 from chiffon.protocol import Plan, PlanStep
+from chiffon.run_records import RunState, StepState, approvals, plans, runs, steps
 
 
 def now() -> dt.datetime:
@@ -35,7 +35,7 @@ class RunRecord:
     id: uuid.UUID
     request: str
     requested_by: str
-    status: str
+    status: RunState
     planner: str
     high_value: bool
     budget_usd: float
@@ -73,7 +73,7 @@ class StepRecord:
     variables: dict[str, Any]
     digest: str
     plan_hash: str
-    status: str
+    status: StepState
     approval_id: uuid.UUID | None
     stats: dict[str, Any] | None
     reason: str | None
@@ -159,8 +159,8 @@ class RunStore:
     async def transition_run(
         self,
         run_id: uuid.UUID,
-        from_state: str,
-        to_state: str,
+        from_state: RunState,
+        to_state: RunState,
         *,
         message_id: uuid.UUID | None,
         reason: str | None = None,
@@ -253,7 +253,7 @@ class RunStore:
         channel: str,
         feedback: str | None,
         valid_for: dt.timedelta,
-        to_state: str,
+        to_state: RunState,
         db: Database,
         message_id: uuid.UUID | None = None,
     ) -> ApprovalRecord | None:
@@ -349,8 +349,8 @@ class RunStore:
     async def transition_step(
         self,
         step_id: uuid.UUID,
-        from_state: str,
-        to_state: str,
+        from_state: StepState,
+        to_state: StepState,
         *,
         message_id: uuid.UUID | None,
         reason: str | None = None,

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from chiffon.audit.filters import touches
 from chiffon.database import Database
 from chiffon.errors import ChiffonError
-from chiffon.orchestrator.tables import approvals, plans, runs
+from chiffon.run_records import approvals, plans, runs
 from chiffon.runs.records import Page, RunFilters, RunSummary
 
 MAX_LIMIT = 500

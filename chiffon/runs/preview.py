@@ -12,7 +12,7 @@ from chiffon.protocol import plan_hash
 from chiffon.runs.records import PlanPreview
 
 if TYPE_CHECKING:
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
     from chiffon.planning.planner import Planner
 
 

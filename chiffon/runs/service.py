@@ -47,8 +47,8 @@ from chiffon.runs.records import (
 if TYPE_CHECKING:
     from chiffon.agents.store import AgentRecord
     from chiffon.audit.dead_letters import DeadLetterRecord
+    from chiffon.catalog import Catalog
     from chiffon.orchestrator.store import ApprovalRecord
-    from chiffon.planning.catalog import Catalog
     from chiffon.planning.planner import Planner
     from chiffon.playbooks.store import Suggestion
     from chiffon.protocol.messages import PlannerChoice
@@ -176,7 +176,7 @@ class Runs:
     async def summary(self, run_id: uuid.UUID) -> RunSummary:
         """One run's summary line. Raises ``RunNotFound``."""
         from chiffon.orchestrator.errors import RunNotFound
-        from chiffon.orchestrator.tables import runs
+        from chiffon.run_records import runs
 
         row = await self.db.fetch_one(summaries_query().where(runs.c.id == run_id))
         if row is None:
@@ -235,7 +235,7 @@ class Runs:
     async def _of_kind(self, run_id: uuid.UUID, kind: str) -> list[RunEvent]:
         from sqlalchemy import and_, select
 
-        from chiffon.orchestrator.tables import run_events
+        from chiffon.run_records import run_events
 
         rows = await self.db.fetch(
             select(run_events)
@@ -403,11 +403,44 @@ class Runs:
 
         return await list_dead_letters(self.db, since=since, code=code, limit=limit)
 
+    async def accept_suggestion(self, suggestion_id: int) -> Suggestion:
+        """Commit an open suggestion's diff on a branch of its playbook repository
+        (``chiffon/suggestion-ID``; the checked-out branch is not touched) and mark it
+        accepted. Raises ``SuggestionNotFound``, ``SuggestionNotOpen``, ``NoMechanicalFix``
+        and what the git commit raises (``PatchDoesNotApply``, ``NotARepository``)."""
+        from pathlib import Path
+
+        from chiffon.playbooks.accept import commit_message, commit_on_branch
+        from chiffon.playbooks.errors import NoMechanicalFix, SuggestionNotOpen
+        from chiffon.playbooks.store import change_status, get_suggestion
+
+        found = await get_suggestion(self.db, suggestion_id)
+        if found.status != "open":
+            raise SuggestionNotOpen(suggestion_id, found.status)
+        if not found.diff:
+            raise NoMechanicalFix(suggestion_id, found.fix)
+        message = commit_message(
+            found.id, found.rule, found.where, found.message, found.why, found.fix
+        )
+        done = await commit_on_branch(
+            Path(found.catalog), suggestion_id=found.id, diff=found.diff, message=message
+        )
+        return await change_status(
+            self.db, found.id, "accepted", branch=done.branch, commit=done.commit
+        )
+
+    async def dismiss_suggestion(self, suggestion_id: int) -> Suggestion:
+        """Dismiss a suggestion: later checks keep it dismissed. Raises
+        ``SuggestionNotFound``."""
+        from chiffon.playbooks.store import change_status
+
+        return await change_status(self.db, suggestion_id, "dismissed")
+
 
 def _last_event(run_id: uuid.UUID) -> Any:
     from sqlalchemy import select
 
-    from chiffon.orchestrator.tables import runs
+    from chiffon.run_records import runs
 
     return select(runs.c.events).where(runs.c.id == run_id)
 

@@ -68,7 +68,7 @@ def test_one_run_decided_from_the_library_and_another_terminal_while_its_prompt_
                 "modify", plan_hash=first.plan_hash, revision=1, by=by,
                 feedback="use port 3002",
             )  # fmt: skip
-            return first.plan_hash
+            return str(first.plan_hash)
 
     first_hash = anyio.run(library)
     revised = terminal.expect(PROMPT)

@@ -13,9 +13,9 @@ import anyio
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepOutput, StepResult, StepStatusReport
 from chiffon.runs import RunEvent
 
@@ -77,7 +77,7 @@ async def desktop(
         )
     )  # fmt: skip
     return await actors.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=root / name / "target", work_dir=root / name / "work",
             output_cap=8192, name=name, kind="desktop", registry=registry, sampler=sampler,
             heartbeat_interval_s=interval_s,
@@ -108,7 +108,8 @@ class Events:
         protocol model: ``StepOutput``, ``StepResult``, ``StepStatusReport``)."""
         if isinstance(kind, str):
             return [e for e in self.seen if e.kind == kind]
-        return [kind.model_validate(e.data) for e in self.seen if e.kind == MODELS[kind]]
+        model: Any = kind
+        return [model.model_validate(e.data) for e in self.seen if e.kind == MODELS[kind]]
 
     async def until(self, kind: str | type, count: int = 1, timeout: float = 60.0) -> Any:
         """Wait for the ``count``-th event of ``kind``; returns it."""
