@@ -13,6 +13,9 @@ With a catalog, ``System.run`` handles an infrastructure request end to end::
     async with chiffon.System(catalog="examples/homelab") as system:
         summary = await system.run("Deploy Uptime Kuma", approver=lambda plan: True)
 
+``System.runs`` (``Runs``) is the application layer every channel uses: ``submit`` returns
+a ``RunHandle`` at once, to follow (``events``), decide on (``decide``), cancel or wait for.
+
 The actor runtime (``Actor``, ``handler``, ``ActorSystem``, refs, supervision) is usable on
 its own. Names are imported on first use, so ``import chiffon`` (and ``chiffon --help``)
 stays fast.
@@ -55,10 +58,11 @@ if TYPE_CHECKING:
         handler,
     )
     from chiffon.assembly import System
+    from chiffon.catalog import Catalog, load_catalog
     from chiffon.errors import ChiffonError, ConfigError
     from chiffon.orchestrator.approval import Approver, AutoApprove, CallbackApprover, Verdict
-    from chiffon.planning.catalog import Catalog, load_catalog
     from chiffon.protocol import Plan, PlanProposed, PlanStep, RunFinished
+    from chiffon.runs import Identity, RunEvent, RunHandle, Runs
     from chiffon.settings import Settings
 
 # Where each public name lives, when not in the actor runtime.
@@ -71,12 +75,16 @@ _HOMES = {
     "AutoApprove": "chiffon.orchestrator.approval",
     "CallbackApprover": "chiffon.orchestrator.approval",
     "Verdict": "chiffon.orchestrator.approval",
-    "Catalog": "chiffon.planning.catalog",
-    "load_catalog": "chiffon.planning.catalog",
+    "Catalog": "chiffon.catalog",
+    "load_catalog": "chiffon.catalog",
     "Plan": "chiffon.protocol",
     "PlanProposed": "chiffon.protocol",
     "PlanStep": "chiffon.protocol",
     "RunFinished": "chiffon.protocol",
+    "Identity": "chiffon.runs",
+    "RunEvent": "chiffon.runs",
+    "RunHandle": "chiffon.runs",
+    "Runs": "chiffon.runs",
 }
 
 __all__ = [
@@ -98,6 +106,7 @@ __all__ = [
     "Durability",
     "Envelope",
     "Escalated",
+    "Identity",
     "InMemoryJournal",
     "Journal",
     "JournalUnavailable",
@@ -110,7 +119,10 @@ __all__ = [
     "Plan",
     "PlanProposed",
     "PlanStep",
+    "RunEvent",
     "RunFinished",
+    "RunHandle",
+    "Runs",
     "Settings",
     "StartFailed",
     "SupervisorStrategy",

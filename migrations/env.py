@@ -20,12 +20,13 @@ from sqlalchemy.pool import NullPool
 
 # Each package that owns tables is imported here, and only here, so that autogenerate and
 # the migrations see the whole schema. Add a domain's ``tables`` module when it lands.
+import chiffon.access.tables
 import chiffon.agents.tables
 import chiffon.audit.tables
 import chiffon.journal.schema
 import chiffon.llm.tables
-import chiffon.orchestrator.tables
-import chiffon.playbooks.tables  # noqa: F401
+import chiffon.playbooks.tables
+import chiffon.run_records  # noqa: F401
 from chiffon.database import metadata
 
 config = context.config

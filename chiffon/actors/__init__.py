@@ -1,7 +1,9 @@
 """Chiffon's actor runtime: supervised actors with bounded mailboxes, on anyio/asyncio.
 
-Depends on anyio alone; knows nothing of PostgreSQL, RabbitMQ or homelabs. Storage and
-remote delivery come in through two ports, ``Journal`` and ``Transport``.
+Depends on anyio alone; knows nothing of PostgreSQL, RabbitMQ or homelabs. Storage comes in
+through the ``Journal`` port; remote delivery through ``ActorRef`` itself: an adapter's ref
+(the bridge's ``RemoteRef``) has ``LocalRef``'s interface and builds its envelopes with
+``chiffon.actors.envelope.outgoing``, as a local send does.
 """
 
 from chiffon.actors.actor import Actor, ActorContext
@@ -38,7 +40,6 @@ from chiffon.actors.supervision import (
     SupervisorStrategy,
 )
 from chiffon.actors.system import ActorSystem
-from chiffon.actors.transport import Transport
 from chiffon.actors.watch import Terminated
 
 __all__ = [
@@ -77,7 +78,6 @@ __all__ = [
     "SystemShutDown",
     "Terminated",
     "Transition",
-    "Transport",
     "UnencodableBody",
     "handler",
     "id_to_uuid",

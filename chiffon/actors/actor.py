@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from chiffon.actors.supervision import OneForOne, SupervisorStrategy
+from chiffon.actors.timers import Timers
 
 if TYPE_CHECKING:
     from chiffon.actors.cell import Cell
@@ -80,13 +82,50 @@ class ActorContext:
         """Stop this actor once the current message is handled."""
         self._cell.request_stop(drain=False)
 
+    # -- timers (see chiffon.actors.timers) ----------------------------------------------
+
+    def send_after(self, delay: float, message: Any, *, key: Hashable | None = None) -> None:
+        """Send ``message`` to this actor in ``delay`` seconds. ``key`` (default: the
+        message's class) names the timer: arming a key again replaces its timer, and
+        ``cancel_timer(key)`` cancels it. The timer is cancelled when the actor stops or
+        restarts; a full mailbox delays its message, never loses it."""
+        name: object = type(message) if key is None else key
+        self._timers().start(name, message, delay, None)
+
+    def send_every(
+        self,
+        interval: float,
+        message: Any,
+        *,
+        key: Hashable | None = None,
+        first: float | None = None,
+    ) -> None:
+        """Send ``message`` to this actor every ``interval`` seconds, the first time after
+        ``first`` seconds (default: ``interval``). No tick is sent while the previous one is
+        still queued or being handled. Keys, replacing and cancelling as ``send_after``."""
+        name: object = type(message) if key is None else key
+        self._timers().start(name, message, interval if first is None else first, interval)
+
+    def cancel_timer(self, key: Hashable) -> bool:
+        """Cancel the timer named ``key``; its message, if queued and not yet handled, is
+        withdrawn, so the actor never sees it. ``False`` when ``key`` names no timer."""
+        timers = self._cell.timers
+        return timers is not None and timers.cancel(key)
+
+    def _timers(self) -> Timers:
+        cell = self._cell
+        if cell.timers is None:
+            cell.timers = Timers(cell, cell.system.clock)
+        return cell.timers
+
 
 class Actor:
     """Base class of every actor: subclass it and mark handlers with ``@handler``.
 
     One message is handled at a time per actor, so handlers may use instance state freely.
-    An exception escaping a handler is answered to an asker and handed to the parent's
-    ``supervisor_strategy`` (resume, restart, stop or escalate).
+    An exception escaping a handler is answered to an asker, then given to ``on_failure``
+    when the actor overrides it, otherwise to the parent's ``supervisor_strategy`` (resume,
+    restart, stop or escalate).
 
     Lifecycle hooks (all optional, ``async``):
 
@@ -98,6 +137,13 @@ class Actor:
       within its deadline), after its children have stopped, before watchers are told.
       An exception from it is logged and becomes the stop's cause; the actor is stopped
       all the same. It does not run when the actor is cancelled at a shutdown deadline.
+    - ``on_failure(error, message)`` runs when a handler raised ``error`` while handling
+      ``message`` (after an asker got ``error``; ``context.envelope`` is still that
+      message's). An actor that deals with its failures in one place overrides it instead
+      of wrapping each handler in try/except: returning means dealt with (the actor goes on
+      to its next message, or stops if the hook called ``context.stop()``); raising hands
+      what it raised to the supervisor. Not called for ``on_start``/``on_restart``/
+      ``on_stop`` failures, nor for a message no handler takes (``NoHandler``).
     - ``on_restart(cause)`` runs on the *new* instance when a RESTART directive replaced a
       failed one (after ``on_stop`` of the old instance); by default it calls ``on_start``.
       If it raises, that is a new failure handed to the supervisor, counting toward the
@@ -115,6 +161,11 @@ class Actor:
 
     async def on_stop(self) -> None:
         """Called when the actor stops for good. See the class docstring."""
+
+    async def on_failure(self, error: Exception, message: Any) -> None:
+        """Called when a handler raised; see the class docstring. By default the failure
+        goes to the supervisor (this default is never called: the runtime skips it)."""
+        raise error
 
     async def on_restart(self, cause: BaseException) -> None:
         """Called on the fresh instance after a restart; by default calls ``on_start``."""

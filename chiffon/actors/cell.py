@@ -30,6 +30,7 @@ from chiffon.actors.watch import Terminated
 
 if TYPE_CHECKING:
     from chiffon.actors.system import ActorSystem
+    from chiffon.actors.timers import Timers
 
 log = logging.getLogger("chiffon.actors")
 
@@ -70,6 +71,7 @@ class Cell:
         "stopped",
         "system",
         "task",
+        "timers",
         "watchers",
     )
 
@@ -102,6 +104,7 @@ class Cell:
         self.history: RestartHistory | None = None
         self.shared_history: RestartHistory | None = None
         self.task: asyncio.Task[None] | None = None
+        self.timers: Timers | None = None
         self.done: asyncio.Future[None] | None = None
         self.starting: asyncio.Future[BaseException | None] | None = None
         self.draining = False
@@ -169,11 +172,12 @@ class Cell:
                 fn, is_coroutine = entry
                 result = (await fn(actor, body)) if is_coroutine else fn(actor, body)
             except Exception as exc:
-                self.current = None
                 reply = env.reply
                 if reply is not None and not reply.done():
                     reply.set_exception(exc)
-                if not await self._failed(exc):
+                failure = await self._on_failure(exc, body)
+                self.current = None
+                if failure is not None and not await self._failed(failure):
                     return True
                 actor = self.actor
                 continue
@@ -217,10 +221,25 @@ class Cell:
             else:
                 fn(self.actor, env.body)
         except Exception as exc:
-            return await self._failed(exc)
-        finally:
+            failure = await self._on_failure(exc, env.body)
             self.current = None
+            return failure is None or await self._failed(failure)
+        self.current = None
         return True
+
+    async def _on_failure(self, exc: Exception, message: Any) -> Exception | None:
+        """The actor's ``on_failure`` hook, when it has one: ``None`` when the hook dealt with
+        the failure, otherwise the exception to hand to the supervisor (the one the hook
+        raised, usually ``exc`` itself). A message no handler takes is not a handler's
+        failure: it goes to the supervisor without the hook."""
+        actor = self.actor
+        if type(actor).on_failure is Actor.on_failure or isinstance(exc, NoHandler):
+            return exc
+        try:
+            await actor.on_failure(exc, message)
+        except Exception as raised:
+            return raised
+        return None
 
     def post(self, signal: int, arg: Any = None) -> None:
         """Queue a signal for this actor and make sure it runs to see it."""
@@ -284,6 +303,8 @@ class Cell:
         if delay > 0:
             parent = self.parent if self.parent is not None else self.system.guardian
             await parent.strategy().clock.sleep(delay)
+        if self.timers is not None:
+            self.timers.cancel_all()  # the fresh instance arms its own
         await self._stop_children(drain=False)
         if self.actor is not self.retired:  # not yet, if a constructor failed last time
             self.retired = self.actor
@@ -340,6 +361,8 @@ class Cell:
             await child.wait_stopped()
 
     async def _stop_gracefully(self) -> None:
+        if self.timers is not None:
+            self.timers.cancel_all()
         self._fail_queued()
         await self._stop_children(drain=self.draining)
         if self.actor is self.retired:
@@ -371,6 +394,8 @@ class Cell:
         starting = self.starting
         if starting is not None and not starting.done():  # cancelled before on_start ended
             starting.set_result(SystemShutDown())
+        if self.timers is not None:
+            self.timers.cancel_all()
         self._fail_queued()
         self.stopped = True
         self.system.unregister(self)

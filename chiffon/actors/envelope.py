@@ -14,6 +14,8 @@ import time
 import uuid
 from typing import Any
 
+from chiffon.actors.current import current_cell
+
 # UUIDv7 layout: unix_ts_ms (48) | ver=7 (4) | rand_a (12) | var=0b10 (2) | rand_b (62).
 # rand_a and the top 24 bits of rand_b are random per process; the low 38 bits of rand_b
 # count the ids made in the current millisecond. So ids from one process are unique and
@@ -48,11 +50,6 @@ def new_id() -> int:
 def id_to_uuid(value: int) -> uuid.UUID:
     """The ``uuid.UUID`` of an envelope id."""
     return uuid.UUID(int=value)
-
-
-def id_timestamp(value: int) -> float:
-    """Unix time, in seconds, at which an id was made (millisecond precision)."""
-    return (value >> 80) / 1000.0
 
 
 class Envelope:
@@ -120,3 +117,23 @@ def kind_of(cls: type) -> str:
         kind = declared if isinstance(declared, str) else cls.__qualname__
         _kinds[cls] = kind
         return kind
+
+
+def outgoing(recipient: Any, message: Any, sender: Any = None, reply: Any = None) -> Envelope:
+    """The envelope of a send of ``message`` to ``recipient``, built as every ref builds it:
+    sent from inside a handler, it is from the current actor unless ``sender`` says
+    otherwise, and it carries on the handled message's correlation (that message is its
+    cause). Public for adapters whose refs send elsewhere (the bridge's remote refs)."""
+    cls = type(message)
+    kind = _kinds.get(cls) or kind_of(cls)
+    current = current_cell.get()
+    if current is not None:
+        if sender is None:
+            sender = current.ref
+        cause = current.current
+        if cause is not None:
+            return Envelope(
+                new_id(), kind, message, recipient, sender,
+                cause.correlation_id or cause.id, cause.id, reply,
+            )  # fmt: skip
+    return Envelope(new_id(), kind, message, recipient, sender, None, None, reply)

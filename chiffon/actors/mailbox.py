@@ -103,6 +103,13 @@ class Mailbox:
             self.release()
         return item
 
+    def withdraw(self, item: Any) -> None:
+        """Take ``item`` (queued: the caller found it in ``buffer``) out unhandled."""
+        self.buffer.remove(item)
+        self.received -= 1  # never handled: as if it had never come
+        if self.putters:
+            self.release()
+
     async def wait(self) -> None:
         """Wait until an item arrives or the mailbox is woken."""
         waiter = self.waiter = asyncio.get_running_loop().create_future()

@@ -1,4 +1,5 @@
-"""ActorRef: the only way to reach an actor, in this process or (through a Transport) another."""
+"""ActorRef: the only way to reach an actor, in this process (``LocalRef``) or, through an
+adapter's subclass (the bridge's ``RemoteRef``), another."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from chiffon.actors.current import current_cell
-from chiffon.actors.envelope import Envelope, _kinds, kind_of, new_id
+from chiffon.actors.envelope import Envelope, _kinds, kind_of, new_id, outgoing
 from chiffon.actors.errors import ActorStopped, AskTimeout, MailboxFull, SyncSendNeedsAwait
 from chiffon.actors.journal import Durability
 from chiffon.actors.mailbox import MailboxClosed, MailboxStatistics
@@ -90,21 +91,6 @@ class LocalRef(ActorRef):
         """The actor's mailbox statistics: depth, high-water mark, counts."""
         return self._cell.mailbox.statistics()
 
-    def _envelope(self, message: Any, sender: ActorRef | None, reply: Any) -> Envelope:
-        cls = type(message)
-        kind = _kinds.get(cls) or kind_of(cls)
-        current = _current()
-        if current is not None:
-            if sender is None:
-                sender = current.ref
-            cause = current.current
-            if cause is not None:
-                return Envelope(
-                    new_id(), kind, message, self, sender,
-                    cause.correlation_id or cause.id, cause.id, reply,
-                )  # fmt: skip
-        return Envelope(new_id(), kind, message, self, sender, None, None, reply)
-
     def _journaled(self, cls: type) -> Durability:
         """How a send of ``cls`` is journaled; refuses a stopped actor first, so that a send
         that raises leaves no record behind."""
@@ -120,7 +106,7 @@ class LocalRef(ActorRef):
         if _current() is None:
             env = Envelope(new_id(), _kinds.get(cls) or kind_of(cls), message, self, sender)
         else:
-            env = self._envelope(message, sender, None)
+            env = outgoing(self, message, sender)
         journal = self._journal
         if journal is not None:
             durability = self._journaled(cls)
@@ -138,7 +124,7 @@ class LocalRef(ActorRef):
             self._cell.activate()
 
     def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
-        env = self._envelope(message, sender, None)
+        env = outgoing(self, message, sender)
         cell = self._cell
         mailbox = self._mailbox
         journal = self._journal
@@ -168,7 +154,7 @@ class LocalRef(ActorRef):
         cell = self._cell
         system = cell.system
         reply = system.new_future()
-        env = self._envelope(message, sender, reply)
+        env = outgoing(self, message, sender, reply)
         journal = self._journal
         if journal is not None:
             durability = self._journaled(type(message))

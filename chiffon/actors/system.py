@@ -25,7 +25,14 @@ from chiffon.actors.errors import (
 from chiffon.actors.handlers import Dispatch, build_dispatch
 from chiffon.actors.journal import Durability, Journal
 from chiffon.actors.ref import LocalRef
-from chiffon.actors.supervision import Directive, OneForOne, RestartHistory, SupervisorStrategy
+from chiffon.actors.supervision import (
+    Clock,
+    Directive,
+    MonotonicClock,
+    OneForOne,
+    RestartHistory,
+    SupervisorStrategy,
+)
 from chiffon.actors.watch import Terminated
 
 log = logging.getLogger("chiffon.actors")
@@ -81,8 +88,11 @@ class ActorSystem:
         mailbox_capacity: int = 1000,
         strategy: SupervisorStrategy | None = None,
         shutdown_deadline_s: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
+        self.clock: Clock = clock or MonotonicClock()
+        """What actors' timers sleep on (``chiffon.actors.testing.ManualClock`` in tests)."""
         self.address = f"chiffon://{name}"
         self.journal = journal
         self.default_durability = default_durability

@@ -13,8 +13,9 @@ from chiffon.actors.handlers import handler
 
 
 class ManualClock:
-    """A supervision clock that moves only when told: backoff delays become exact and
-    instant in tests. ``advance(s)`` wakes every sleeper whose time has come."""
+    """A clock that moves only when told, for supervision (``OneForOne(clock=…)``) and for
+    timers (``ActorSystem(clock=…)``): backoff delays and timers become exact and instant in
+    tests. ``advance(s)`` wakes every sleeper whose time has come, earliest first."""
 
     def __init__(self, start: float = 0.0) -> None:
         self._now = start
@@ -29,8 +30,14 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         event = anyio.Event()
-        heapq.heappush(self._sleepers, (self._now + seconds, next(self._serial), event))
-        await event.wait()
+        sleeper = (self._now + seconds, next(self._serial), event)
+        heapq.heappush(self._sleepers, sleeper)
+        try:
+            await event.wait()
+        finally:
+            if not event.is_set():  # cancelled (a cancelled timer): no longer sleeping
+                self._sleepers.remove(sleeper)
+                heapq.heapify(self._sleepers)
 
     @property
     def sleeping(self) -> int:

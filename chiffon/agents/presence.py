@@ -6,16 +6,15 @@ reaches the agent through the sender of its announcement, whoever built the enve
 
 - ``on_start``: announce (a first sample must succeed: a resource file that cannot be read
   stops the agent from starting, with the reason);
-- every ``interval_s``: a heartbeat with a fresh sample and the running step ids — a timer
-  telling the presence itself, never a sleep in a handler; a sample that fails is logged and
-  the last good one is sent, because the agent is alive all the same;
+- every ``interval_s``: a heartbeat with a fresh sample and the running step ids — the
+  runtime's periodic timer (``send_every``), never a sleep in a handler; a sample that fails
+  is logged and the last good one is sent, because the agent is alive all the same;
 - ``Reannounce`` (the agent heard ``AgentsDiscover``): announce again;
 - ``on_stop``: goodbye.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import uuid
@@ -23,15 +22,13 @@ from collections.abc import Callable
 
 import structlog
 
-from chiffon.actors import Actor, ActorRef, ActorStopped, MailboxFull, handler
-from chiffon.agents.capacity import capabilities_of
+from chiffon.actors import Actor, ActorRef, handler
 from chiffon.agents.errors import AgentError
 from chiffon.agents.resources import Sampler
 from chiffon.protocol import (
     AgentAnnounce,
     AgentGoodbye,
     AgentHeartbeat,
-    AgentKind,
     ResourceSample,
 )
 from chiffon.protocol.agents import utc_now
@@ -55,11 +52,12 @@ class Reannounce:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Identity:
-    """Who the agent is, as it announces itself."""
+    """Who the agent is, as it announces itself: its kind and what it declares it can do."""
 
     name: str
-    kind: AgentKind
+    kind: str
     version: str
+    capabilities: tuple[str, ...]
 
 
 class Presence(Actor):
@@ -84,14 +82,13 @@ class Presence(Actor):
         self.running = running
         self.seq = 0
         self.last: ResourceSample | None = None
-        self.timer: asyncio.TimerHandle | None = None
         self.unheard: str | None = None  # why the last send failed, logged once per outage
         self.started_at = utc_now()
 
     async def on_start(self) -> None:
         self.last = self.sampler.sample()
         await self.announce()
-        self.arm()
+        self.context.send_every(self.interval_s, Beat())
 
     @handler
     async def on_reannounce(self, _: Reannounce) -> None:
@@ -103,17 +100,14 @@ class Presence(Actor):
         heartbeat = AgentHeartbeat(
             name=self.identity.name, seq=self.seq, resources=self.sample(), running=self.running()
         )
-        try:
-            await self.send(heartbeat)
-        finally:
-            self.arm()
+        await self.send(heartbeat)
 
     async def announce(self) -> None:
         sample = self.sample()
         announce = AgentAnnounce(
             name=self.identity.name,
             agent_kind=self.identity.kind,
-            capabilities=capabilities_of(sample),
+            capabilities=self.identity.capabilities,
             version=self.identity.version,
             resources=sample,
             heartbeat_interval_s=self.interval_s,
@@ -144,19 +138,7 @@ class Presence(Actor):
         assert self.last is not None
         return self.last
 
-    def arm(self) -> None:
-        me = self.context.self_ref
-
-        def beat() -> None:
-            if me.is_alive:
-                with contextlib.suppress(MailboxFull, ActorStopped):  # a beat is queued anyway
-                    me.tell_nowait(Beat())
-
-        self.timer = asyncio.get_running_loop().call_later(self.interval_s, beat)
-
     async def on_stop(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
         goodbye = AgentGoodbye(name=self.identity.name, reason="the agent stopped")
         with contextlib.suppress(Exception):  # stopping: a registry that is gone needs no goodbye
             await self.registry.tell(goodbye, sender=self.agent)

@@ -13,8 +13,8 @@ from chiffon.audit.filters import touches, within
 from chiffon.audit.records import FailureRecord
 from chiffon.audit.tables import failures
 from chiffon.database import Database
-from chiffon.orchestrator.tables import runs
 from chiffon.protocol import StepFailure
+from chiffon.run_records import runs
 
 _COLUMNS = tuple(failures.c[name] for name in FailureRecord.model_fields)
 

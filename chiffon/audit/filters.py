@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ColumnElement, Text, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from chiffon.orchestrator.tables import runs
+from chiffon.run_records import runs
 
 
 def touches(service: str) -> ColumnElement[bool]:

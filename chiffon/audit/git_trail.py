@@ -248,14 +248,6 @@ class GitTrail:
             return None
         return result.stdout.decode().strip() or None
 
-    async def ensure_repository(self) -> None:
-        """Create the repository (``git init``, README, .gitignore) unless it exists.
-
-        An existing repository with commits is used as it is. Raises ``AuditUnavailable``.
-        """
-        async with self._locked():
-            await self._ensure_repository()
-
     def _run_dir(self, run_id: uuid.UUID) -> str:
         existing = sorted((self.repo_dir / "runs").glob(f"*-{run_id}"))
         if existing:

@@ -3,7 +3,7 @@ service.
 
 Every function takes the ``Database`` port and returns the typed records of
 ``chiffon.audit.records``. Run ids are accepted whole or as a unique prefix, like git's
-abbreviated hashes (``resolve_run_id``).
+abbreviated hashes (``chiffon.orchestrator.run_ids.resolve_run_id``, the one resolver).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import and_, func, literal_column, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from chiffon.audit.errors import AmbiguousRunId, RunNotFound
 from chiffon.audit.failures import failures_of_run
 from chiffon.audit.filters import touches, within
 from chiffon.audit.records import (
@@ -34,44 +33,13 @@ from chiffon.audit.records import (
 from chiffon.audit.timeline import merge
 from chiffon.database import Database, messages, transitions
 from chiffon.llm.tables import llm_calls
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
+from chiffon.orchestrator.errors import RunNotFound
+from chiffon.orchestrator.run_ids import resolve_run_id
+from chiffon.run_records import approvals, plans, runs, steps
 
-_HEX = frozenset("0123456789abcdef")
 _SUMMARY_COLUMNS = tuple(RunSummary.model_fields)
 _RUN_COLUMNS = tuple(Run.model_fields)
 OUTPUT_KIND = "step.output"
-
-
-async def resolve_run_id(db: Database, text: str | uuid.UUID) -> uuid.UUID:
-    """The id of the one run whose id is ``text`` or starts with it (dashes optional,
-    case ignored).
-
-    Raises ``RunNotFound`` when the text is not hexadecimal or no run matches, and
-    ``AmbiguousRunId`` when several do.
-    """
-    if isinstance(text, uuid.UUID):
-        candidate: uuid.UUID | None = text
-        prefix = text.hex
-    else:
-        prefix = text.strip().lower().replace("-", "")
-        if not prefix or len(prefix) > 32 or not set(prefix) <= _HEX:
-            raise RunNotFound(f"{text!r} is not a run id (up to 32 hexadecimal digits)")
-        candidate = uuid.UUID(prefix) if len(prefix) == 32 else None
-    if candidate is not None:
-        row = await db.fetch_one(select(runs.c.id).where(runs.c.id == candidate))
-        if row is None:
-            raise RunNotFound(f"no run has the id {candidate}")
-        return candidate
-    # uuid compares bytewise in PostgreSQL, so a prefix is a primary-key range.
-    low, high = uuid.UUID(prefix.ljust(32, "0")), uuid.UUID(prefix.ljust(32, "f"))
-    rows = await db.fetch(
-        select(runs.c.id).where(runs.c.id.between(low, high)).order_by(runs.c.id).limit(6)
-    )
-    if not rows:
-        raise RunNotFound(f"no run id starts with {text!r}")
-    if len(rows) > 1:
-        raise AmbiguousRunId(str(text), [str(r["id"]) for r in rows[:5]])
-    return rows[0]["id"]  # type: ignore[no-any-return]
 
 
 def _statuses(status: str | Sequence[str] | None) -> list[str]:

@@ -47,7 +47,7 @@ class Sink(Actor):
 async def _baseline(store: Any, records: list[Record], batch_size: int) -> float:
     import asyncpg
 
-    from chiffon.journal.writer import MESSAGE_COLUMNS, message_row, use_row_codecs
+    from chiffon.journal.rows import MESSAGE_COLUMNS, message_row, use_row_codecs
 
     rows = [
         message_row(Envelope(new_id(), KIND, r, "chiffon://bench/sink"), encode_body(KIND, r))

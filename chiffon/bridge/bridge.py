@@ -1,18 +1,13 @@
-"""``Bridge``: one process's actor system joined to RabbitMQ (the actors' ``Transport``).
+"""``Bridge``: one process's actor system joined to RabbitMQ.
 
 What it owns: one robust connection, one channel with publisher confirms, the publisher's
 flusher tasks, the consumer of this process's queue and, for an orchestrator, of the
 dead-letter audit queue. ``aclose`` (or leaving ``async with``) releases all of it.
 
-Receiving, for each AMQP message, in this order (each refusal is a dead letter with its reason,
-and the consumer goes on): size (``oversize``), the AMQP ``user_id`` the broker vouches for
-(``unauthenticated``), the signature headers (``unsigned``), the key they name
-(``unknown_sender``), the HMAC over the exact body bytes (``forged``), the envelopes
-(``not_json``, ``not_a_frame``, ``unknown_kind``, ``wrong_version``, ``invalid_body``), their
-senders against key and user (``forged``), their age or an id twice (``replayed``), the inbox
-(an id already processed: a broker redelivery is acknowledged quietly, anything else is
-``replayed``), the recipient (``no_recipient``); a check that breaks on the input with an
-unexpected exception refuses it as ``unreadable``, naming the exception. Then each envelope is
+Receiving, for each AMQP message (each refusal is a dead letter with its reason, and the
+consumer goes on): the checks of ``chiffon.bridge.inbound`` (size, sender, signature, the
+envelopes, recipient, age), then the inbox (an id already processed: a broker redelivery is
+acknowledged quietly, anything else is ``replayed``). Then each envelope is
 delivered — an answer to the ask waiting for it, a tell or ask to the named local actor, with a
 ``RemoteRef`` to its sender — its id recorded in the inbox, and only then the message
 acknowledged (ack after commit: a local send of a sync-durability kind returns once its journal
@@ -32,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from chiffon.actors import ActorNotFound, ActorRef, ActorStopped, AskTimeout, Envelope, LocalRef
-from chiffon.actors.current import current_cell
-from chiffon.actors.envelope import kind_of, new_id
+from chiffon.actors import ActorNotFound, ActorStopped, AskTimeout, Envelope, LocalRef
+from chiffon.actors.envelope import new_id
 from chiffon.actors.errors import (
     JournalError,
     MailboxFull,
@@ -42,6 +36,7 @@ from chiffon.actors.errors import (
     UnencodableBody,
 )
 from chiffon.actors.journal import Durability
+from chiffon.bridge import inbound
 from chiffon.bridge.consumer import Consumer, Delivery
 from chiffon.bridge.dead_letters import REPORTED_BY, DeadLetter, from_headers, peek
 from chiffon.bridge.errors import BrokerUnavailable, Refused, RemoteError
@@ -49,9 +44,8 @@ from chiffon.bridge.inbox import Inbox
 from chiffon.bridge.publisher import Publisher
 from chiffon.bridge.remote_ref import AgentsRef, RemoteRef
 from chiffon.bridge.topology import Topology, declare_exchanges, declare_orchestrator_queue
-from chiffon.protocol import DecodeError, ErrorBody, WireModel
-from chiffon.protocol.signing import verify
-from chiffon.protocol.wire import MAX_BODY_BYTES, WireEnvelope, decode_packet
+from chiffon.protocol import ErrorBody, WireModel
+from chiffon.protocol.wire import WireEnvelope
 
 if TYPE_CHECKING:
     import ssl
@@ -129,8 +123,7 @@ class Bridge:
         self.answer_timeout_s = answer_timeout_s
         self.record_dead_letter = record_dead_letter
         self.ssl_context = ssl_context
-        self.max_age_ms = int(max_age_s * 1000)
-        self.skew_ms = int(clock_skew_s * 1000)
+        self.window = inbound.Window(int(max_age_s * 1000), int(clock_skew_s * 1000))
         self.max_batch = max_batch
         self.ack_after_handling = ack_after_handling
         self.delete_queue_on_close = delete_queue_on_close
@@ -292,21 +285,6 @@ class Bridge:
 
         return AgentsRef(self, names, name)
 
-    def envelope(self, recipient: ActorRef, message: Any, sender: ActorRef | None) -> Envelope:
-        """The envelope of a send from the current actor (if any), as a local send makes it."""
-        kind = kind_of(type(message))
-        current = current_cell.get()
-        if current is not None:
-            if sender is None:
-                sender = current.ref
-            cause = current.current
-            if cause is not None:
-                return Envelope(
-                    new_id(), kind, message, recipient, sender,
-                    cause.correlation_id or cause.id, cause.id,
-                )  # fmt: skip
-        return Envelope(new_id(), kind, message, recipient, sender)
-
     def _wire(self, envelope: Envelope, *, ask: bool = False) -> WireEnvelope:
         body = envelope.body
         if not isinstance(body, WireModel):
@@ -387,16 +365,11 @@ class Bridge:
     async def _on_message(self, message: Delivery) -> None:
         self.statistics.received += 1
         try:
-            try:
-                envelopes = self._check(message)
-            except (Refused, OSError):
-                raise
-            except Exception as exc:
-                # A check that breaks on some input must not leave the message unacknowledged
-                # for ever: the input is refused, and the audit shows the break.
-                raise Refused(
-                    "unreadable", f"the message could not be checked: {type(exc).__name__}: {exc}"
-                ) from None
+            envelopes = inbound.check(
+                message.body, message.user_id, message.headers, trust=self.trust,
+                has_actor=self._has_actor, now_ms=time.time_ns() // 1_000_000,
+                window=self.window,
+            )  # fmt: skip
             fresh = await self._fresh(message, envelopes)
             for envelope in fresh:
                 await self._deliver(envelope)
@@ -414,56 +387,6 @@ class Bridge:
             return
         with contextlib.suppress(Exception):
             await message.ack()
-
-    def _check(self, message: Delivery) -> list[WireEnvelope]:
-        body = message.body
-        if len(body) > MAX_BODY_BYTES:
-            raise Refused(
-                "oversize", f"message is {len(body)} bytes; the limit is {MAX_BODY_BYTES}"
-            )
-        user_id = message.user_id
-        if not user_id:
-            raise Refused("unauthenticated", "the AMQP user_id property is required")
-        headers = message.headers or {}
-        signature, key_id = headers.get("x-chiffon-sig"), headers.get("x-chiffon-key")
-        if isinstance(key_id, bytes):
-            key_id = key_id.decode(errors="replace")
-        if isinstance(signature, bytes):
-            signature = signature.decode(errors="replace")
-        if not signature or not isinstance(key_id, str) or not key_id:
-            raise Refused("unsigned", "the x-chiffon-sig and x-chiffon-key headers are required")
-        key = self.trust.incoming_key(key_id, user_id, ())
-        if not verify(key, body, signature):
-            raise Refused("forged", f"the signature does not match {key_id}'s key")
-        try:
-            envelopes = decode_packet(body)
-        except DecodeError as exc:
-            raise Refused(exc.code, str(exc)) from None
-        self.trust.incoming_key(key_id, user_id, [e.sender for e in envelopes])
-        for envelope in envelopes:
-            # An agent speaks for itself only: a body naming an agent (announce, heartbeat,
-            # goodbye, offers, reports) must name the one whose key signed it.
-            named = envelope.body.__dict__.get("name")  # a field, if the kind has one
-            if envelope.sender.startswith("agent:") and named is not None and named != key_id:
-                raise Refused(
-                    "forged", f"agent {key_id} sent a {envelope.kind} in the name of {named!r}"
-                )
-            if envelope.in_reply_to is None and not self._has_actor(envelope.to):
-                raise Refused("no_recipient", f"no actor named {envelope.to!r} here")
-        if len(envelopes) > 1 and len({e.id for e in envelopes}) < len(envelopes):
-            # A publisher batches distinct sends; the same envelope twice is someone's copy.
-            ids = [e.id for e in envelopes]
-            twice = next(i for n, i in enumerate(ids) if i in ids[:n])
-            raise Refused("replayed", f"envelope {twice} appears twice in one message")
-        now = time.time_ns() // 1_000_000
-        for envelope in envelopes:
-            if envelope.sent_at < now - self.max_age_ms or envelope.sent_at > now + self.skew_ms:
-                raise Refused(
-                    "replayed",
-                    f"envelope {envelope.id} was sent at {envelope.sent_at} ms, outside the "
-                    f"accepted window around {now} ms",
-                )
-        return envelopes
 
     def _has_actor(self, name: str) -> bool:
         try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from chiffon.actors import ActorRef
+from chiffon.actors.envelope import outgoing
 from chiffon.actors.ref import DEFAULT_ASK_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -43,13 +44,13 @@ class RemoteRef(ActorRef):
         Raises ``Unroutable`` when no queue takes the route, ``UnknownAgent`` without a key
         for it, ``UnencodableBody`` for a body that is not a protocol model.
         """
-        await self._bridge.send(self._bridge.envelope(self, message, sender))
+        await self._bridge.send(outgoing(self, message, sender))
 
     def tell_nowait(self, message: Any, *, sender: ActorRef | None = None) -> None:
         """Queue ``message`` for publishing without waiting for its confirm. Raises
         ``MailboxFull`` when the route's backlog is full, ``SyncSendNeedsAwait`` for a
         sync-durability kind."""
-        self._bridge.send_nowait(self._bridge.envelope(self, message, sender))
+        self._bridge.send_nowait(outgoing(self, message, sender))
 
     async def ask(
         self,
@@ -63,7 +64,7 @@ class RemoteRef(ActorRef):
         Raises ``AskTimeout``; ``RemoteError`` (code and sentence of the remote failure);
         ``Unroutable``; ``UnknownAgent``.
         """
-        return await self._bridge.request(self._bridge.envelope(self, message, sender), timeout)
+        return await self._bridge.request(outgoing(self, message, sender), timeout)
 
     def __eq__(self, other: object) -> bool:
         return (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import agent, agents, audit, bench, db, demo, playbooks, run, serve
+from chiffon.cli import access, agent, agents, audit, bench, db, demo, playbooks, run, serve
 
 app = typer.Typer(
     name="chiffon",
@@ -27,6 +27,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(playbooks.app, name="playbooks")
 audit.app.command("suggestions")(playbooks.suggestions)
+app.add_typer(access.users_app, name="users")
+app.add_typer(access.tokens_app, name="tokens")
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 

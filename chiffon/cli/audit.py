@@ -122,7 +122,7 @@ def runs(
     json_output: JsonOption = False,
 ) -> None:
     """List runs, newest first (times in UTC)."""
-    from chiffon.orchestrator.tables import RUN_STATES
+    from chiffon.run_records import RUN_STATES
 
     for name in status or ():
         if name not in RUN_STATES:

@@ -123,10 +123,10 @@ async def _amqp(
     default address."""
     import logging
 
+    from chiffon.assembly.broker import ssl_context
     from chiffon.bench.amqp import amqp, broker_reachable
     from chiffon.bench.report import median_result
     from chiffon.bridge.errors import BrokerUnavailable
-    from chiffon.broker import ssl_context
     from chiffon.errors import ConfigError
     from chiffon.logs import configure_logging
 

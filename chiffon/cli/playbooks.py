@@ -19,8 +19,8 @@ from chiffon.cli import playbooks_new
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from chiffon.catalog import Catalog
     from chiffon.database import Database
-    from chiffon.planning.catalog import Catalog
     from chiffon.playbooks.store import Suggestion
     from chiffon.playbooks.suggestions import CheckReport
     from chiffon.protocol import RunFinished
@@ -98,8 +98,8 @@ def check(
 ) -> None:
     """Check playbooks (Chiffon's rules, ansible-lint, the runs' records) and list the open
     suggestions. Exit status: 0 none open, 1 some open, 2 bad input."""
+    from chiffon.catalog import load_catalog
     from chiffon.errors import ChiffonError
-    from chiffon.planning.catalog import load_catalog
 
     settings = _settings()
     root = catalog or settings.catalog

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chiffon.assembly.domain import LOCAL_AGENT
 from chiffon.cli.render import print_plan
-from chiffon.domain import LOCAL_AGENT
 from chiffon.orchestrator.events import PlanReady, RunPaused, RunResumed, StepStarted
 from chiffon.protocol import StepOutput, StepResult
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.status import Status
 
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
 
 MARK = {
     "ok": "[green]ok[/]",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
     from chiffon.planning.planner import NeedsClarification
     from chiffon.protocol import Plan, RunFinished
 

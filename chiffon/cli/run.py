@@ -18,7 +18,7 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from chiffon.planning.catalog import Catalog
+    from chiffon.catalog import Catalog
     from chiffon.planning.planner import PlanOutcome
     from chiffon.protocol import Plan, RunFinished
     from chiffon.protocol.messages import ApprovalChannel
@@ -46,8 +46,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, str]:
+    from chiffon.catalog import load_catalog
     from chiffon.errors import ChiffonError
-    from chiffon.planning.catalog import load_catalog
     from chiffon.settings import Settings
 
     try:
@@ -138,7 +138,7 @@ def plan(
 
 async def _llm_plan(settings: Settings, catalog: Catalog, request: str, choice: str) -> PlanOutcome:
     from chiffon.assembly import store_for
-    from chiffon.domain import planners
+    from chiffon.assembly.domain import planners
     from chiffon.llm.client import close_clients
     from chiffon.planning.planner import NeedsClarification, PlanRequest
     from chiffon.planning.validation import validate_plan

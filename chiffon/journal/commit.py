@@ -14,23 +14,10 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from chiffon.actors.errors import DuplicateTransition
+from chiffon.journal.rows import MESSAGE_COLUMNS, Row
 
 if TYPE_CHECKING:
     from chiffon.journal.writer import Batch
-
-Row = tuple[Any, ...]
-
-MESSAGE_COLUMNS = (
-    "id",
-    "kind",
-    "sender",
-    "recipient",
-    "correlation_id",
-    "causation_id",
-    "created_at",
-    "body",
-)
-"""The column order of ``message_row`` tuples, as ``copy_records_to_table`` wants it."""
 
 
 _INSERT_TRANSITIONS = (

@@ -17,7 +17,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from chiffon.actors.errors import JournalUnavailable
-from chiffon.journal.writer import _UNAVAILABLE, _describe
+from chiffon.journal.errors import DATABASE_UNAVAILABLE, describe
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -95,8 +95,8 @@ class PostgresDatabase:
         target: Any = self._connection if self._connection is not None else self._pool
         try:
             return entry, await getattr(target, method)(entry.sql, *args)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
 
     async def fetch(self, statement: Executable) -> Sequence[Mapping[str, Any]]:
         """Run a statement and return every row. Raises ``JournalUnavailable``."""
@@ -122,8 +122,8 @@ class PostgresDatabase:
         try:
             async with self._pool.acquire() as connection, connection.transaction():
                 yield PostgresDatabase(self._pool, connection=connection)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
 
 
 def _mapping(row: asyncpg.Record, processors: dict[str, Processor]) -> Mapping[str, Any]:

@@ -2,10 +2,13 @@
 
 Start-up problems are ``ConfigError``s: one readable sentence that names what to fix and never
 contains a password, printed as it is by the CLI. Errors of the running journal are those of
-the ``Journal`` port (``chiffon.actors.errors``): ``JournalUnavailable`` and friends.
+the ``Journal`` port (``chiffon.actors.errors``): ``JournalUnavailable`` and friends, raised
+for the exceptions in ``DATABASE_UNAVAILABLE`` with ``describe``'s sentence.
 """
 
 from __future__ import annotations
+
+import asyncpg
 
 from chiffon.errors import ConfigError
 
@@ -76,3 +79,24 @@ class SchemaOutdated(ConfigError):
             f"the database schema is {at}, this version of Chiffon needs {head}:"
             " run `chiffon db upgrade`."
         )
+
+
+DATABASE_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, no socket file: the server is not there
+    TimeoutError,
+    asyncpg.InterfaceError,  # includes "connection was closed in the middle of operation"
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
+    asyncpg.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.TransactionRollbackError,  # deadlock, serialization: worth another go
+)
+"""What PostgreSQL's absence (for now) raises: the port turns each into ``JournalUnavailable``
+(retryable); anything else the server refuses is a bug or bad data, raised as it is."""
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong with the database, for ``JournalUnavailable``."""
+    if isinstance(exc, TimeoutError):
+        return "no answer from PostgreSQL in time"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -25,14 +25,11 @@ from anyio.abc import TaskGroup
 from chiffon.actors.envelope import Envelope
 from chiffon.actors.errors import JournalClosed, JournalUnavailable, UnencodableBody
 from chiffon.actors.journal import StoredMessage, Transition, encode_body
+from chiffon.journal.errors import DATABASE_UNAVAILABLE, describe
+from chiffon.journal.rows import message_row, transition_row, uuid_text
 from chiffon.journal.writer import (
-    _UNAVAILABLE,
     GroupCommitWriter,
     WriterStatistics,
-    _describe,
-    message_row,
-    transition_row,
-    uuid_text,
 )
 
 if TYPE_CHECKING:
@@ -286,8 +283,8 @@ class PostgresJournal:
         try:
             with anyio.fail_after(self._op_timeout):
                 return await method(query, *args)
-        except _UNAVAILABLE as exc:
-            raise JournalUnavailable(_describe(exc)) from exc
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -40,8 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
-import struct
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -52,134 +50,20 @@ import asyncpg
 import structlog
 from anyio.abc import TaskStatus
 
-from chiffon.actors.envelope import Envelope
 from chiffon.actors.errors import (
     JournalClosed,
     JournalError,
     JournalUnavailable,
     UnencodableBody,
 )
-from chiffon.actors.journal import Transition
-from chiffon.journal.commit import MESSAGE_COLUMNS, write_batch
+from chiffon.journal.commit import write_batch
+from chiffon.journal.errors import DATABASE_UNAVAILABLE, describe
+from chiffon.journal.rows import Row, drop_row_codecs, use_row_codecs
 
 log = structlog.get_logger("chiffon.journal")
 
 IDLE_RELEASE_S = 1.0
 """Seconds without work after which the writer hands its kept connections back to the pool."""
-
-TRANSITION_COLUMNS = (
-    "entity_kind",
-    "entity_id",
-    "seq",
-    "from_state",
-    "to_state",
-    "reason",
-    "message_id",
-    "at",
-)
-
-Row = tuple[Any, ...]
-__all__ = [
-    "MESSAGE_COLUMNS",
-    "TRANSITION_COLUMNS",
-    "GroupCommitWriter",
-    "drop_row_codecs",
-    "message_row",
-    "use_row_codecs",
-]
-_UTC = dt.UTC
-_from_timestamp = dt.datetime.fromtimestamp
-
-
-def uuid_text(value: int) -> str:
-    """An envelope id as the 32 hex digits asyncpg's uuid codec parses (measured: twice as
-    cheap to build as ``uuid.UUID(int=…)``, and the same COPY speed; ``to_bytes().hex()``
-    is twice as cheap again as ``f"{value:032x}"``)."""
-    return value.to_bytes(16).hex()
-
-
-_pack_int64 = struct.Struct("!q").pack
-_PG_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_PG_EPOCH_MS = 946_684_800_000  # 2000-01-01 in Unix milliseconds
-_MICROSECOND = dt.timedelta(microseconds=1)
-
-
-def timestamptz(moment: dt.datetime) -> bytes:
-    """A ``timestamptz`` as the rows carry it: PostgreSQL's binary form, microseconds since
-    2000-01-01 UTC as a big-endian int64 (see ``use_row_codecs``)."""
-    return _pack_int64((moment - _PG_EPOCH) // _MICROSECOND)
-
-
-async def use_row_codecs(conn: Any) -> None:
-    """Make ``conn`` encode the rows of ``message_row`` and ``transition_row``: their
-    ``timestamptz`` values are already in PostgreSQL's binary form, passed through as they
-    are. asyncpg's own encoder of a datetime (two comparisons with its infinity datetimes,
-    a subtraction, three attribute reads) cost 1.4 µs of client CPU per COPYed row, a third
-    of the COPY. Undo with ``drop_row_codecs`` before the connection serves anyone else.
-    """
-    await conn.set_type_codec(
-        "timestamptz", schema="pg_catalog", encoder=bytes, decoder=bytes, format="binary"
-    )
-
-
-async def drop_row_codecs(conn: Any) -> None:
-    """Give ``conn`` asyncpg's own ``timestamptz`` codec back."""
-    await conn.reset_type_codec("timestamptz", schema="pg_catalog")
-
-
-def message_row(envelope: Envelope, body_json: str) -> Row:
-    """The ``messages`` row of an envelope, in ``MESSAGE_COLUMNS`` order.
-
-    Values are what a connection prepared by ``use_row_codecs`` encodes: uuids as hex text,
-    ``created_at`` (read from the UUIDv7 id, as ``Envelope.created_at`` does) in the binary
-    form of ``timestamptz``, the body as JSON text. This runs once per message, so it inlines
-    ``address_of``, reuses the timestamp of the previous id when both fall in the same
-    millisecond (most do, under load), and the address of the previous recipient when it is
-    the same ref (a ref's address never changes).
-    """
-    global _last_ms, _last_created, _last_recipient, _last_address
-    message_id = envelope.id
-    ms = message_id >> 80
-    if ms != _last_ms:
-        _last_ms, _last_created = ms, _pack_int64((ms - _PG_EPOCH_MS) * 1000)
-    recipient = envelope.recipient
-    if recipient is not _last_recipient:
-        _last_recipient = recipient
-        _last_address = "" if recipient is None else str(getattr(recipient, "address", recipient))
-    sender = envelope.sender
-    correlation = envelope.correlation_id
-    causation = envelope.causation_id
-    return (
-        message_id.to_bytes(16).hex(),
-        envelope.kind,
-        None if sender is None else str(getattr(sender, "address", sender)),
-        _last_address,
-        None if correlation is None else correlation.to_bytes(16).hex(),
-        None if causation is None else causation.to_bytes(16).hex(),
-        _last_created,
-        body_json,
-    )
-
-
-_last_ms = -1
-_last_created = b""
-_last_recipient: Any = None
-_last_address = ""
-
-
-def transition_row(transition: Transition, message_id: int) -> Row:
-    """The ``transitions`` row; the causing message is the appended envelope unless given."""
-    cause = transition.message_id if transition.message_id is not None else message_id
-    return (
-        transition.entity_kind,
-        transition.entity_id,
-        transition.seq,
-        transition.from_state,
-        transition.to_state,
-        transition.reason,
-        cause.to_bytes(16).hex(),
-        timestamptz(_from_timestamp(transition.at, _UTC)),
-    )
 
 
 class Batch:
@@ -258,17 +142,6 @@ class WriterStatistics:
     failed_batches: int
     dropped: int
     pending: int
-
-
-_UNAVAILABLE: tuple[type[BaseException], ...] = (
-    OSError,  # refused, reset, no socket file: the server is not there
-    TimeoutError,
-    asyncpg.InterfaceError,  # includes "connection was closed in the middle of operation"
-    asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
-    asyncpg.InsufficientResourcesError,  # too many connections, disk full
-    asyncpg.TransactionRollbackError,  # deadlock, serialization: worth another go
-)
 
 
 class GroupCommitWriter:
@@ -486,7 +359,7 @@ class GroupCommitWriter:
                         if conn is None:
                             conn = await self._connection()
                         await write_batch(conn, batch)
-                except _UNAVAILABLE as exc:
+                except DATABASE_UNAVAILABLE as exc:
                     await self._discard(conn)
                     conn = None
                     if attempt == 1 and not isinstance(exc, TimeoutError):
@@ -566,7 +439,7 @@ class GroupCommitWriter:
         self._retry_at = 0.0
 
     def _unavailable(self, batch: Batch, exc: BaseException) -> None:
-        detail = _describe(exc)
+        detail = describe(exc)
         batch.failure = detail
         self._failed += 1
         self._failures_in_row += 1
@@ -616,14 +489,14 @@ class GroupCommitWriter:
             with anyio.fail_after(self._op_timeout):
                 conn = await self._connection()
                 await write_batch(conn, single)
-        except _UNAVAILABLE as exc:
+        except DATABASE_UNAVAILABLE as exc:
             if conn is not None:
                 _terminate(conn)
                 await self._release(conn)
-            return JournalUnavailable(_describe(exc))
+            return JournalUnavailable(describe(exc))
         except asyncpg.PostgresError as exc:
             await self._give_back(conn)
-            return UnencodableBody(single_kind(single), _describe(exc))
+            return UnencodableBody(single_kind(single), describe(exc))
         await self._give_back(conn)
         return None
 
@@ -656,10 +529,3 @@ def _terminate(conn: Any) -> None:
 def single_kind(batch: Batch) -> str:
     rows = batch.sync_rows or batch.async_rows
     return str(rows[0][1]) if rows else "?"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "no answer from PostgreSQL in time"
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

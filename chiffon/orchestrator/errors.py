@@ -20,9 +20,26 @@ class IllegalTransition(ChiffonError):
 
 
 class RunNotFound(ChiffonError):
-    """Raised when a run id (or unique prefix) names no run, or a prefix names several."""
+    """Raised when a run id, or a prefix of one, names no run, or the text is not (part of) a
+    run id at all (``chiffon.orchestrator.run_ids.resolve_run_id``). The message names it."""
 
     code = "run_not_found"
+
+
+class AmbiguousRunId(RunNotFound):
+    """Raised when a run id prefix matches more than one run, like git's ambiguous abbreviated
+    hashes. ``matches`` lists some of the candidates (at most five), and the message asks for
+    more characters."""
+
+    code = "ambiguous_run_id"
+
+    def __init__(self, prefix: str, matches: list[str]) -> None:
+        shown = ", ".join(matches)
+        super().__init__(
+            f"run id prefix {prefix!r} matches more than one run ({shown}); give more characters"
+        )
+        self.prefix = prefix
+        self.matches = matches
 
 
 class NotResumable(ChiffonError):

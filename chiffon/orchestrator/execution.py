@@ -32,6 +32,7 @@ from typing import Any
 import structlog
 
 from chiffon.actors import Actor, ActorRef, handler
+from chiffon.agents.capacity import requirement
 from chiffon.agents.routing import (
     AgentLost,
     CancelStep,
@@ -46,7 +47,6 @@ from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.states import STEP_TERMINAL
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord
 from chiffon.protocol import (
-    Needs,
     Plan,
     StepCancel,
     StepExecute,
@@ -56,6 +56,7 @@ from chiffon.protocol import (
     StepStatusReport,
 )
 from chiffon.protocol.messages import RunOutcome
+from chiffon.run_records import RunState
 
 log = structlog.get_logger("chiffon.run")
 
@@ -89,7 +90,7 @@ class Execution(Actor):
 
     run_id: uuid.UUID
     s: RunServices
-    status: str
+    status: RunState
     plan: Plan | None
     plan_hash: str | None
     approval: ApprovalRecord | None
@@ -152,7 +153,8 @@ class Execution(Actor):
         if pending is None:
             await self.finish("succeeded", cause)
             return
-        route = Route(self.run_id, pending.id, pending.attempt, self.needs_of(pending))
+        wanted = requirement(self.s.catalog, pending.playbook, pending.hosts)
+        route = Route(self.run_id, pending.id, pending.attempt, wanted.needs, wanted.capabilities)
         answer = await self.s.registry.ask(route, timeout=self.s.route_timeout_s)
         if isinstance(answer, NoCapacity):
             await self.pause(pending, answer.reason, cause)
@@ -188,10 +190,6 @@ class Execution(Actor):
                 plan_hash=digest,
             )
         )  # fmt: skip
-
-    def needs_of(self, step: StepRecord) -> Needs:
-        entry = self.s.catalog.entries.get(step.playbook)
-        return Needs() if entry is None else Needs(**entry.resources.model_dump())
 
     # -- waiting for capacity --------------------------------------------------------------
 
@@ -424,7 +422,9 @@ class Execution(Actor):
 
     # -- shared helpers --------------------------------------------------------------------
 
-    async def move(self, to_state: str, cause: uuid.UUID | None, reason: str | None = None) -> None:
+    async def move(
+        self, to_state: RunState, cause: uuid.UUID | None, reason: str | None = None
+    ) -> None:
         await self.s.store.transition_run(
             self.run_id, self.status, to_state, message_id=cause, reason=reason
         )

@@ -18,20 +18,18 @@ while they were executing are resumed at once, with no session.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 
 import structlog
 
 from chiffon.actors import Actor, ActorNotFound, Directive, LocalRef, OneForOne, handler
-from chiffon.agents.infra.processes import kill_processes_naming
 from chiffon.orchestrator.errors import NotResumable
-from chiffon.orchestrator.owner import is_alive
 from chiffon.orchestrator.run import RunActor, StartRun
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.states import RUN_TERMINAL
 from chiffon.orchestrator.store import RunRecord
+from chiffon.ownership import is_alive
 from chiffon.protocol import RunRequested
 
 log = structlog.get_logger("chiffon.orchestrator")
@@ -106,10 +104,11 @@ class Orchestrator(Actor):
         reason = f"the process driving it ({run.owner or 'unknown'}) stopped"
         if run.status in ("received", "planning", "approved", "running", "paused"):
             for step in await store.steps(run.id):
+                # What is left of it on this host was killed by the local agent, which took
+                # the dead process's unfinished attempts over from its ledger as it started.
                 if step.status in ("dispatched", "running") and (
                     step.agent is None or step.agent in self.s.local_agents
                 ):
-                    await asyncio.to_thread(stop_leftovers, step.id)
                     await store.transition_step(
                         step.id, step.status, "interrupted", message_id=None, reason=reason
                     )
@@ -179,14 +178,3 @@ class Orchestrator(Actor):
         envelope = self.context.envelope
         assert envelope is not None
         return uuid.UUID(int=envelope.id)
-
-
-def stop_leftovers(step_id: uuid.UUID) -> None:
-    """Kill the processes still working on a step attempt whose driving process died on this
-    host (they name the attempt's work directory, ``<step id>-<attempt>``). Blocking: run it
-    in a thread."""
-    killed = kill_processes_naming(str(step_id))
-    if killed:
-        log.warning(
-            "killed what was left of an interrupted step", step_id=str(step_id), pids=killed
-        )

@@ -45,8 +45,15 @@ from chiffon.protocol import (
     plan_hash,
 )
 from chiffon.protocol.messages import RunOutcome
+from chiffon.run_records import RunState
 
 log = structlog.get_logger("chiffon.run")
+
+
+_DECIDED: dict[str, RunState] = {
+    "approve": "approved", "reject": "rejected", "modify": "planning", "expired": "expired",
+}  # fmt: skip
+"""Where a decision moves the run."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -205,10 +212,7 @@ class RunActor(Execution):
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        to_state = {
-            "approve": "approved", "reject": "rejected", "modify": "planning",
-            "expired": "expired",
-        }[message.decision]  # fmt: skip
+        to_state = _DECIDED[message.decision]
         try:
             record = await self.s.store.record_decision(
                 self.run_id, plan_hash=message.plan_hash, decision=message.decision,

@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from chiffon.actors import ActorRef
+from chiffon.catalog import Catalog
 from chiffon.orchestrator.events import Listener
 from chiffon.orchestrator.store import RunRecord, RunStore
-from chiffon.planning.catalog import Catalog
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Plan, StepFailure
 

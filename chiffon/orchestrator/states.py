@@ -13,8 +13,9 @@ interrupted). An interrupted attempt stays interrupted; a resume adds a new atte
 from __future__ import annotations
 
 from chiffon.orchestrator.errors import IllegalTransition
+from chiffon.run_records import RunState, StepState
 
-RUN_TRANSITIONS: dict[str | None, frozenset[str]] = {
+RUN_TRANSITIONS: dict[RunState | None, frozenset[RunState]] = {
     None: frozenset({"received"}),
     "received": frozenset({"planning", "cancelled", "interrupted"}),
     "planning": frozenset({"awaiting_approval", "rejected", "failed", "cancelled", "interrupted"}),
@@ -32,7 +33,7 @@ RUN_TRANSITIONS: dict[str | None, frozenset[str]] = {
     "cancelled": frozenset(),
 }
 
-STEP_TRANSITIONS: dict[str | None, frozenset[str]] = {
+STEP_TRANSITIONS: dict[StepState | None, frozenset[StepState]] = {
     None: frozenset({"pending"}),
     "pending": frozenset({"dispatched", "skipped", "cancelled"}),
     "dispatched": frozenset({"running", "succeeded", "failed", "interrupted", "cancelled"}),
@@ -44,17 +45,21 @@ STEP_TRANSITIONS: dict[str | None, frozenset[str]] = {
     "interrupted": frozenset(),
 }
 
-RUN_TERMINAL = frozenset(s for s, nxt in RUN_TRANSITIONS.items() if s and not nxt)
-STEP_TERMINAL = frozenset(s for s, nxt in STEP_TRANSITIONS.items() if s and not nxt)
+RUN_TERMINAL: frozenset[RunState] = frozenset(
+    s for s, nxt in RUN_TRANSITIONS.items() if s and not nxt
+)
+STEP_TERMINAL: frozenset[StepState] = frozenset(
+    s for s, nxt in STEP_TRANSITIONS.items() if s and not nxt
+)
 
 
-def check_run(run_id: object, from_state: str | None, to_state: str) -> None:
+def check_run(run_id: object, from_state: RunState | None, to_state: RunState) -> None:
     """Raise ``IllegalTransition`` unless a run may go from ``from_state`` to ``to_state``."""
     if to_state not in RUN_TRANSITIONS.get(from_state, frozenset()):
         raise IllegalTransition("run", run_id, str(from_state), to_state)
 
 
-def check_step(step_id: object, from_state: str | None, to_state: str) -> None:
+def check_step(step_id: object, from_state: StepState | None, to_state: StepState) -> None:
     """Raise ``IllegalTransition`` unless a step may go from ``from_state`` to ``to_state``."""
     if to_state not in STEP_TRANSITIONS.get(from_state, frozenset()):
         raise IllegalTransition("step", step_id, str(from_state), to_state)

@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, insert, select, update
+from sqlalchemy import and_, insert, select, update
 
 from chiffon.database import Database, transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition, RunNotFound
+from chiffon.orchestrator.run_ids import resolve_run_id
 from chiffon.orchestrator.states import RUN_TERMINAL, check_run, check_step
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
 from chiffon.protocol import Plan, PlanStep
+from chiffon.run_records import RunState, StepState, approvals, plans, runs, steps
 
 
 def now() -> dt.datetime:
@@ -33,7 +34,7 @@ class RunRecord:
     id: uuid.UUID
     request: str
     requested_by: str
-    status: str
+    status: RunState
     planner: str
     high_value: bool
     budget_usd: float
@@ -71,7 +72,7 @@ class StepRecord:
     variables: dict[str, Any]
     digest: str
     plan_hash: str
-    status: str
+    status: StepState
     approval_id: uuid.UUID | None
     stats: dict[str, Any] | None
     reason: str | None
@@ -140,8 +141,8 @@ class RunStore:
     async def transition_run(
         self,
         run_id: uuid.UUID,
-        from_state: str,
-        to_state: str,
+        from_state: RunState,
+        to_state: RunState,
         *,
         message_id: uuid.UUID | None,
         reason: str | None = None,
@@ -208,7 +209,7 @@ class RunStore:
         feedback: str | None,
         valid_for: dt.timedelta,
         message_id: uuid.UUID | None,
-        to_state: str,
+        to_state: RunState,
     ) -> ApprovalRecord:
         """Record a decision on the run's current plan and move the run accordingly
         (``approved``, ``rejected``, ``expired`` or back to ``planning``)."""
@@ -265,8 +266,8 @@ class RunStore:
     async def transition_step(
         self,
         step_id: uuid.UUID,
-        from_state: str,
-        to_state: str,
+        from_state: StepState,
+        to_state: StepState,
         *,
         message_id: uuid.UUID | None,
         reason: str | None = None,
@@ -305,21 +306,9 @@ class RunStore:
             raise RunNotFound(f"no run {run_id}")
         return RunRecord.of(row)
 
-    async def resolve(self, prefix: str) -> uuid.UUID:
-        """A run id from its full form or a unique prefix (as git resolves commits)."""
-        text = prefix.strip().lower()
-        try:
-            return uuid.UUID(text)
-        except ValueError:
-            pass
-        rows = await self.db.fetch(
-            select(runs.c.id).where(cast(runs.c.id, Text).like(f"{text}%")).limit(2)
-        )
-        if not rows:
-            raise RunNotFound(f"no run id starts with {prefix!r}")
-        if len(rows) > 1:
-            raise RunNotFound(f"run id prefix {prefix!r} is ambiguous: give more characters")
-        return rows[0]["id"]  # type: ignore[no-any-return]
+    async def resolve(self, text: str | uuid.UUID) -> uuid.UUID:
+        """A run id from its full form or a unique prefix (``resolve_run_id``)."""
+        return await resolve_run_id(self.db, text)
 
     async def plan(self, run_id: uuid.UUID, revision: int) -> tuple[Plan, str]:
         """A stored plan revision and its hash."""

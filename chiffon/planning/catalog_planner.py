@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chiffon.catalog import Catalog
+from chiffon.catalog.matching import FUZZY, Hit, Vocabulary
 from chiffon.errors import ChiffonError
-from chiffon.planning.catalog import Catalog
 from chiffon.planning.errors import InvalidPlan
 from chiffon.planning.extraction import Extractor
-from chiffon.planning.matching import FUZZY, Hit, Vocabulary
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
 from chiffon.planning.reading import Reading, read
 from chiffon.planning.validation import REDACTED, secret_variables, validate_plan

@@ -5,14 +5,6 @@ from __future__ import annotations
 from chiffon.errors import ChiffonError
 
 
-class CatalogError(ChiffonError):
-    """Raised when a catalog directory cannot be loaded: a missing ``catalog.yml``, an entry
-    whose playbook file is missing, a malformed inventory. The message names the file and
-    the field."""
-
-    code = "catalog_error"
-
-
 class InvalidPlan(ChiffonError):
     """Raised by ``validate_plan`` when a plan names an unknown playbook, host or variable,
     or a variable of the wrong type. ``reasons`` lists every problem found, one sentence

@@ -14,7 +14,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 
-from chiffon.planning.catalog import Catalog, CatalogEntry
+from chiffon.catalog import Catalog, CatalogEntry
 from chiffon.protocol.plan import VariableValue
 
 EVERYWHERE = "all"

@@ -27,9 +27,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from chiffon.catalog import Catalog, Variable
 from chiffon.llm.errors import BudgetExceeded, ModelRefused, ModelUnreachable, NoModelConfigured
 from chiffon.llm.routing import CallContext, ModelRouter, Route, complexity_of
-from chiffon.planning.catalog import Catalog, Variable
 from chiffon.planning.catalog_planner import generated_reason
 from chiffon.planning.errors import InvalidPlan, PlanningFailed, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest

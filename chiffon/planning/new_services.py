@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chiffon.catalog import CatalogEntry, Variable
 from chiffon.errors import ChiffonError
-from chiffon.planning.catalog import CatalogEntry, Variable
 from chiffon.planning.planner import NeedsClarification
 from chiffon.planning.reading import Reading
 from chiffon.playbooks.generation.known import find_known

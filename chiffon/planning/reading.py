@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
+from chiffon.catalog.matching import Hit, Token, Vocabulary, tokenize
 from chiffon.planning.extraction import Extractor, HostMention, ValueMention
-from chiffon.planning.matching import Hit, Token, Vocabulary, tokenize
 
 _JOINER = re.compile(
     r"\s*(?:;|:(?=\s|$)|,|\.(?=\s|$)|&|\b(?:and\s+then|and\s+also|as\s+well\s+as|along\s+with"

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chiffon.planning.catalog import Catalog, CatalogEntry, Variable
+from chiffon.catalog import Catalog, CatalogEntry, Variable
 from chiffon.planning.errors import InvalidPlan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import Scalar, VariableValue

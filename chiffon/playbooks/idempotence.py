@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from chiffon.catalog import Catalog
 from chiffon.database import Database, messages
-from chiffon.orchestrator.tables import steps
-from chiffon.planning.catalog import Catalog
 from chiffon.playbooks.findings import Finding
 from chiffon.playbooks.playbook import Playbook, Task, read_playbook
+from chiffon.run_records import steps
 
 RULE = "changed-on-rerun"
 OUTPUT_KIND = "step.output"

@@ -7,8 +7,7 @@ import dataclasses
 import anyio
 import pytest
 
-from chiffon.actors import Actor, ActorSystem, NoHandler, handler
-from chiffon.actors.handlers import HandlerSpecError
+from chiffon.actors import Actor, ActorSystem, HandlerSpecError, NoHandler, handler
 
 from .support import WAIT_S
 

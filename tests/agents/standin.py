@@ -12,7 +12,7 @@ import anyio
 
 from chiffon.actors import ActorRef, handler
 from chiffon.actors.actor import Actor
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepExecute, StepOutput, StepResult, StepStatusReport
 
 

@@ -14,7 +14,7 @@ from chiffon.agents.infra import (
     UnknownPlaybook,
     run_playbook,
 )
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import HostStats
 
 

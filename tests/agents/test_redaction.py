@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from chiffon.agents.infra import REDACTED, PlaybookEvent, Redactor, run_playbook
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 
 SECRET = 's3cr3t-"quoted"-v@lue'
 ESCAPED = json.dumps(SECRET)[1:-1]  # how it looks inside a JSON result

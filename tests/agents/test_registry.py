@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.capacity import capabilities_needed
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.registry import Registry
 from chiffon.agents.resources import FileSampler
 from chiffon.agents.routing import (
@@ -29,7 +30,7 @@ from chiffon.agents.routing import (
 )
 from chiffon.agents.store import AgentStore
 from chiffon.agents.tables import agents
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import Needs
 
 from .conftest import opened
@@ -52,7 +53,7 @@ async def agent(
     """Spawned once the registry is: its announcement is in the registry's mailbox when this
     returns, so whatever is asked of the registry next sees it."""
     return await system.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=tmp_path / name / "target", work_dir=tmp_path / name / "work",
             output_cap=4096, name=name, kind="infra" if vram_free_mb is None else "desktop",
             registry=registry, sampler=resources(tmp_path / f"{name}.json", vram_free_mb),
@@ -122,7 +123,13 @@ class Link(Actor):
 
 
 def route(**needs: Any) -> Ask:
-    return Ask(Route(run_id=uuid.uuid4(), step_id=uuid.uuid4(), attempt=1, needs=Needs(**needs)))
+    wanted = Needs(**needs)
+    return Ask(
+        Route(
+            run_id=uuid.uuid4(), step_id=uuid.uuid4(), attempt=1, needs=wanted,
+            capabilities=capabilities_needed("ansible", wanted),
+        )
+    )  # fmt: skip
 
 
 async def test_a_step_goes_to_an_agent_with_the_capability_and_the_capacity_or_nowhere_saying_why(
@@ -200,6 +207,7 @@ async def test_agents_are_recorded_online_then_offline_after_missed_heartbeats_o
         await link.tell(Cut())  # the mute agent goes on, but nothing it says arrives
         await run.until_told(1)
         await desk.stop()
+        await registry.ask(ListAgents())  # its goodbye, queued before the stop returned, handled
         rows = {
             r["name"]: r
             for r in await store.database.fetch(
@@ -216,8 +224,9 @@ async def test_agents_are_recorded_online_then_offline_after_missed_heartbeats_o
     assert lost.reason.endswith("one was due every 0.05 s)")
     assert online[name].status == "online"
     assert online[name].capabilities == ("ansible", "gpu")
-    assert online[name].resources is not None
-    assert online[name].resources.gpus[0].vram_free_mb == 8192
+    resources = online[name].resources
+    assert resources is not None
+    assert resources.gpus[0].vram_free_mb == 8192
     assert online[name].address == desk.address
     assert rows[name]["status"] == "offline"
     assert rows[name]["offline_reason"] == f"{name} said goodbye (the agent stopped)"

@@ -20,8 +20,8 @@ from chiffon.journal.database import PostgresDatabase
 from chiffon.journal.postgres import create_pool
 from chiffon.journal.schema import messages, transitions
 from chiffon.llm.tables import llm_calls
-from chiffon.orchestrator.tables import approvals, plans, runs, steps
 from chiffon.protocol import StepFailure
+from chiffon.run_records import approvals, plans, runs, steps
 
 
 @asynccontextmanager

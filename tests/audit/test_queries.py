@@ -10,10 +10,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from chiffon.audit.errors import AmbiguousRunId, RunNotFound
 from chiffon.audit.failures import failures_of_run, recent_failures, record_failure
-from chiffon.audit.queries import list_runs, resolve_run_id, run_timeline, service_changes
+from chiffon.audit.queries import list_runs, run_timeline, service_changes
 from chiffon.audit.tables import failures
+from chiffon.orchestrator.errors import AmbiguousRunId, RunNotFound
+from chiffon.orchestrator.run_ids import resolve_run_id
 from chiffon.protocol import StepFailure
 from tests.audit.seed import Seeded, Step, database, seed_run
 

@@ -112,7 +112,7 @@ class Terminal:
         self.child.expect(pexpect.EOF)
         self.child.close()
         assert self.child.exitstatus is not None, f"killed by signal {self.child.signalstatus}"
-        return self.child.exitstatus
+        return int(self.child.exitstatus)
 
     @property
     def seen(self) -> str:

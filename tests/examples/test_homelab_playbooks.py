@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from chiffon.agents.infra import PlaybookOutcome, run_playbook
-from chiffon.planning.catalog import Catalog, load_catalog
+from chiffon.catalog import Catalog, load_catalog
 
 HOMELAB = Path(__file__).resolve().parents[2] / "examples" / "homelab"
 

@@ -9,11 +9,13 @@ import anyio
 import asyncpg
 import pytest
 
+# Every tables module, as migrations/env.py imports them.
+import chiffon.access.tables
 import chiffon.agents.tables
 import chiffon.audit.tables
 import chiffon.llm.tables
-import chiffon.orchestrator.tables
-import chiffon.playbooks.tables  # noqa: F401  (every tables module, as migrations/env.py)
+import chiffon.playbooks.tables
+import chiffon.run_records  # noqa: F401
 from chiffon.database import metadata
 from chiffon.journal import migrate
 from tests.conftest import with_database

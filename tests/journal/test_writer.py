@@ -170,7 +170,7 @@ async def test_connections_go_back_to_the_pool_with_asyncpgs_own_codecs(
 
 
 def test_the_row_format_is_what_asyncpg_copies_with_the_row_codecs(machine_dsn: str) -> None:
-    from chiffon.journal.writer import (
+    from chiffon.journal.rows import (
         MESSAGE_COLUMNS,
         drop_row_codecs,
         message_row,
@@ -189,12 +189,11 @@ def test_the_row_format_is_what_asyncpg_copies_with_the_row_codecs(machine_dsn: 
                 "messages", records=[row], columns=MESSAGE_COLUMNS
             )
             await drop_row_codecs(connection)
-            return tuple(
-                await connection.fetchrow(
-                    "SELECT body->'x', created_at, recipient FROM messages WHERE id = $1",
-                    item.uuid,
-                )
+            stored = await connection.fetchrow(
+                "SELECT body->'x', created_at, recipient FROM messages WHERE id = $1", item.uuid
             )
+            assert stored is not None
+            return tuple(stored)
         finally:
             await connection.close()
 

@@ -24,8 +24,8 @@ from chiffon import System
 from chiffon.audit.queries import run_timeline
 from chiffon.audit.records import RunTimeline
 from chiffon.llm.tables import llm_calls
-from chiffon.orchestrator.tables import runs, steps
 from chiffon.protocol import RunFinished
+from chiffon.run_records import runs, steps
 from chiffon.settings import Settings
 
 from .model_server import ModelServer, Reply

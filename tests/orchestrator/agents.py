@@ -13,9 +13,9 @@ import anyio
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 
 GPU = {"index": 0, "name": "Test GPU", "utilisation_percent": 3, "vram_total_mb": 24576}
 
@@ -75,7 +75,7 @@ async def desktop(
         )
     )  # fmt: skip
     return await actors.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=root / name / "target", work_dir=root / name / "work",
             output_cap=8192, name=name, kind="desktop", registry=registry, sampler=sampler,
             heartbeat_interval_s=interval_s,

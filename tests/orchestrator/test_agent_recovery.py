@@ -23,8 +23,8 @@ from chiffon.actors.actor import Actor
 from chiffon.database import Database
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.events import StepStarted
-from chiffon.orchestrator.tables import runs, steps
 from chiffon.protocol import StepResult, StepStatusQuery, StepStatusReport
+from chiffon.run_records import runs, steps
 from chiffon.settings import Settings
 
 from .agents import Cut, Events, Link, Reconnect, desktop, resource_file

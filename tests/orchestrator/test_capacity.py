@@ -17,13 +17,13 @@ from sqlalchemy import select
 
 from chiffon import RunFinished, System
 from chiffon.actors import ActorSystem
-from chiffon.agents.node import spawn_agent
 from chiffon.agents.resources import FileSampler
+from chiffon.assembly.agent import spawn_agent
 from chiffon.database import Database
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.events import RunPaused, RunResumed, StepStarted
-from chiffon.orchestrator.tables import steps
 from chiffon.protocol import StepOutput, StepStatusQuery, StepStatusReport
+from chiffon.run_records import steps
 from chiffon.settings import Settings
 
 from .agents import Cut, Events, Link, desktop, resource_file

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from chiffon import RunFinished, System, Verdict
 from chiffon.audit.tables import failures
 from chiffon.journal.schema import transitions
-from chiffon.orchestrator.tables import approvals, runs, steps
 from chiffon.protocol import PlanProposed
+from chiffon.run_records import approvals, runs, steps
 from chiffon.settings import Settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -108,11 +108,14 @@ async def test_a_request_that_names_nothing_is_rejected_before_anyone_is_asked(
     machine_dsn: str, tmp_path: Path
 ) -> None:
     asked: list[PlanProposed] = []
+
+    def approve(plan: PlanProposed) -> bool:
+        asked.append(plan)
+        return True
+
     with anyio.fail_after(60):
         async with System(settings(tmp_path, machine_dsn), catalog=CATALOG) as system:
-            summary = await system.run(
-                "install a minecraft server", approver=lambda p: asked.append(p) or True
-            )
+            summary = await system.run("install a minecraft server", approver=approve)
     assert summary.status == "rejected"
     assert summary.reason is not None
     assert summary.reason.startswith("needs clarification: ")

@@ -12,7 +12,7 @@ from chiffon.orchestrator.states import (
     check_run,
     check_step,
 )
-from chiffon.orchestrator.tables import RUN_STATES, STEP_STATES
+from chiffon.run_records import RUN_STATES, STEP_STATES, RunState
 
 
 def test_the_tables_cover_exactly_the_states_the_database_allows() -> None:
@@ -41,7 +41,7 @@ def test_the_tables_cover_exactly_the_states_the_database_allows() -> None:
         ("interrupted", "running"),
     ],
 )
-def test_a_run_may_take_the_designed_paths(before: str | None, after: str) -> None:
+def test_a_run_may_take_the_designed_paths(before: RunState | None, after: RunState) -> None:
     check_run("r", before, after)
 
 
@@ -57,7 +57,7 @@ def test_a_run_may_take_the_designed_paths(before: str | None, after: str) -> No
         ("failed", "succeeded"),
     ],
 )
-def test_a_run_refuses_every_other_path(before: str, after: str) -> None:
+def test_a_run_refuses_every_other_path(before: RunState, after: RunState) -> None:
     with pytest.raises(IllegalTransition, match=f"run r cannot go from {before} to {after}"):
         check_run("r", before, after)
 

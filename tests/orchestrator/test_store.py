@@ -13,8 +13,8 @@ from sqlalchemy import select, text, update
 from chiffon.journal.schema import transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition
 from chiffon.orchestrator.store import ApprovalRecord, RunStore, StepRecord
-from chiffon.orchestrator.tables import approvals
 from chiffon.protocol import Plan, PlanStep, plan_hash
+from chiffon.run_records import RunState, approvals
 from tests.orchestrator.conftest import opened
 
 pytestmark = pytest.mark.postgres
@@ -42,7 +42,7 @@ async def _awaiting(runs: RunStore, plan: Plan = PLAN) -> uuid.UUID:
 
 
 async def _decided_step(
-    runs: RunStore, run_id: uuid.UUID, decision: str, to_state: str, *, step_hash: str = ""
+    runs: RunStore, run_id: uuid.UUID, decision: str, to_state: RunState, *, step_hash: str = ""
 ) -> tuple[ApprovalRecord, StepRecord]:
     """Record ``decision`` on the run's plan and create its one step under that decision
     (with ``step_hash`` as the step's plan hash, the plan's own by default)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chiffon.planning.catalog import Catalog, load_catalog
+from chiffon.catalog import Catalog, load_catalog
 
 HOMELAB = Path(__file__).resolve().parents[2] / "examples" / "homelab"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.planning.catalog_planner import CatalogPlanner
 from chiffon.planning.planner import NeedsClarification, PlanRequest
 from chiffon.planning.validation import validate_plan

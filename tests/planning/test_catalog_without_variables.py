@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.planning.catalog_planner import CatalogPlanner
 from chiffon.planning.planner import PlanRequest
 from chiffon.protocol import Plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.planning.catalog_planner import CatalogPlanner
 from chiffon.planning.planner import NeedsClarification, PlanRequest
 

@@ -16,13 +16,13 @@ import pytest
 from llm.model_server import ModelServer, Received, Reply, Slow, Status
 from llm.support import EXTERNAL, LOCAL, calls_of, make_router, open_database
 
+from chiffon.assembly.planners import planner_for
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
 from chiffon.errors import ConfigError
 from chiffon.llm.client import close_clients
 from chiffon.llm.costs import CallRecord, CostRecorder, run_cost
 from chiffon.llm.errors import BudgetExceeded
-from chiffon.llm.factory import planner_for
-from chiffon.planning.catalog import Catalog, load_catalog
 from chiffon.planning.catalog_planner import GENERATED_REASON, CatalogPlanner
 from chiffon.planning.errors import PlanningFailed
 from chiffon.planning.generating import GeneratingPlanner
@@ -385,6 +385,7 @@ async def test_a_modify_round_shows_the_previous_plan_and_the_feedback_and_costs
     assert '"playbook": "uptime-kuma-monitors"' in modify.text("user")
     rows = await calls_of(database, first.run_id)
     assert len(rows) == 2
+    assert first.run_id is not None
     assert await run_cost(database, first.run_id) == pytest.approx(
         2 * (900 * 0.15e-6 + 120 * 0.60e-6)
     )

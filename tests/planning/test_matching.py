@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
+from chiffon.catalog.matching import Vocabulary, edit_distance, root, singular, tokenize
 from chiffon.planning.extraction import Extractor
-from chiffon.planning.matching import Vocabulary, edit_distance, root, singular, tokenize
 
 
 @pytest.mark.parametrize(

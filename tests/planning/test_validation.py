@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chiffon.planning.catalog import Catalog, CatalogEntry, Inventory, Variable
+from chiffon.catalog import Catalog, CatalogEntry, Inventory, Variable
 from chiffon.planning.errors import InvalidPlan
 from chiffon.planning.validation import render_variables, secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep, plan_hash

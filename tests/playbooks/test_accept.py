@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.playbooks.accept import commit_on_branch
 from chiffon.playbooks.errors import GitFailed, NotARepository, PatchDoesNotApply
 from chiffon.playbooks.rules import run_rules

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from chiffon import System
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.playbooks.idempotence import rerun_changes
 from chiffon.playbooks.suggestions import check_catalog
 from chiffon.settings import Settings

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.playbooks.findings import Finding
 from chiffon.playbooks.rules import run_rules
 from tests.playbooks.conftest import HOMELAB, SEEDED

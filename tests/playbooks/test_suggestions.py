@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.playbooks.errors import SuggestionNotOpen, UnknownEntry
 from chiffon.playbooks.store import change_status, list_suggestions
 from chiffon.playbooks.suggestions import check_catalog

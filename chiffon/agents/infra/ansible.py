@@ -35,7 +35,7 @@ from chiffon.agents.infra.events import (
 )
 from chiffon.agents.infra.processes import inside, kill_processes_naming
 from chiffon.agents.infra.redaction import Redactor
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.protocol import StepFailure
 
 CANCEL_GRACE_S = 30.0

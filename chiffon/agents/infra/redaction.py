@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chiffon.planning.catalog import CatalogEntry
+from chiffon.catalog import CatalogEntry
 
 REDACTED = "***"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from chiffon.planning.catalog import CatalogEntry
+from chiffon.catalog import CatalogEntry
 from chiffon.playbooks.generation.errors import CatalogNotAppendable
 
 

@@ -13,9 +13,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from chiffon.catalog import Catalog, CatalogEntry, load_catalog
+from chiffon.catalog.matching import tokenize
 from chiffon.errors import ChiffonError
-from chiffon.planning.catalog import Catalog, CatalogEntry, load_catalog
-from chiffon.planning.matching import tokenize
 from chiffon.playbooks.generation.catalog_file import appended
 from chiffon.playbooks.generation.errors import AlreadyInCatalog, CatalogNotAppendable
 from chiffon.playbooks.generation.scaffold import entry_directory

@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from chiffon.planning.catalog import Resources
-from chiffon.planning.matching import allowed_typos, edit_distance, tokenize
+from chiffon.catalog import Resources
+from chiffon.catalog.matching import allowed_typos, edit_distance, tokenize
 from chiffon.playbooks.generation.spec import DEFAULT_RESOURCES, ServiceSpec, service_spec
 
 TABLE = Path(__file__).with_name("known_services.yml")

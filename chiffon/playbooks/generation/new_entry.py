@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import anyio
 
-from chiffon.planning.catalog import CatalogEntry, load_catalog
+from chiffon.catalog import CatalogEntry, load_catalog
 from chiffon.playbooks.generation.checks import CheckTimes, check_playbook
 from chiffon.playbooks.generation.install import add_to_catalog, check_new
 from chiffon.playbooks.generation.scaffold import write

@@ -27,7 +27,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from chiffon.planning.catalog import CatalogEntry
+from chiffon.catalog import CatalogEntry
 from chiffon.playbooks.generation.errors import UnknownTarget
 from chiffon.playbooks.generation.spec import ServiceSpec
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from chiffon.planning.catalog import Catalog, Resources, Risk, Variable
+from chiffon.catalog import Catalog, Resources, Risk, Variable
 from chiffon.playbooks.generation.errors import (
     InvalidEnv,
     InvalidImage,
@@ -281,11 +281,6 @@ def parse_volume(text: str) -> Volume:
                     text, f"the {which} path may hold letters, digits, '.', '_', '-' and '/'"
                 )
     return Volume(host, container.rstrip("/") or "/", "ro" if mode == "ro" else "rw")
-
-
-def parse_env(text: str) -> tuple[str, str]:
-    """``KEY=VALUE`` as ``(key, value)``. Raises ``InvalidEnv``."""
-    return _env_pair(text)
 
 
 def looks_secret(key: str, value: str) -> bool:

@@ -17,8 +17,8 @@ from pathlib import Path, PurePosixPath
 
 import anyio
 
-from chiffon.planning.catalog import Catalog, CatalogEntry
-from chiffon.planning.errors import CatalogError
+from chiffon.catalog import Catalog, CatalogEntry
+from chiffon.catalog.errors import CatalogError
 from chiffon.playbooks.generation.checks import CheckTimes, check_playbook
 from chiffon.playbooks.generation.errors import GeneratedChanged
 from chiffon.playbooks.generation.install import add_to_catalog, check_new

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-from chiffon.planning.catalog import Catalog
+from chiffon.catalog import Catalog
 from chiffon.playbooks.documents import load_document
 from chiffon.playbooks.errors import UnreadableFile
 from chiffon.playbooks.findings import Finding

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from chiffon.planning.catalog import Catalog, CatalogEntry
+from chiffon.catalog import Catalog, CatalogEntry
 from chiffon.playbooks.documents import Document, Node
 from chiffon.playbooks.playbook import Playbook
 

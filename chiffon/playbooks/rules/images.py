@@ -13,7 +13,7 @@ already declares a pinned tag of the same image (the literal is replaced by it).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from chiffon.playbooks.documents import Document, Node
@@ -227,8 +227,3 @@ def _replace(site: _Site, new: str) -> str | None:
         return None
     edit = replace(site.line, text.replace(reference, new, 1))
     return diff_of(site.document.path, site.document.lines, [edit])
-
-
-def pins_from(values: Mapping[str, str]) -> dict[str, str]:
-    """``--pin`` values normalised: repository (as written) → tag."""
-    return {repo.strip(): tag.strip().lstrip(":") for repo, tag in values.items()}

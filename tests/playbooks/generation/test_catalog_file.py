@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chiffon.planning.catalog import Catalog, CatalogEntry, load_catalog
+from chiffon.catalog import Catalog, CatalogEntry, load_catalog
 from chiffon.playbooks.generation.catalog_file import appended
 from chiffon.playbooks.generation.errors import AlreadyInCatalog, CatalogNotAppendable
 from chiffon.playbooks.generation.install import add_to_catalog, check_new

@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from chiffon.agents.infra import PlaybookOutcome, run_playbook
-from chiffon.planning.catalog import Catalog, load_catalog
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.playbooks.lint import lint
 from tests.playbooks.generation.conftest import (
     HOMELAB,

@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from chiffon.planning.catalog import Catalog, load_catalog
+from chiffon.catalog import Catalog, load_catalog
 from chiffon.planning.catalog_planner import GENERATED_REASON, CatalogPlanner
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
 from chiffon.planning.validation import validate_plan

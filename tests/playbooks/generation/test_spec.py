@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chiffon.planning.catalog import load_catalog
+from chiffon.catalog import load_catalog
 from chiffon.playbooks.generation.errors import (
     InvalidEnv,
     InvalidImage,

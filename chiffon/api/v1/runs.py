@@ -1,0 +1,139 @@
+"""``/api/v1/runs``: submit (202 + ``Location``, ``Idempotency-Key``), list (filters, keyset
+cursor, a default time window), one run in full, cancel, and a plan preview.
+
+Each route parses, asks ``system.runs`` and renders what it answers: nothing here reads the
+database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from chiffon.api.auth import Reader, Runner, identity_of, rate_limit
+from chiffon.api.context import ApiContext, context
+from chiffon.api.v1.models import Body
+from chiffon.runs import Page, PlanPreview, RunDescription, RunFilters, RunSummary
+from chiffon.runs.listing import MAX_LIMIT
+
+router = APIRouter(tags=["runs"])
+
+Context = Annotated[ApiContext, Depends(context)]
+RunId = Annotated[
+    str,
+    Path(
+        min_length=4, max_length=36, pattern=r"^[0-9a-fA-F-]+$",
+        description="A run's id, or a unique prefix of it (dashes optional).",
+    ),
+]  # fmt: skip
+DEFAULT_WINDOW = dt.timedelta(days=7)
+"""What a listing without ``since``, ``until`` or a cursor covers: a homelab's week."""
+
+Planner = Literal["auto", "catalog", "llm"]
+
+
+class SubmitRun(Body):
+    request: str = Field(min_length=1, max_length=4000, description="What to do, in words.")
+    planner: Planner = "auto"
+    high_value: bool = Field(
+        default=False, description="Route planning to the external model (when configured)."
+    )
+    dry_run: bool = Field(
+        default=True, description="Preview the plan with Ansible's check mode before approval."
+    )
+
+
+class Submitted(BaseModel):
+    id: str
+    location: str
+    events: str
+
+
+class PreviewRequest(Body):
+    request: str = Field(min_length=1, max_length=4000)
+    planner: Planner = "auto"
+
+
+@router.post(
+    "/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a request: the run plans, then waits for a decision on its plan",
+)
+async def submit(
+    body: SubmitRun,
+    request: Request,
+    response: Response,
+    principal: Runner,
+    ctx: Context,
+    _: Annotated[None, Depends(rate_limit("submit"))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Submitting again with the same key answers the first run.",
+        ),
+    ] = None,
+) -> Submitted:
+    handle = await ctx.system.runs.submit(
+        body.request, by=identity_of(request, principal), planner=body.planner,
+        high_value=body.high_value, dry_run=body.dry_run, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    location = f"/api/v1/runs/{handle.id}"
+    response.headers["Location"] = location
+    return Submitted(id=str(handle.id), location=location, events=f"{location}/events")
+
+
+@router.get("/runs", summary="Runs, newest first, a page at a time")
+async def list_runs(
+    principal: Reader,
+    ctx: Context,
+    status_: Annotated[
+        list[str] | None, Query(alias="status", max_length=12, description="Any of these states.")
+    ] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Created at or after. Default: a week ago.")
+    ] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Created before.")] = None,
+    service: Annotated[str | None, Query(max_length=200)] = None,
+    host: Annotated[str | None, Query(max_length=200)] = None,
+    playbook: Annotated[str | None, Query(max_length=200)] = None,
+    approver: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="A page's next_cursor.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> Page[RunSummary]:
+    if since is None and until is None:
+        since = dt.datetime.now(dt.UTC) - DEFAULT_WINDOW
+    filters = RunFilters(
+        status=tuple(status_ or ()), since=since, until=until, service=service, host=host,
+        playbook=playbook, approver=approver,
+    )  # fmt: skip
+    return await ctx.system.runs.list(filters, cursor=cursor, limit=limit)
+
+
+@router.get("/runs/{run_id}", summary="One run: plans, decisions, steps, why it waits, cost")
+async def describe(run_id: RunId, principal: Reader, ctx: Context) -> RunDescription:
+    handle = await ctx.system.runs.get(run_id)
+    return await handle.describe()
+
+
+@router.post(
+    "/runs/{run_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Cancel a run: steps not started do not start, running ones are stopped",
+)
+async def cancel(run_id: RunId, request: Request, principal: Runner, ctx: Context) -> Submitted:
+    handle = await ctx.system.runs.get(run_id)
+    await handle.cancel(by=identity_of(request, principal))
+    location = f"/api/v1/runs/{handle.id}"
+    return Submitted(id=str(handle.id), location=location, events=f"{location}/events")
+
+
+@router.post("/plan-preview", summary="What a request would be planned as; nothing is submitted")
+async def preview(body: PreviewRequest, principal: Runner, ctx: Context) -> PlanPreview:
+    return await ctx.system.runs.preview(body.request, planner=body.planner)

@@ -1,0 +1,298 @@
+"""``System``: the one composition root, and the facade a library user holds.
+
+It reads ``Settings`` once and builds, in order, the store (embedded or configured
+PostgreSQL, upgraded, with its group-commit journal) and the actor system journaling through
+it; on exit it takes them down in reverse: actors drain and stop first, then the journal
+flushes and the database connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from chiffon.actors import ActorSystem, Durability, LocalRef
+from chiffon.logs import configure_logging
+from chiffon.settings import Settings
+
+if TYPE_CHECKING:
+    from chiffon.actors.journal import Journal
+    from chiffon.assembly.domain import Domain
+    from chiffon.bridge.bridge import Bridge
+    from chiffon.catalog import Catalog
+    from chiffon.database import Database
+    from chiffon.orchestrator.approval import Approver, Verdict
+    from chiffon.orchestrator.events import Listener
+    from chiffon.protocol import PlanProposed, RunFinished
+    from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
+    from chiffon.runs import Runs
+
+    ApproverLike = Approver | Callable[[PlanProposed], Verdict | bool | Awaitable[Verdict | bool]]
+
+
+def store_for(settings: Settings) -> AbstractAsyncContextManager[Any]:
+    """The store ``settings`` describe: the configured or embedded PostgreSQL, upgraded at
+    start when ``auto_upgrade``, with its journal (``chiffon.journal.open_store``)."""
+    from chiffon.journal import open_store
+
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return open_store(
+        url,
+        settings.embedded_data_dir,
+        pool_size=settings.journal_pool_size,
+        batch_size=settings.journal_batch_size,
+        flush_delay_s=settings.journal_flush_ms / 1000.0,
+        auto_upgrade=settings.auto_upgrade,
+    )
+
+
+class System:
+    """Chiffon, assembled: ``async with chiffon.System(settings) as system: ...``.
+
+    ``system.actors`` is the ``ActorSystem`` (spawn, lookup); ``system.journal`` and
+    ``system.database`` reach PostgreSQL. With no ``CHIFFON_DATABASE_URL`` an embedded
+    server is started under ``CHIFFON_HOME``. Start-up problems (a bad URL, a refused
+    connection, an unusable data directory) raise ``ConfigError`` with one readable
+    sentence.
+
+    With a ``catalog`` (argument or ``CHIFFON_CATALOG``), the domain starts too — the agents'
+    registry, orchestrator (reconciling runs left by stopped processes) and, with no
+    ``CHIFFON_AMQP_URL``, a local agent — and ``run`` and ``resume`` handle infrastructure
+    requests end to end. With ``CHIFFON_AMQP_URL`` the steps go to remote agents
+    (``chiffon agent``) through the bridge.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        default_durability: Durability = Durability.ASYNC,
+        configure_logs: bool = True,
+        catalog: Catalog | Path | str | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.load()
+        self._catalog = catalog if catalog is not None else self.settings.catalog
+        self._domain: Domain | None = None
+        self._default_durability = default_durability
+        self._configure_logs = configure_logs
+        self._stack: AsyncExitStack | None = None
+        self._actors: ActorSystem | None = None
+        self._store: Any = None
+        self._bridge: Bridge | None = None
+        self._runs: Runs | None = None
+
+    async def __aenter__(self) -> System:
+        settings = self.settings
+        if self._configure_logs:
+            configure_logging(settings.log_level, settings.log_format)
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            self._store = await stack.enter_async_context(store_for(settings))
+            actors = ActorSystem(
+                journal=self._store.journal,
+                default_durability=self._default_durability,
+                mailbox_capacity=settings.mailbox_capacity,
+                shutdown_deadline_s=settings.shutdown_deadline_s,
+            )
+            if settings.amqp_url is not None and self._catalog is not None:
+                # Connected before the actors start and closed after they stop, so an actor
+                # may send to remote agents for its whole life; it consumes only once the
+                # domain's actors exist, and stops consuming before they stop.
+                from chiffon.assembly.broker import orchestrator_bridge
+
+                self._bridge = orchestrator_bridge(
+                    settings, actors, self._store.journal, self._store.database
+                )
+                await self._bridge.connect()
+                stack.push_async_callback(self._bridge.aclose)
+            self._actors = await stack.enter_async_context(actors)
+            if self._catalog is not None:
+                from chiffon.assembly.domain import start_domain
+
+                stack.push_async_callback(_close_model_clients)
+                remote: dict[str, Any] = {}
+                if self._bridge is not None:
+                    from chiffon.assembly.broker import AGENT_ACTOR
+
+                    discovery = self._bridge.every_agent(AGENT_ACTOR)
+                    remote = {"bridge": self._bridge, "discovery": discovery}
+                self._domain = await start_domain(
+                    settings, self._actors, self._store.database, self._store.journal,
+                    catalog=self._catalog, **remote,
+                )  # fmt: skip
+            if self._bridge is not None:
+                await self._bridge.start_consuming()
+                stack.push_async_callback(self._bridge.stop_consuming)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            return await stack.__aexit__(exc_type, exc, tb)
+        return None
+
+    @property
+    def actors(self) -> ActorSystem:
+        if self._actors is None:
+            raise RuntimeError("System is not started: use `async with System(...)`")
+        return self._actors
+
+    @property
+    def remote_queue(self) -> str | None:
+        """This orchestrator's queue on the broker, or ``None`` with local agents only."""
+        return None if self._bridge is None else self._bridge.trust.queue
+
+    @property
+    def broker_connected(self) -> bool | None:
+        """Whether the bridge to the broker is up now; ``None`` with local agents only."""
+        return None if self._bridge is None else self._bridge.connected
+
+    @property
+    def journal(self) -> Journal:
+        return self._store.journal  # type: ignore[no-any-return]
+
+    @property
+    def database(self) -> Database:
+        return self._store.database  # type: ignore[no-any-return]
+
+    @property
+    def database_url(self) -> str:
+        """The database in use, password masked."""
+        return str(self._store.display_url)
+
+    async def spawn(
+        self, factory: Any, *args: Any, name: str | None = None, **kwargs: Any
+    ) -> LocalRef:
+        """Spawn a top-level actor; see ``ActorSystem.spawn``."""
+        return await self.actors.spawn(factory, *args, name=name, **kwargs)
+
+    @property
+    def runs(self) -> Runs:
+        """The application layer (``chiffon.runs.Runs``): submit, find, list, decide on,
+        cancel and follow runs; the audit's questions."""
+        if self._runs is None:
+            from chiffon.runs import Runs
+
+            self.actors  # noqa: B018  (raises when the system is not started)
+            self._runs = Runs(self.database)
+        return self._runs
+
+    @property
+    def domain(self) -> Domain:
+        """The running domain; raises ``RuntimeError`` when the system has no catalog."""
+        if self._domain is None:
+            raise RuntimeError("System has no catalog: pass catalog=… or set CHIFFON_CATALOG")
+        return self._domain
+
+    async def run(
+        self,
+        request: str,
+        *,
+        approver: ApproverLike,
+        planner: PlannerChoice = "auto",
+        high_value: bool = False,
+        listener: Listener | None = None,
+        approver_name: str | None = None,
+        channel: ApprovalChannel = "library",
+        run_id: uuid.UUID | None = None,
+    ) -> RunFinished:
+        """Handle one request end to end and return how it ended (``RunFinished``).
+
+        ``approver`` decides on each plan: an ``Approver``, or a function of the
+        ``PlanProposed`` returning a ``Verdict`` or a bool. The decision is recorded under
+        ``approver_name`` (default: the OS user) and ``channel``. ``listener`` sees the run's
+        events as they happen. Raises ``JournalUnavailable`` when the database is down
+        before the run starts; everything after that ends in the returned status.
+        """
+        from chiffon.protocol import RunRequested
+
+        self.domain  # noqa: B018  (raises when the system has no catalog)
+        run_id = run_id or uuid.uuid4()
+        decider = _approver(approver)
+        message = RunRequested(
+            run_id=run_id, request=request, requested_by=approver_name or getpass.getuser(),
+            planner=planner, high_value=high_value,
+            budget_usd=self.settings.budget_usd, dry_run=decider.wants_dry_run,
+        )  # fmt: skip
+        return await self._drive(run_id, message, decider, listener, approver_name, channel)
+
+    async def resume(
+        self,
+        run_id: uuid.UUID | str,
+        *,
+        approver: ApproverLike,
+        listener: Listener | None = None,
+        approver_name: str | None = None,
+        channel: ApprovalChannel = "library",
+    ) -> RunFinished:
+        """Pick up a run a stopped process left (``chiffon run --resume``). Raises
+        ``RunNotFound`` and ``NotResumable``."""
+        from chiffon.orchestrator.orchestrator import ResumeRun
+
+        domain = self.domain
+        resolved = await domain.services.store.resolve(str(run_id))
+        decider = _approver(approver)
+        message = ResumeRun(
+            resolved, approver_name or getpass.getuser(), dry_run=decider.wants_dry_run
+        )
+        return await self._drive(resolved, message, decider, listener, approver_name, channel)
+
+    async def _drive(
+        self,
+        run_id: uuid.UUID,
+        message: Any,
+        approver: Approver,
+        listener: Listener | None,
+        approver_name: str | None,
+        channel: ApprovalChannel,
+    ) -> RunFinished:
+        from chiffon.orchestrator.session import Session, Submit
+
+        domain = self.domain
+        finished: asyncio.Future[RunFinished] = asyncio.get_running_loop().create_future()
+        if listener is not None:
+            domain.services.listeners.setdefault(run_id, []).append(listener)
+        try:
+            session = await self.actors.spawn(
+                Session, approver, approver_name=approver_name or getpass.getuser(),
+                channel=channel, finished=finished,
+            )  # fmt: skip
+            await session.tell(Submit(domain.orchestrator, message))
+            return await finished
+        finally:
+            domain.services.listeners.pop(run_id, None)
+
+
+def _approver(approver: Any) -> Approver:
+    from chiffon.orchestrator.approval import CallbackApprover
+
+    if hasattr(approver, "decide") and hasattr(approver, "wants_dry_run"):
+        return approver  # type: ignore[no-any-return]
+    return CallbackApprover(approver)
+
+
+async def _close_model_clients() -> None:
+    """LiteLLM keeps HTTP clients per event loop; close them before the loop ends (only if a
+    model was used: importing litellm to close nothing would cost seconds)."""
+    import sys
+
+    if "litellm" in sys.modules:
+        from chiffon.llm.client import close_clients
+
+        await close_clients()

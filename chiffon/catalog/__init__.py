@@ -1,0 +1,28 @@
+"""The playbook catalog: its entries, inventory and variables (``entries``), the vocabulary
+a request is matched against (``matching``) and its error. A neutral package: planning,
+the playbook checks and generation, the agents and the orchestrator all read the catalog,
+and it imports none of them."""
+
+from chiffon.catalog.entries import (
+    Catalog,
+    CatalogEntry,
+    Inventory,
+    Resources,
+    Risk,
+    Variable,
+    VariableType,
+    load_catalog,
+)
+from chiffon.catalog.errors import CatalogError
+
+__all__ = [
+    "Catalog",
+    "CatalogEntry",
+    "CatalogError",
+    "Inventory",
+    "Resources",
+    "Risk",
+    "Variable",
+    "VariableType",
+    "load_catalog",
+]

@@ -1,0 +1,266 @@
+"""The playbook catalog and its inventory, loaded from a directory.
+
+A catalog directory holds ``catalog.yml`` (the entries: id, description, tags, services,
+typed variables with defaults, resource needs), the playbooks it names, and an Ansible YAML
+inventory. Loading parses YAML only: Ansible itself is imported by the agent that runs the
+playbooks, never by planning.
+
+A loaded catalog may also hold *staged* entries: playbooks generated for a run
+(``chiffon.playbooks.generation``) whose files are still in a staging directory laid out
+like the catalog root, awaiting approval. They are added to the one ``Catalog`` object the
+process shares (planner, run, agent, display), so every holder sees the same entries; the
+catalog's files on disk change only when an approved entry is installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from chiffon.catalog.errors import CatalogError
+
+VariableType = Literal["str", "int", "float", "bool", "list"]
+Risk = Literal["low", "medium", "high"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Variable(_Model):
+    """A declared playbook variable. ``secret`` values are redacted wherever shown or stored."""
+
+    type: VariableType = "str"
+    default: Any = None
+    description: str = ""
+    secret: bool = False
+    choices: tuple[Any, ...] | None = None
+    pattern: str | None = Field(default=None, description="A regex a str value must match.")
+
+
+class Resources(_Model):
+    """What a step of this entry needs from the machine that runs it."""
+
+    cpu_cores: float = 0.0
+    memory_mb: int = 0
+    gpu_vram_mb: int = 0
+
+
+class CatalogEntry(_Model):
+    """One playbook the planners may use."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    playbook: str = Field(description="Path of the playbook, relative to the catalog root.")
+    description: str
+    tags: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    synonyms: tuple[str, ...] = Field(
+        default=(), description="Other words people use for this entry (the catalog planner)."
+    )
+    hosts: str = Field(description="Default inventory group or host when the request names none.")
+    after: tuple[str, ...] = Field(
+        default=(), description="Entry ids that must run before this one when both are planned."
+    )
+    needs: tuple[str, ...] = Field(
+        default=(), description="Entry ids whose result this one reads (e.g. monitors need Kuma)."
+    )
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    resources: Resources = Resources()
+    risk: Risk = "low"
+    executor: str = Field(
+        default="ansible",
+        pattern=r"^[a-z][a-z0-9-]{0,62}$",
+        description="What carries its steps out (an executor of chiffon.agents.kinds): "
+        "`ansible` runs the playbook; `shell-check` runs the read-only probes the file declares.",
+    )
+
+
+class Inventory(_Model):
+    """Hosts and groups of an Ansible YAML inventory (``all.children``, ``hosts``)."""
+
+    path: Path
+    groups: dict[str, tuple[str, ...]] = Field(
+        description="Group -> its hosts, children flattened."
+    )
+
+    @cached_property
+    def hosts(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for members in self.groups.values():
+            seen.update(dict.fromkeys(members))
+        return tuple(seen)
+
+    def resolve(self, target: str) -> tuple[str, ...]:
+        """The hosts a target (host or group) names; empty when it names nothing."""
+        if target in self.groups:
+            return self.groups[target]
+        return (target,) if target in self.hosts else ()
+
+
+class Catalog(_Model):
+    """A loaded catalog: its root directory, entries by id, and inventory."""
+
+    root: Path
+    entries: dict[str, CatalogEntry]
+    inventory: Inventory
+    # entry id -> (the root its files are under, the run that staged it)
+    _staged: dict[str, tuple[Path, str]] = PrivateAttr(default_factory=dict)
+    _version: int = PrivateAttr(default=0)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Catalog:
+        for entry in self.entries.values():
+            for other in (*entry.after, *entry.needs):
+                if other not in self.entries:
+                    raise ValueError(f"entry {entry.id!r} refers to unknown entry {other!r}")
+            if not self.inventory.resolve(entry.hosts):
+                raise ValueError(
+                    f"entry {entry.id!r} targets {entry.hosts!r}, which the inventory lacks"
+                )
+        return self
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever an entry is staged, installed or unstaged: what a
+        planner compares to know its vocabulary is stale."""
+        return self._version
+
+    def base(self, entry_id: str) -> Path:
+        """The root an entry's files are under: its staging directory while it is staged,
+        else the catalog root."""
+        staged = self._staged.get(entry_id)
+        return staged[0] if staged is not None else self.root
+
+    def playbook_path(self, entry_id: str) -> Path:
+        """The playbook file of an entry, found by id (never a path joined from a message)."""
+        return self.base(entry_id) / self.entries[entry_id].playbook
+
+    def files(self, entry_id: str) -> list[Path]:
+        """The entry's playbook and every file under its directory's roles, templates and
+        files: what ``digest`` covers, in that order."""
+        playbook = self.playbook_path(entry_id)
+        files = [playbook]
+        base = playbook.parent
+        for sub in ("roles", "templates", "files"):
+            folder = base / sub
+            if folder.is_dir():
+                files.extend(p for p in sorted(folder.rglob("*")) if p.is_file())
+        return files
+
+    def digest(self, entry_id: str) -> str:
+        """sha256 over the entry's files (``files``), each named relative to the root it is
+        under: what an approval of this entry's step approves. A staged entry has the digest
+        it will have once installed."""
+        root = self.base(entry_id)
+        h = hashlib.sha256()
+        for path in self.files(entry_id):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+        return "sha256:" + h.hexdigest()
+
+    def stage(self, entry: CatalogEntry, root: Path, owner: str) -> None:
+        """Add a generated entry whose files are under ``root`` (``root / entry.playbook``),
+        staged by ``owner`` (a run id). Raises ``CatalogError`` when the id is taken, the
+        playbook is missing, or the entry targets hosts the inventory lacks."""
+        if entry.id in self.entries:
+            raise CatalogError(f"cannot stage {entry.id!r}: the catalog already has it")
+        if not (root / entry.playbook).is_file():
+            raise CatalogError(f"cannot stage {entry.id!r}: {root / entry.playbook} is missing")
+        if not self.inventory.resolve(entry.hosts):
+            raise CatalogError(
+                f"cannot stage {entry.id!r}: it targets {entry.hosts!r}, which the inventory lacks"
+            )
+        self._staged[entry.id] = (root.resolve(), owner)
+        self.entries[entry.id] = entry
+        self._version += 1
+
+    def staged(self, entry_id: str) -> Path | None:
+        """The staging root of a staged entry; None for an installed or unknown one."""
+        staged = self._staged.get(entry_id)
+        return staged[0] if staged is not None else None
+
+    def staged_by(self, owner: str) -> list[str]:
+        """The ids of the entries ``owner`` staged and that are still staged."""
+        return [entry_id for entry_id, (_, who) in self._staged.items() if who == owner]
+
+    def mark_installed(self, entry_id: str) -> None:
+        """The staged entry's files are now under the catalog root: resolve them there."""
+        if self._staged.pop(entry_id, None) is not None:
+            self._version += 1
+
+    def unstage(self, entry_id: str) -> None:
+        """Forget a staged entry (its run is over without installing it). An installed or
+        unknown id is left alone."""
+        if self._staged.pop(entry_id, None) is not None:
+            self.entries.pop(entry_id, None)
+            self._version += 1
+
+
+def _groups(data: Any, path: Path) -> dict[str, tuple[str, ...]]:
+    """Flatten an Ansible YAML inventory into group -> hosts (children included)."""
+    if not isinstance(data, dict) or "all" not in data:
+        raise CatalogError(f"{path}: an Ansible YAML inventory must start with `all:`")
+    groups: dict[str, list[str]] = {}
+
+    def walk(name: str, node: Any) -> list[str]:
+        node = node or {}
+        if not isinstance(node, dict):
+            raise CatalogError(f"{path}: group {name!r} must be a mapping")
+        members = list((node.get("hosts") or {}).keys())
+        for child, child_node in (node.get("children") or {}).items():
+            for host in walk(child, child_node):
+                if host not in members:
+                    members.append(host)
+        groups.setdefault(name, [])
+        groups[name].extend(h for h in members if h not in groups[name])
+        return members
+
+    walk("all", data["all"])
+    return {name: tuple(members) for name, members in groups.items()}
+
+
+def load_catalog(root: Path | str) -> Catalog:
+    """Load ``root/catalog.yml`` and its inventory. Raises ``CatalogError`` naming the file
+    and the problem."""
+    root = Path(root).resolve()
+    index = root / "catalog.yml"
+    try:
+        data = yaml.load(index.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise CatalogError(f"{root} is not a catalog: it has no catalog.yml") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{index} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise CatalogError(f"{index}: expected a mapping with an `entries` list")
+    inventory_path = root / str(data.get("inventory", "inventory.yml"))
+    try:
+        inventory_data = yaml.load(
+            inventory_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
+    except FileNotFoundError:
+        raise CatalogError(f"{index}: inventory {inventory_path} does not exist") from None
+    inventory = Inventory(path=inventory_path, groups=_groups(inventory_data, inventory_path))
+    entries: dict[str, CatalogEntry] = {}
+    for n, raw in enumerate(data["entries"]):
+        try:
+            entry = CatalogEntry.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise CatalogError(f"{index}: entry {n + 1}: {where}: {first['msg']}") from None
+        if entry.id in entries:
+            raise CatalogError(f"{index}: entry id {entry.id!r} appears twice")
+        if not (root / entry.playbook).is_file():
+            raise CatalogError(f"{index}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+        entries[entry.id] = entry
+    try:
+        return Catalog(root=root, entries=entries, inventory=inventory)
+    except ValidationError as exc:
+        raise CatalogError(f"{index}: {exc.errors()[0]['msg']}") from None
