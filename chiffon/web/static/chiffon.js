@@ -30,7 +30,9 @@
     badge.textContent = text;
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  // Deferred, this runs after the page is parsed and before htmx processes it (htmx does on
+  // DOMContentLoaded): the stream htmx opens first is already ours.
+  (function () {
     if (!window.htmx) return;
     htmx.config.includeIndicatorStyles = false;
     var live = document.getElementById("live");
@@ -42,7 +44,7 @@
       if (appendLines) source.addEventListener("output", appendLines);
       return source;
     };
-  });
+  })();
 
   document.addEventListener("htmx:sseOpen", function (e) {
     if (e.target.id === "live") setState("live", "live");
