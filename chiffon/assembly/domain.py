@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from chiffon.actors import ActorRef, ActorSystem, LocalRef
 from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
+from chiffon.orchestrator.event_log import EventLog
 from chiffon.orchestrator.orchestrator import Orchestrator
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import RunRecord, RunStore
@@ -114,6 +115,7 @@ async def start_domain(
     bridge: object | None = None,
     discovery: ActorRef | None = None,
     resume_taken: bool = False,
+    events: EventLog | None = None,
 ) -> Domain:
     """Load the catalog, spawn the registry, the local agent (unless ``bridge`` is given:
     then the agents are remote) and the orchestrator (which reconciles runs left by stopped
@@ -131,6 +133,7 @@ async def start_domain(
 
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
+    events = events if events is not None else EventLog(database)
     # What runs awaiting approval generated before this process started.
     restore_staged(catalog, settings.home / "generated")
     registry = await actors.spawn(
@@ -179,6 +182,7 @@ async def start_domain(
 
     services = RunServices(
         store=RunStore(database),
+        events=events,
         catalog=catalog,
         planner_for=planners(settings, catalog, database),
         registry=registry,

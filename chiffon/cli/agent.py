@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from chiffon.agents.kinds import KINDS
+from chiffon.cli.runner import fail
 
 app = typer.Typer(
     help="Run a remote agent (" + ", ".join(KINDS) + ") joining over RabbitMQ, or add one.",
@@ -16,11 +17,6 @@ app = typer.Typer(
 )
 
 _KIND_HELP = "; ".join(f"{kind.name}: {kind.description}" for kind in KINDS.values()) + "."
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"chiffon: {message}", err=True)
-    return typer.Exit(code)
 
 
 @app.callback()
@@ -56,9 +52,9 @@ def agent(
         return
     if kind is None or name is None:
         typer.echo(ctx.get_help())
-        raise _fail("--kind and --name are required to run an agent")
+        raise fail("--kind and --name are required to run an agent")
     if kind not in KINDS:
-        raise _fail(f"an agent's kind is one of {', '.join(KINDS)}, not {kind!r}")
+        raise fail(f"an agent's kind is one of {', '.join(KINDS)}, not {kind!r}")
     from chiffon.cli.runner import run
     from chiffon.errors import ChiffonError
     from chiffon.settings import Settings
@@ -67,7 +63,7 @@ def agent(
         settings = Settings.load()
         url = connect or (settings.amqp_url.get_secret_value() if settings.amqp_url else None)
         if url is None:
-            raise _fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
+            raise fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
         from chiffon.assembly.agent_process import run_agent
 
         run(lambda: run_agent(
@@ -75,7 +71,7 @@ def agent(
             credentials_file=credentials, catalog=catalog, hosts=tuple(host) if host else None,
         ))  # fmt: skip
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("add")
@@ -105,11 +101,11 @@ def add(
     try:
         settings = Settings.load()
         if settings.amqp_url is None:
-            raise _fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
+            raise fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
         url = settings.amqp_url.get_secret_value()
         path = settings.agent_keys_path / f"{creds.check_name(name)}.json"
         if path.exists() and not force:
-            raise _fail(f"agent {name} already exists ({path}); --force replaces its key")
+            raise fail(f"agent {name} already exists ({path}); --force replaces its key")
         import urllib.parse
 
         orchestrator_user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
@@ -129,7 +125,7 @@ def add(
             )
         saved = creds.save(made, settings.agent_keys_path)
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"agent {name}: credentials written to {saved} (keep them secret)")
     typer.echo(f"agent {name}: queue {Topology().agent_queue(name)} declared; {how}")
     typer.echo(

@@ -79,7 +79,7 @@ class Orchestrator(Actor):
         if record.status != "interrupted" or record.plan_hash is None:
             return
         run = await self.context.spawn(
-            RunActor, record.id, self.s, None, planner=record.planner,
+            RunActor, record.id, self.s, planner=record.planner,
             high_value=record.high_value, budget_usd=record.budget_usd, dry_run=False,
             name=f"run-{record.id}",
         )  # fmt: skip
@@ -161,9 +161,8 @@ class Orchestrator(Actor):
     async def spawn_run(
         self, run_id: uuid.UUID, planner: str, high_value: bool, budget: float, dry_run: bool
     ) -> LocalRef:
-        session = self.context.sender
         return await self.context.spawn(
-            RunActor, run_id, self.s, session, planner=planner, high_value=high_value,
+            RunActor, run_id, self.s, planner=planner, high_value=high_value,
             budget_usd=budget, dry_run=dry_run, name=f"run-{run_id}",
         )  # fmt: skip
 

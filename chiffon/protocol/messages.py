@@ -18,7 +18,7 @@ from chiffon.protocol.plan import Plan, VariableValue
 
 PlannerChoice = Literal["auto", "catalog", "llm"]
 Decision = Literal["approve", "reject", "modify", "expired"]
-ApprovalChannel = Literal["terminal", "yes", "library", "api", "timer"]
+ApprovalChannel = Literal["terminal", "yes", "library", "api", "web", "timer"]
 StepStatus = Literal["succeeded", "failed", "skipped", "cancelled", "interrupted"]
 RunOutcome = Literal["succeeded", "failed", "rejected", "expired", "cancelled", "interrupted"]
 
