@@ -7,7 +7,7 @@ This module imports SQLAlchemy Core and nothing else of Chiffon's layers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -77,4 +77,13 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Database]:
         """A transaction: statements through the yielded ``Database`` commit together."""
+        ...
+
+    def listen(
+        self, channel: str, on_notify: Callable[[str], None]
+    ) -> AbstractAsyncContextManager[None]:
+        """While the context is open, call ``on_notify(payload)`` (on the event loop; it must
+        not block) for every ``NOTIFY channel, payload`` committed by anyone; once entered,
+        no later commit is missed. Sent with ``select(func.pg_notify(channel, payload))``
+        inside the transaction it belongs to, so a notification means the commit happened."""
         ...

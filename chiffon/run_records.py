@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -37,6 +38,9 @@ RunState = Literal[
     "running", "paused", "succeeded", "failed", "cancelled", "interrupted",
 ]  # fmt: skip
 """A run's ``status`` (DESIGN.md's run state machine: ``chiffon.orchestrator.states``)."""
+DECISIONS = ("approve", "reject", "modify", "expired", "pending", "cancelled")
+"""What an approvals row says: a decision, or ``pending`` (a proposal awaiting one), or
+``cancelled`` (the run was cancelled while it waited)."""
 StepState = Literal[
     "pending", "dispatched", "running", "succeeded", "failed", "skipped", "cancelled",
     "interrupted",
@@ -70,6 +74,13 @@ runs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column(
+        "events",
+        BigInteger,
+        nullable=False,
+        server_default="0",
+        comment="The id of the run's last event in run_events.",
+    ),
     CheckConstraint(_in("status", RUN_STATES), name="status"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_services", "services", postgresql_using="gin"),
@@ -97,15 +108,47 @@ approvals = Table(
     Column("run_id", Uuid(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("plan_hash", Text, nullable=False),
     Column("decision", Text, nullable=False),
-    Column("approver", Text, nullable=False),
-    Column("channel", Text, nullable=False),
+    Column("approver", Text, nullable=True),
+    Column("channel", Text, nullable=True),
     Column("feedback", Text, nullable=True),
-    Column("decided_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("message_id", Uuid(as_uuid=True), nullable=True),
-    CheckConstraint(_in("decision", ("approve", "reject", "modify", "expired")), name="decision"),
+    Column("revision", Integer, nullable=True),
+    Column(
+        "respond_by",
+        DateTime(timezone=True),
+        nullable=True,
+        comment="When the proposal expires without a decision.",
+    ),
+    CheckConstraint(_in("decision", DECISIONS), name="decision"),
+    CheckConstraint(
+        "decision = 'pending' OR (approver IS NOT NULL AND channel IS NOT NULL "
+        "AND decided_at IS NOT NULL AND expires_at IS NOT NULL)",
+        name="decided",
+    ),
     Index("ix_approvals_run_id", "run_id"),
-    comment="Decisions on plans: who, through what, on which plan hash, valid until when.",
+    Index(
+        "ix_approvals_pending",
+        "run_id",
+        unique=True,
+        postgresql_where=text("decision = 'pending'"),
+    ),
+    comment="Proposals awaiting a decision (pending: any channel may decide; the first decision "
+    "wins) and decisions on plans: who, through what, on which plan hash, valid until when.",
+)
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column(
+        "run_id", Uuid(as_uuid=True), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("seq", BigInteger, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("data", JSONB, nullable=False),
+    comment="What each run told the world, in order: replayed to late watchers.",
 )
 
 steps = Table(

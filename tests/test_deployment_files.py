@@ -509,7 +509,7 @@ def test_an_unknown_chiffon_subcommand_is_reported(bad_compose: dict[str, Any]) 
 
 
 def test_the_planned_and_the_existing_subcommands_are_known() -> None:
-    assert chiffon_subcommands() >= {"serve", "agent", "db", "demo", "bench"}
+    assert chiffon_subcommands() >= {"serve", "agent", "db", "run", "approve", "bench"}
 
 
 def test_a_single_stage_root_containerfile_is_reported() -> None:

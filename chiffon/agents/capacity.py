@@ -16,21 +16,49 @@ What counts as free, per resource:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Sequence
 
+from chiffon.agents.kinds import DEFAULT_EXECUTOR, EXECUTORS, host_capability
+from chiffon.catalog import Catalog
 from chiffon.protocol import Needs, ResourceSample
 
 NOTHING = Needs()
 
 
-def capabilities_of(sample: ResourceSample) -> tuple[str, ...]:
-    """What an agent with this sample can do: ``ansible`` always, ``gpu`` with a GPU."""
-    return ("ansible", "gpu") if sample.gpus else ("ansible",)
+@dataclasses.dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a step asks of the agent that takes it: capabilities it must declare, and
+    resources it must have free."""
+
+    capabilities: frozenset[str]
+    needs: Needs = NOTHING
 
 
-def capabilities_for(needs: Needs) -> frozenset[str]:
-    """The capabilities an agent needs to take a step with these needs."""
-    return frozenset({"ansible", "gpu"}) if needs.gpu_vram_mb > 0 else frozenset({"ansible"})
+def capabilities_needed(
+    executor: str, needs: Needs = NOTHING, hosts: Sequence[str] = ()
+) -> frozenset[str]:
+    """The capabilities a step of ``executor`` with ``needs`` on ``hosts`` asks for: the
+    executor's name; ``gpu`` when it needs VRAM; and, for an executor that works only on its
+    own machine, ``host:<name>`` for each host (see ``chiffon.agents.kinds``)."""
+    wanted = {executor}
+    if needs.gpu_vram_mb > 0:
+        wanted.add("gpu")
+    spec = EXECUTORS.get(executor)
+    if spec is not None and spec.where == "itself":
+        wanted.update(host_capability(host) for host in hosts)
+    return frozenset(wanted)
+
+
+def requirement(catalog: Catalog, playbook: str, hosts: Sequence[str] = ()) -> Requirement:
+    """What a step of catalog entry ``playbook`` on ``hosts`` asks of its agent (an entry the
+    catalog lacks asks for the default executor only: the agent then refuses it, saying
+    why)."""
+    entry = catalog.entries.get(playbook)
+    if entry is None:
+        return Requirement(capabilities_needed(DEFAULT_EXECUTOR))
+    needs = Needs(**entry.resources.model_dump())
+    return Requirement(capabilities_needed(entry.executor, needs, hosts), needs)
 
 
 def total(parts: Iterable[Needs]) -> Needs:

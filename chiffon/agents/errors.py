@@ -1,5 +1,6 @@
-"""The agents' errors (resources, ledger, registry), one class per condition. The infra agent's
-playbook errors are in ``chiffon.agents.infra.errors``."""
+"""The agents' errors (resources, ledger, steps refused), one class per condition. The Ansible
+executor's own errors are in ``chiffon.agents.infra.errors``, the probes' in
+``chiffon.agents.probes.errors``."""
 
 from __future__ import annotations
 
@@ -54,3 +55,65 @@ class AttemptOutdated(AgentError):
         self.attempt = attempt
         self.newer = newer
         self.position = position
+
+
+class StepRefused(AgentError):
+    """Base class of the reasons an agent refuses a step before anything of it runs: the
+    refusal is a failed ``StepResult`` (``refused: …``), or a preview's answer."""
+
+    code = "step_refused"
+
+
+class UnknownPlaybook(StepRefused):
+    """Raised when a step names a playbook id the agent's catalog does not have. Nothing runs:
+    a playbook is found by catalog id only, never by a path from a message."""
+
+    code = "unknown_playbook"
+
+    def __init__(self, playbook: str) -> None:
+        super().__init__(f'unknown playbook "{playbook}": the catalog has no such entry')
+        self.playbook = playbook
+
+
+class DigestMismatch(StepRefused):
+    """Raised when the playbook's files no longer match the digest the approval named: what
+    would run is not what was approved. Nothing runs."""
+
+    code = "digest_mismatch"
+
+    def __init__(self, playbook: str, approved: str, current: str) -> None:
+        super().__init__(
+            f'the playbook "{playbook}" changed since it was approved '
+            f"(approved {approved}, now {current}): it needs a new plan and approval"
+        )
+        self.playbook = playbook
+        self.approved = approved
+        self.current = current
+
+
+class UndeclaredVariable(StepRefused):
+    """Raised when a step passes variables its catalog entry does not declare. Nothing runs:
+    a step may set only what the playbook declares."""
+
+    code = "undeclared_variable"
+
+    def __init__(self, playbook: str, names: list[str]) -> None:
+        listed = ", ".join(f'"{n}"' for n in sorted(names))
+        super().__init__(f'playbook "{playbook}" does not declare the variable(s) {listed}')
+        self.playbook = playbook
+        self.names = sorted(names)
+
+
+class WrongExecutor(StepRefused):
+    """Raised when a step's catalog entry is carried out by another executor than this
+    agent's (routing sends a step only to an agent declaring its executor, so this is a
+    sender that did not route). Nothing runs."""
+
+    code = "wrong_executor"
+
+    def __init__(self, playbook: str, wanted: str, mine: str) -> None:
+        super().__init__(
+            f'"{playbook}" is carried out by the {wanted} executor; this agent runs {mine}'
+        )
+        self.playbook = playbook
+        self.wanted = wanted

@@ -23,14 +23,12 @@ from collections.abc import Callable
 import structlog
 
 from chiffon.actors import Actor, ActorRef, handler
-from chiffon.agents.capacity import capabilities_of
 from chiffon.agents.errors import AgentError
 from chiffon.agents.resources import Sampler
 from chiffon.protocol import (
     AgentAnnounce,
     AgentGoodbye,
     AgentHeartbeat,
-    AgentKind,
     ResourceSample,
 )
 from chiffon.protocol.agents import utc_now
@@ -54,11 +52,12 @@ class Reannounce:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Identity:
-    """Who the agent is, as it announces itself."""
+    """Who the agent is, as it announces itself: its kind and what it declares it can do."""
 
     name: str
-    kind: AgentKind
+    kind: str
     version: str
+    capabilities: tuple[str, ...]
 
 
 class Presence(Actor):
@@ -108,7 +107,7 @@ class Presence(Actor):
         announce = AgentAnnounce(
             name=self.identity.name,
             agent_kind=self.identity.kind,
-            capabilities=capabilities_of(sample),
+            capabilities=self.identity.capabilities,
             version=self.identity.version,
             resources=sample,
             heartbeat_interval_s=self.interval_s,

@@ -42,7 +42,7 @@ from collections.abc import Awaitable
 import structlog
 
 from chiffon.actors import Actor, ActorRef, handler
-from chiffon.agents.capacity import best_of, capabilities_for, capabilities_of, fits, free
+from chiffon.agents.capacity import best_of, fits, free
 from chiffon.agents.routing import (
     AgentLost,
     AgentView,
@@ -100,8 +100,8 @@ class _Agent:
     heard: int = 0  # messages heard from it: what a silence check compares
     last_heard: float = 0.0  # monotonic
 
-    def can(self, needs: Needs) -> bool:
-        return capabilities_for(needs) <= self.capabilities | set(capabilities_of(self.sample))
+    def can(self, capabilities: frozenset[str]) -> bool:
+        return capabilities <= self.capabilities
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -132,7 +132,8 @@ class Registry(Actor):
         self.ask_timeout_s = ask_timeout_s
         self.agents: dict[str, _Agent] = {}
         self.out: dict[uuid.UUID, _Out] = {}
-        self.waiting: list[tuple[ActorRef, Needs]] = []  # runs told when capacity may fit
+        # runs told when capacity may fit: what they wait for
+        self.waiting: list[tuple[ActorRef, frozenset[str], Needs]] = []
         self.queries: list[tuple[QueryStep, ActorRef, float]] = []  # for agents not heard yet
         self.cancels: list[tuple[CancelStep, ActorRef, float]] = []  # likewise
         self.sending: set[asyncio.Task[None]] = set()  # tells to agents under way
@@ -261,7 +262,7 @@ class Registry(Actor):
             )
             self.out[message.step_id] = _Out(answer.agent, sender, query)
         elif isinstance(answer, NoCapacity) and message.watch and sender is not None:
-            self.waiting.append((sender, message.needs))
+            self.waiting.append((sender, message.capabilities, message.needs))
         return answer
 
     async def choose(self, message: Route) -> Routed | NoCapacity:
@@ -269,12 +270,9 @@ class Registry(Actor):
         online = sorted((a for a in self.agents.values() if a.online), key=lambda a: a.name)
         if not online:
             return NoCapacity("no agent is online")
-        capable = [a for a in online if a.can(needs)]
+        capable = [a for a in online if a.can(message.capabilities)]
         if not capable:
-            wanted = sorted(capabilities_for(needs) - {"ansible"})
-            names = ", ".join(a.name for a in online)
-            return NoCapacity(f"no online agent has the {' and '.join(wanted)} capability "
-                              f"(online: {names})")  # fmt: skip
+            return NoCapacity(_incapable(message.capabilities, online))
         candidates = [a for a in capable if fits(needs, free(a.sample))]
         if not candidates:
             short = best_of(needs, [(a.name, free(a.sample)) for a in capable])
@@ -299,11 +297,11 @@ class Registry(Actor):
         """An online agent able to take the step (fitting by its last sample if one does),
         not asked: for a dry run."""
         online = sorted((a for a in self.agents.values() if a.online), key=lambda a: a.name)
-        capable = [a for a in online if a.can(message.needs)] or [
-            a for a in online if "ansible" in a.capabilities
-        ]
-        if not capable:
+        if not online:
             return NoCapacity("no agent is online")
+        capable = [a for a in online if a.can(message.capabilities)]
+        if not capable:
+            return NoCapacity(_incapable(message.capabilities, online))
         fitting = [a for a in capable if fits(message.needs, free(a.sample))]
         chosen = (fitting or capable)[0]
         return Picked(chosen.name, chosen.ref)
@@ -367,11 +365,15 @@ class Registry(Actor):
     async def tell_waiting(self, agent: _Agent, *, joined: bool) -> None:
         """Tell the runs waiting for capacity that ``agent`` might have it (each once)."""
         still = []
-        for run, needs in self.waiting:
-            if agent.online and agent.can(needs) and (joined or fits(needs, free(agent.sample))):
+        for run, capabilities, needs in self.waiting:
+            if (
+                agent.online
+                and agent.can(capabilities)
+                and (joined or fits(needs, free(agent.sample)))
+            ):
                 await _tell(run, CapacityAvailable(agent.name))
             else:
-                still.append((run, needs))
+                still.append((run, capabilities, needs))
         self.waiting = still
 
     @handler
@@ -392,6 +394,18 @@ class Registry(Actor):
             await write
         except Exception as exc:
             log.warning("agents table not updated", error=str(exc) or repr(exc))
+
+
+def _incapable(wanted: frozenset[str], online: list[_Agent]) -> str:
+    """Why no online agent declares every capability in ``wanted``: the ones nobody has, or
+    (each declared by someone) that nobody has them all."""
+    names = ", ".join(a.name for a in online)
+    missing = sorted(wanted - frozenset().union(*(a.capabilities for a in online)))
+    if missing:
+        noun = "capability" if len(missing) == 1 else "capabilities"
+        return f"no online agent has the {' and '.join(missing)} {noun} (online: {names})"
+    together = " and ".join(sorted(wanted))
+    return f"no online agent has the {together} capabilities together (online: {names})"
 
 
 def _room(needs: Needs, available: Needs) -> tuple[float, ...]:

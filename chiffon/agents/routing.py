@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from chiffon.actors import ActorRef
+from chiffon.agents.capacity import Requirement
 from chiffon.protocol import (
     CapacityOffer,
     Needs,
@@ -33,13 +34,16 @@ from chiffon.protocol import (
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Route:
-    """Asked of the registry by a run: an agent for this step attempt. With ``watch``, a run
-    that gets ``NoCapacity`` is told ``CapacityAvailable`` when capacity may have appeared."""
+    """Asked of the registry by a run: an agent for this step attempt, declaring every one of
+    ``capabilities`` and with ``needs`` free (``chiffon.agents.capacity.requirement``). With
+    ``watch``, a run that gets ``NoCapacity`` is told ``CapacityAvailable`` when capacity may
+    have appeared."""
 
     run_id: uuid.UUID
     step_id: uuid.UUID
     attempt: int
     needs: Needs
+    capabilities: frozenset[str] = frozenset()
     watch: bool = True
     durability = "transient"
 
@@ -114,10 +118,11 @@ class QueryStep:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Pick:
-    """Asked of the registry: an online agent able to take a step with ``needs``, without
-    asking it (for a dry run). Answered ``Picked`` or ``NoCapacity``."""
+    """Asked of the registry: an online agent declaring ``capabilities``, fitting ``needs``
+    if one does, without asking it (for a dry run). Answered ``Picked`` or ``NoCapacity``."""
 
     needs: Needs
+    capabilities: frozenset[str] = frozenset()
     durability = "transient"
 
 
@@ -147,17 +152,22 @@ class AgentView:
 
 
 async def preview_through(
-    registry: ActorRef, plan: Plan, needs_of: Callable[[str], Needs], *, timeout: float
+    registry: ActorRef,
+    plan: Plan,
+    requirement_of: Callable[[str, Sequence[str]], Requirement],
+    *,
+    timeout: float,
 ) -> tuple[str, ...]:
     """Each step's dry run, in order, from an online agent the registry picks for it (one
-    that could take the step, by ``needs_of(playbook)``): what ``PlanProposed.dry_run``
-    holds. A step no agent can preview gets the reason.
+    that could take the step, by ``requirement_of(playbook, hosts)``): what
+    ``PlanProposed.dry_run`` holds. A step no agent can preview gets the reason.
 
     Raises ``AskTimeout`` when one dry run takes longer than ``timeout`` seconds.
     """
     answers = []
     for step in plan.steps:
-        picked = await registry.ask(Pick(needs_of(step.playbook)))
+        wanted = requirement_of(step.playbook, step.hosts)
+        picked = await registry.ask(Pick(wanted.needs, wanted.capabilities))
         if isinstance(picked, NoCapacity):
             answers.append(f"no dry run: {picked.reason}")
             continue

@@ -14,6 +14,6 @@
 ``chiffon --help`` stays fast.
 """
 
-from chiffon.assembly.system import System, store_for
+from chiffon.assembly.system import System, open_runs, store_for
 
-__all__ = ["System", "store_for"]
+__all__ = ["System", "open_runs", "store_for"]

@@ -31,10 +31,12 @@ async def run_agent(
     credentials_file: Path | None,
     catalog: Path | None,
     ready: Any = None,
+    hosts: tuple[str, ...] | None = None,
 ) -> None:
     """Run agent ``name`` until a signal (or ``ready``'s owner cancels it). ``ready``, when
-    given, is an ``anyio.Event`` set once the agent consumes. Raises ``ConfigError`` (bad
-    credentials or catalog) and ``BrokerUnavailable``."""
+    given, is an ``anyio.Event`` set once the agent consumes. ``hosts``: the inventory names
+    this machine answers to (see ``spawn_agent``). Raises ``ConfigError`` (bad credentials or
+    catalog) and ``BrokerUnavailable``; ``ValueError`` for an unknown kind."""
     import anyio
 
     from chiffon.assembly.broker import AGENT_ACTOR, REGISTRY_ACTOR, agent_bridge
@@ -65,7 +67,7 @@ async def run_agent(
             agent = await spawn_agent(
                 actors, name=name, kind=kind, catalog=loaded,
                 registry=bridge.ref(ORCHESTRATORS, REGISTRY_ACTOR), settings=settings,
-                state_dir=state_dir, actor_name=AGENT_ACTOR,
+                state_dir=state_dir, actor_name=AGENT_ACTOR, hosts=hosts,
             )  # fmt: skip
             await bridge.start_consuming()
             log.info("agent ready", name=name, kind=kind, queue=bridge.trust.queue)

@@ -2,7 +2,8 @@
 audit trail.
 
 In one process (no broker): the registry, one local agent named ``local`` (kind infra,
-announcing itself to the registry like any agent) and the orchestrator, whose runs route
+announcing itself to the registry like any agent) — and one more for each other executor the
+catalog's entries name (``local-shell-check``) — and the orchestrator, whose runs route
 every step through the registry. With a ``bridge`` (remote agents), no local agent is spawned:
 the registry hears the remote ones, and ``discovery`` (a ref that reaches every agent) asks
 them to announce themselves when it starts.
@@ -16,20 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef
 from chiffon.catalog import Catalog, load_catalog
 from chiffon.database import Database
+from chiffon.orchestrator.event_log import EventLog
 from chiffon.orchestrator.orchestrator import Orchestrator
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import RunRecord, RunStore
 from chiffon.ownership import this_process
 from chiffon.planning.planner import Planner
-from chiffon.protocol import Needs, Plan, StepFailure
+from chiffon.protocol import Plan, StepFailure
 from chiffon.settings import Settings
 
 if TYPE_CHECKING:
@@ -112,11 +115,14 @@ async def start_domain(
     bridge: object | None = None,
     discovery: ActorRef | None = None,
     resume_taken: bool = False,
+    events: EventLog | None = None,
 ) -> Domain:
     """Load the catalog, spawn the registry, the local agent (unless ``bridge`` is given:
     then the agents are remote) and the orchestrator (which reconciles runs left by stopped
     processes as it starts, and with ``resume_taken`` resumes those that were executing).
     Raises ``CatalogError``; ``StartFailed`` when the local agent cannot start."""
+    from chiffon.agents.capacity import Requirement, requirement
+    from chiffon.agents.kinds import other_local_kinds
     from chiffon.agents.registry import Registry
     from chiffon.agents.routing import preview_through
     from chiffon.assembly.agent import spawn_agent
@@ -127,6 +133,7 @@ async def start_domain(
 
     if not isinstance(catalog, Catalog):
         catalog = load_catalog(catalog)
+    events = events if events is not None else EventLog(database)
     # What runs awaiting approval generated before this process started.
     restore_staged(catalog, settings.home / "generated")
     registry = await actors.spawn(
@@ -137,20 +144,29 @@ async def start_domain(
         name="registry",
     )  # fmt: skip
     infra = None
+    local_agents = set()
     if bridge is None:
         infra = await spawn_agent(
             actors, name=LOCAL_AGENT, kind="infra", catalog=catalog, registry=registry,
             settings=settings, state_dir=settings.home / "agent" / LOCAL_AGENT,
             work_dir=settings.home / "work", journal=journal, actor_name="infra",
         )  # fmt: skip
+        local_agents.add(LOCAL_AGENT)
+        for kind in other_local_kinds(catalog, "infra"):
+            name = f"{LOCAL_AGENT}-{kind.name}"
+            await spawn_agent(
+                actors, name=name, kind=kind.name, catalog=catalog, registry=registry,
+                settings=settings, state_dir=settings.home / "agent" / name, journal=journal,
+                hosts=("localhost", socket.gethostname()),
+            )  # fmt: skip
+            local_agents.add(name)
     loaded = catalog
 
-    def needs_of(playbook: str) -> Needs:
-        entry = loaded.entries.get(playbook)
-        return Needs() if entry is None else Needs(**entry.resources.model_dump())
+    def requirement_of(playbook: str, hosts: Sequence[str]) -> Requirement:
+        return requirement(loaded, playbook, hosts)
 
     async def preview(plan: Plan) -> tuple[str, ...]:
-        return await preview_through(registry, plan, needs_of, timeout=120.0)
+        return await preview_through(registry, plan, requirement_of, timeout=120.0)
 
     async def failure(
         *, run_id: uuid.UUID, step_id: uuid.UUID, attempt: int, playbook: str,
@@ -166,6 +182,7 @@ async def start_domain(
 
     services = RunServices(
         store=RunStore(database),
+        events=events,
         catalog=catalog,
         planner_for=planners(settings, catalog, database),
         registry=registry,
@@ -175,7 +192,7 @@ async def start_domain(
         record_failure=failure,
         preview=preview,
         audit=TrailSink(GitTrail(settings.audit_repo_dir)),
-        local_agents=frozenset() if infra is None else frozenset({LOCAL_AGENT}),
+        local_agents=frozenset(local_agents),
         capacity_wait_s=settings.capacity_wait_s,
         step_max_attempts=settings.step_max_attempts,
         agent_status_wait_s=settings.agent_status_wait_s,

@@ -8,11 +8,11 @@ flushes and the database connections close.
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 import getpass
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -28,12 +28,42 @@ if TYPE_CHECKING:
     from chiffon.catalog import Catalog
     from chiffon.database import Database
     from chiffon.orchestrator.approval import Approver, Verdict
-    from chiffon.orchestrator.events import Listener
     from chiffon.protocol import PlanProposed, RunFinished
-    from chiffon.protocol.messages import ApprovalChannel, PlannerChoice
-    from chiffon.runs import Runs
+    from chiffon.protocol.messages import PlannerChoice
+    from chiffon.runs import Channel, Runs
+    from chiffon.runs.driving import Listener
 
     ApproverLike = Approver | Callable[[PlanProposed], Verdict | bool | Awaitable[Verdict | bool]]
+
+
+@asynccontextmanager
+async def open_runs(settings: Settings, *, catalog: Catalog | None = None) -> AsyncIterator[Runs]:
+    """The application layer over the store alone — no actors: what a command that reads
+    the record, or decides on or cancels a run another process drives, needs (``chiffon
+    audit``, ``agents``, ``approve``). It submits nothing; with a ``catalog`` it previews
+    (``chiffon plan`` with a model)."""
+    from chiffon.runs import Runs
+
+    async with store_for(settings) as store:
+        planning: dict[str, Any] = {}
+        if catalog is not None:
+            from chiffon.assembly.domain import planners
+
+            planning = {
+                "catalog": catalog,
+                "planner_for": planners(settings, catalog, store.database),
+            }
+        try:
+            yield Runs(store.database, **planning, **_runs_settings(settings))
+        finally:
+            await _close_model_clients()
+
+
+def _runs_settings(settings: Settings) -> dict[str, Any]:
+    return {
+        "approval_ttl": dt.timedelta(seconds=settings.approval_ttl_s),
+        "budget_usd": settings.budget_usd,
+    }
 
 
 def store_for(settings: Settings) -> AbstractAsyncContextManager[Any]:
@@ -113,9 +143,16 @@ class System:
                 await self._bridge.connect()
                 stack.push_async_callback(self._bridge.aclose)
             self._actors = await stack.enter_async_context(actors)
+            from chiffon.orchestrator.event_log import EventLog
+            from chiffon.runs import Runs
+
+            events = EventLog(self._store.database)
+            runs: dict[str, Any] = {}
             if self._catalog is not None:
                 from chiffon.assembly.domain import start_domain
 
+                # This process drives runs: it hears decisions and cancels made elsewhere.
+                await stack.enter_async_context(events.listen())
                 stack.push_async_callback(_close_model_clients)
                 remote: dict[str, Any] = {}
                 if self._bridge is not None:
@@ -123,10 +160,17 @@ class System:
 
                     discovery = self._bridge.every_agent(AGENT_ACTOR)
                     remote = {"bridge": self._bridge, "discovery": discovery}
-                self._domain = await start_domain(
+                self._domain = domain = await start_domain(
                     settings, self._actors, self._store.database, self._store.journal,
-                    catalog=self._catalog, **remote,
+                    catalog=self._catalog, events=events, **remote,
                 )  # fmt: skip
+                runs = {
+                    "orchestrator": domain.orchestrator, "catalog": domain.catalog,
+                    "planner_for": domain.services.planner_for,
+                }  # fmt: skip
+            self._runs = Runs(
+                self._store.database, events=events, **runs, **_runs_settings(settings)
+            )
             if self._bridge is not None:
                 await self._bridge.start_consuming()
                 stack.push_async_callback(self._bridge.stop_consuming)
@@ -195,12 +239,9 @@ class System:
     @property
     def runs(self) -> Runs:
         """The application layer (``chiffon.runs.Runs``): submit, find, list, decide on,
-        cancel and follow runs; the audit's questions."""
+        cancel and follow runs; the audit's questions. Submitting needs a catalog."""
         if self._runs is None:
-            from chiffon.runs import Runs
-
-            self.actors  # noqa: B018  (raises when the system is not started)
-            self._runs = Runs(self.database)
+            raise RuntimeError("System is not started: use `async with System(...)`")
         return self._runs
 
     @property
@@ -219,28 +260,31 @@ class System:
         high_value: bool = False,
         listener: Listener | None = None,
         approver_name: str | None = None,
-        channel: ApprovalChannel = "library",
+        channel: Channel = "library",
         run_id: uuid.UUID | None = None,
     ) -> RunFinished:
-        """Handle one request end to end and return how it ended (``RunFinished``).
+        """Handle one request end to end and return how it ended (``RunFinished``):
+        ``runs.submit``, then ``result``, with ``approver`` deciding on each plan meanwhile.
 
         ``approver`` decides on each plan: an ``Approver``, or a function of the
-        ``PlanProposed`` returning a ``Verdict`` or a bool. The decision is recorded under
-        ``approver_name`` (default: the OS user) and ``channel``. ``listener`` sees the run's
-        events as they happen. Raises ``JournalUnavailable`` when the database is down
-        before the run starts; everything after that ends in the returned status.
+        ``PlanProposed`` returning a ``Verdict`` or a bool (or ``None``: no answer). Any other
+        channel may decide first (``chiffon approve``, the API); the first decision wins.
+        The decision is recorded under ``approver_name`` (default: the OS user) and
+        ``channel``. ``listener`` sees the run's ``RunEvent``s as they happen. Raises
+        ``JournalUnavailable`` when the database is down before the run starts; everything
+        after that ends in the returned status.
         """
-        from chiffon.protocol import RunRequested
+        from chiffon.runs import Identity
+        from chiffon.runs.driving import drive
 
         self.domain  # noqa: B018  (raises when the system has no catalog)
-        run_id = run_id or uuid.uuid4()
         decider = _approver(approver)
-        message = RunRequested(
-            run_id=run_id, request=request, requested_by=approver_name or getpass.getuser(),
-            planner=planner, high_value=high_value,
-            budget_usd=self.settings.budget_usd, dry_run=decider.wants_dry_run,
+        by = Identity(name=approver_name or getpass.getuser(), channel=channel)
+        handle = await self.runs.submit(
+            request, by=by, planner=planner, high_value=high_value,
+            dry_run=decider.wants_dry_run, run_id=run_id,
         )  # fmt: skip
-        return await self._drive(run_id, message, decider, listener, approver_name, channel)
+        return await drive(handle, decider, by, listener=listener)
 
     async def resume(
         self,
@@ -249,44 +293,21 @@ class System:
         approver: ApproverLike,
         listener: Listener | None = None,
         approver_name: str | None = None,
-        channel: ApprovalChannel = "library",
+        channel: Channel = "library",
     ) -> RunFinished:
-        """Pick up a run a stopped process left (``chiffon run --resume``). Raises
+        """Pick up a run a stopped process left (``chiffon run --resume``) and drive it to
+        its end like ``run``; ``listener`` sees the events from the resume on. Raises
         ``RunNotFound`` and ``NotResumable``."""
-        from chiffon.orchestrator.orchestrator import ResumeRun
+        from chiffon.runs import Identity
+        from chiffon.runs.driving import drive
 
-        domain = self.domain
-        resolved = await domain.services.store.resolve(str(run_id))
+        self.domain  # noqa: B018
         decider = _approver(approver)
-        message = ResumeRun(
-            resolved, approver_name or getpass.getuser(), dry_run=decider.wants_dry_run
-        )
-        return await self._drive(resolved, message, decider, listener, approver_name, channel)
-
-    async def _drive(
-        self,
-        run_id: uuid.UUID,
-        message: Any,
-        approver: Approver,
-        listener: Listener | None,
-        approver_name: str | None,
-        channel: ApprovalChannel,
-    ) -> RunFinished:
-        from chiffon.orchestrator.session import Session, Submit
-
-        domain = self.domain
-        finished: asyncio.Future[RunFinished] = asyncio.get_running_loop().create_future()
-        if listener is not None:
-            domain.services.listeners.setdefault(run_id, []).append(listener)
-        try:
-            session = await self.actors.spawn(
-                Session, approver, approver_name=approver_name or getpass.getuser(),
-                channel=channel, finished=finished,
-            )  # fmt: skip
-            await session.tell(Submit(domain.orchestrator, message))
-            return await finished
-        finally:
-            domain.services.listeners.pop(run_id, None)
+        by = Identity(name=approver_name or getpass.getuser(), channel=channel)
+        resolved = (await self.runs.get(run_id)).id
+        after = await self.runs.last_event(resolved)
+        handle = await self.runs.resume(resolved, by=by, dry_run=decider.wants_dry_run)
+        return await drive(handle, decider, by, listener=listener, after=after)
 
 
 def _approver(approver: Any) -> Approver:

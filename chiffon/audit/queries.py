@@ -95,9 +95,10 @@ async def run_timeline(
         .where(plans.c.run_id == rid)
         .order_by(plans.c.revision)
     )
+    # A pending approval is a proposal, not a decision: the timeline shows decisions.
     approval_rows = await db.fetch(
-        select(approvals)
-        .where(approvals.c.run_id == rid)
+        select(*(approvals.c[name] for name in ApprovalRecord.model_fields))
+        .where(and_(approvals.c.run_id == rid, approvals.c.decision != "pending"))
         .order_by(approvals.c.decided_at, approvals.c.id)
     )
     step_rows = await db.fetch(

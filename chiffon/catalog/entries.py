@@ -72,6 +72,12 @@ class CatalogEntry(_Model):
     variables: dict[str, Variable] = Field(default_factory=dict)
     resources: Resources = Resources()
     risk: Risk = "low"
+    executor: str = Field(
+        default="ansible",
+        pattern=r"^[a-z][a-z0-9-]{0,62}$",
+        description="What carries its steps out (an executor of chiffon.agents.kinds): "
+        "`ansible` runs the playbook; `shell-check` runs the read-only probes the file declares.",
+    )
 
 
 class Inventory(_Model):

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import typer
 
-from chiffon.cli import access, agent, agents, audit, bench, db, demo, playbooks, run, serve
+from chiffon.cli import (
+    access,
+    agent,
+    agents,
+    audit,
+    bench,
+    db,
+    decide,
+    playbooks,
+    run,
+    serve,
+)  # fmt: skip
 
 app = typer.Typer(
     name="chiffon",
@@ -20,6 +31,10 @@ app = typer.Typer(
 )
 app.command("plan")(run.plan)
 app.command("run")(run.run)
+app.command("approve")(decide.approve)
+app.command("reject")(decide.reject)
+app.command("modify")(decide.modify)
+app.command("cancel")(decide.cancel)
 app.command("serve")(serve.serve)
 app.add_typer(agent.app, name="agent")
 app.command("agents")(agents.agents)
@@ -29,7 +44,6 @@ app.add_typer(playbooks.app, name="playbooks")
 audit.app.command("suggestions")(playbooks.suggestions)
 app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
-app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)
 
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from chiffon.cli.audit import _fail, _print_json, _query
+from chiffon.cli.audit import _print_json
+from chiffon.cli.runner import fail, with_runs
 
 if TYPE_CHECKING:
     from chiffon.access import Access, Scope, TokenInfo
+    from chiffon.runs import Runs
 
 T = TypeVar("T")
 
@@ -37,12 +39,12 @@ ScopeOption = Annotated[
 
 
 def _access(ask: Callable[[Access], Awaitable[T]]) -> T:
-    async def with_access(database: Any) -> T:
+    async def with_access(runs: Runs) -> T:
         from chiffon.access import Access
 
-        return await ask(Access(database))
+        return await ask(Access(runs.db))
 
-    return _query(with_access)
+    return with_runs(with_access)
 
 
 def _scope(text: str) -> Scope:
@@ -51,7 +53,7 @@ def _scope(text: str) -> Scope:
     try:
         return parse_scope(text)
     except ValueError as exc:
-        raise _fail(f"--scope: {exc}") from None
+        raise fail(f"--scope: {exc}") from None
 
 
 def _password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
@@ -63,10 +65,10 @@ def _password(from_stdin: bool, generate: bool) -> tuple[str, bool]:
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise _fail("--password-stdin: standard input has no password line")
+            raise fail("--password-stdin: standard input has no password line")
         return line, False
     if not sys.stdin.isatty():
-        raise _fail("no terminal to ask for the password: pass --password-stdin or --generate")
+        raise fail("no terminal to ask for the password: pass --password-stdin or --generate")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True), False
 
 
@@ -141,7 +143,7 @@ def create_token(
         try:
             lifetime = parse_age(expires)
         except ValueError:
-            raise _fail(f"--expires {expires!r} is not an age like 12h, 30d or 2w") from None
+            raise fail(f"--expires {expires!r} is not an age like 12h, 30d or 2w") from None
     info, secret = _access(lambda access: access.create_token(user, chosen, lifetime))
     until = (
         "never expires"

@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from chiffon.agents.kinds import KINDS
+from chiffon.cli.runner import fail
+
 app = typer.Typer(
-    help="Run a remote agent (infra or desktop) joining over RabbitMQ, or add one.",
+    help="Run a remote agent (" + ", ".join(KINDS) + ") joining over RabbitMQ, or add one.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
 
-
-class Kind(enum.StrEnum):
-    infra = "infra"
-    desktop = "desktop"
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"chiffon: {message}", err=True)
-    return typer.Exit(code)
+_KIND_HELP = "; ".join(f"{kind.name}: {kind.description}" for kind in KINDS.values()) + "."
 
 
 @app.callback()
 def agent(
     ctx: typer.Context,
-    kind: Annotated[Kind | None, typer.Option(help="infra (Ansible) or desktop (GPU/CPU).")] = None,
+    kind: Annotated[str | None, typer.Option(help=_KIND_HELP)] = None,
     name: Annotated[str | None, typer.Option(help="The agent's name (as added).")] = None,
     connect: Annotated[
         str | None,
@@ -44,13 +38,23 @@ def agent(
     catalog: Annotated[
         Path | None, typer.Option("--catalog", help="Catalog directory. Default: CHIFFON_CATALOG.")
     ] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="An inventory host name this machine is (repeatable), for a shell-check "
+            "agent: probe steps on that host come to it. Default: --name and the host name.",
+        ),
+    ] = None,
 ) -> None:
     """Run an agent: announce itself, heartbeat, and carry out what orchestrators send it."""
     if ctx.invoked_subcommand is not None:
         return
     if kind is None or name is None:
         typer.echo(ctx.get_help())
-        raise _fail("--kind and --name are required to run an agent")
+        raise fail("--kind and --name are required to run an agent")
+    if kind not in KINDS:
+        raise fail(f"an agent's kind is one of {', '.join(KINDS)}, not {kind!r}")
     from chiffon.cli.runner import run
     from chiffon.errors import ChiffonError
     from chiffon.settings import Settings
@@ -59,15 +63,15 @@ def agent(
         settings = Settings.load()
         url = connect or (settings.amqp_url.get_secret_value() if settings.amqp_url else None)
         if url is None:
-            raise _fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
+            raise fail("no broker: pass --connect URL or set CHIFFON_AMQP_URL")
         from chiffon.assembly.agent_process import run_agent
 
         run(lambda: run_agent(
-            settings, kind=kind.value, name=name, connect=url,
-            credentials_file=credentials, catalog=catalog,
+            settings, kind=kind, name=name, connect=url,
+            credentials_file=credentials, catalog=catalog, hosts=tuple(host) if host else None,
         ))  # fmt: skip
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("add")
@@ -97,11 +101,11 @@ def add(
     try:
         settings = Settings.load()
         if settings.amqp_url is None:
-            raise _fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
+            raise fail("CHIFFON_AMQP_URL is not set: the orchestrator's broker login is needed")
         url = settings.amqp_url.get_secret_value()
         path = settings.agent_keys_path / f"{creds.check_name(name)}.json"
         if path.exists() and not force:
-            raise _fail(f"agent {name} already exists ({path}); --force replaces its key")
+            raise fail(f"agent {name} already exists ({path}); --force replaces its key")
         import urllib.parse
 
         orchestrator_user = urllib.parse.unquote(urllib.parse.urlsplit(url).username or "guest")
@@ -121,11 +125,11 @@ def add(
             )
         saved = creds.save(made, settings.agent_keys_path)
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(f"agent {name}: credentials written to {saved} (keep them secret)")
     typer.echo(f"agent {name}: queue {Topology().agent_queue(name)} declared; {how}")
     typer.echo(
-        f"run it with: chiffon agent --kind infra --name {name} --connect URL "
+        f"run it with: chiffon agent --kind {next(iter(KINDS))} --name {name} --connect URL "
         f"--credentials {saved.name}"
     )
 

@@ -1,18 +1,21 @@
 """``chiffon agents``: the agents the orchestrators know, from the ``agents`` table.
 
-Opens the store ``Settings`` describe (the embedded server when ``CHIFFON_DATABASE_URL`` is
-unset), like ``chiffon audit``. Everything heavy is imported inside the command.
+Asks the application layer over the store ``Settings`` describe (the embedded server when
+``CHIFFON_DATABASE_URL`` is unset), like ``chiffon audit``. Everything heavy is imported
+inside the command.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
     from chiffon.agents.store import AgentRecord
+    from chiffon.runs import Runs
 
 STALE_AFTER = 2
 """Heartbeat intervals after which an agent still recorded online is shown as stale (no
@@ -25,27 +28,12 @@ def agents(
     ] = False,
 ) -> None:
     """List agents: status, last heartbeat, capabilities and resources (CPU, memory, GPU)."""
-    from chiffon.cli.runner import run
-    from chiffon.errors import ChiffonError
+    from chiffon.cli.runner import with_runs
 
-    async def main() -> Any:
-        from chiffon.agents.store import AgentStore
-        from chiffon.assembly import store_for
-        from chiffon.settings import Settings
+    async def ask(runs: Runs) -> Sequence[AgentRecord]:
+        return await runs.agents()
 
-        async with store_for(Settings.load()) as store:
-            # Returned, not raised: raised inside the store, it would leave wrapped in the
-            # journal task group's ExceptionGroup.
-            try:
-                return await AgentStore(store.database).all()
-            except ChiffonError as exc:
-                return exc
-
-    answer = run(main)
-    if isinstance(answer, ChiffonError):
-        typer.echo(f"chiffon: {answer}", err=True)
-        raise typer.Exit(2)
-    found: list[AgentRecord] = list(answer)
+    found: list[AgentRecord] = list(with_runs(ask))
     now = dt.datetime.now(dt.UTC)
     if json_output:
         import json

@@ -1,29 +1,28 @@
 """``chiffon audit``: which runs, what one run did, what changed a service, what failed,
 what was refused over RabbitMQ.
 
-Each command opens the store ``Settings`` describe (the embedded server when
-``CHIFFON_DATABASE_URL`` is unset), asks ``chiffon.audit.queries`` and prints a rich table,
-or with ``--json`` the same records as JSON. Everything heavy is imported inside the command.
+Each command asks the application layer (``chiffon.runs.Runs`` over the store ``Settings``
+describe: the embedded server when ``CHIFFON_DATABASE_URL`` is unset) and prints a rich
+table, or with ``--json`` the same records as JSON. Everything heavy is imported inside the
+command.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from chiffon.errors import ChiffonError
+from chiffon.cli.runner import fail, with_runs
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.audit.dead_letters import DeadLetterRecord
     from chiffon.audit.records import FailureRecord, RunTimeline, ServiceChange, StepRecord
-    from chiffon.database import Database
-
-T = TypeVar("T")
+    from chiffon.runs import Runs
 
 app = typer.Typer(
     help="Query the record: runs, a run's timeline, changes to a service, failures, dead letters.",
@@ -37,11 +36,6 @@ SinceOption = Annotated[
 LimitOption = Annotated[int, typer.Option("--limit", min=1, metavar="N", help="At most this many.")]
 
 
-def _fail(sentence: str) -> typer.Exit:
-    typer.echo(f"chiffon: {sentence}", err=True)
-    return typer.Exit(2)
-
-
 def _since(text: str | None) -> dt.timedelta | None:
     if text is None:
         return None
@@ -50,31 +44,7 @@ def _since(text: str | None) -> dt.timedelta | None:
     try:
         return parse_age(text)
     except ValueError:
-        raise _fail(f"--since {text!r} is not an age like 30m, 12h, 7d or 2w") from None
-
-
-def _query(ask: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the store, run ``ask`` on its database, close; an audit error (no such run, an
-    ambiguous prefix) becomes one sentence on stderr and exit status 2, like start-up
-    errors."""
-    from chiffon.cli.runner import run
-
-    async def main() -> T | ChiffonError:
-        from chiffon.assembly import store_for
-        from chiffon.settings import Settings
-
-        async with store_for(Settings.load()) as store:
-            # Returned, not raised: raised inside the store, it would leave wrapped in the
-            # journal task group's ExceptionGroup.
-            try:
-                return await ask(store.database)
-            except ChiffonError as exc:
-                return exc
-
-    result = run(main)
-    if isinstance(result, ChiffonError):
-        raise _fail(str(result))
-    return result
+        raise fail(f"--since {text!r} is not an age like 30m, 12h, 7d or 2w") from None
 
 
 def _print_json(value: Any) -> None:
@@ -126,15 +96,13 @@ def runs(
 
     for name in status or ():
         if name not in RUN_STATES:
-            raise _fail(f"--status {name!r} is not a run state ({', '.join(RUN_STATES)})")
+            raise fail(f"--status {name!r} is not a run state ({', '.join(RUN_STATES)})")
     age = _since(since)
 
-    async def ask(db: Database) -> Any:
-        from chiffon.audit.queries import list_runs
+    async def ask(runs: Runs) -> Any:
+        return await runs.records(status=status or None, since=age, service=service, limit=limit)
 
-        return await list_runs(db, status=status or None, since=age, service=service, limit=limit)
-
-    found = _query(ask)
+    found = with_runs(ask)
     if json_output:
         _print_json([run.model_dump(mode="json") for run in found])
         return
@@ -172,12 +140,10 @@ def show(
     """One run in full: request, plan, approval, steps, failures, model calls and cost, and
     its messages and state transitions in order."""
 
-    async def ask(db: Database) -> RunTimeline:
-        from chiffon.audit.queries import run_timeline
+    async def ask(runs: Runs) -> RunTimeline:
+        return await runs.timeline(run_id, output_lines=output)
 
-        return await run_timeline(db, run_id, output_lines=output)
-
-    timeline = _query(ask)
+    timeline = with_runs(ask)
     if json_output:
         _print_json(timeline.model_dump(mode="json"))
         return
@@ -197,12 +163,10 @@ def changes(
     host."""
     age = _since(since)
 
-    async def ask(db: Database) -> list[ServiceChange]:
-        from chiffon.audit.queries import service_changes
+    async def ask(runs: Runs) -> Sequence[ServiceChange]:
+        return await runs.changes(service, since=age, limit=limit)
 
-        return await service_changes(db, service, since=age, limit=limit)
-
-    found = _query(ask)
+    found = with_runs(ask)
     if json_output:
         _print_json([change.model_dump(mode="json") for change in found])
         return
@@ -222,12 +186,10 @@ def failures(
     """Failure records, newest first: run, step, host, task, error (the post-mortem's start)."""
     age = _since(since)
 
-    async def ask(db: Database) -> Any:
-        from chiffon.audit.failures import recent_failures
+    async def ask(runs: Runs) -> Any:
+        return await runs.failures(since=age, service=service, limit=limit)
 
-        return await recent_failures(db, since=age, service=service, limit=limit)
-
-    found = _query(ask)
+    found = with_runs(ask)
     if json_output:
         _print_json([failure.model_dump(mode="json") for failure in found])
         return
@@ -250,12 +212,10 @@ def dead_letters(
     the kind and sender they claimed, the AMQP user that published them."""
     age = _since(since)
 
-    async def ask(db: Database) -> list[DeadLetterRecord]:
-        from chiffon.audit.dead_letters import list_dead_letters
+    async def ask(runs: Runs) -> Sequence[DeadLetterRecord]:
+        return await runs.dead_letters(since=age, code=code, limit=limit)
 
-        return await list_dead_letters(db, since=age, code=code, limit=limit)
-
-    found = _query(ask)
+    found = with_runs(ask)
     if json_output:
         _print_json([letter.model_dump(mode="json") for letter in found])
         return
@@ -391,7 +351,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
         console.print(f"{timeline.output_events} step.output events not shown (--output)")
 
 
-def _render_changes(console: Console, service: str, found: list[ServiceChange]) -> None:
+def _render_changes(console: Console, service: str, found: Sequence[ServiceChange]) -> None:
     from rich.table import Table
 
     if not found:
@@ -414,7 +374,7 @@ def _render_changes(console: Console, service: str, found: list[ServiceChange]) 
     console.print(table)
 
 
-def _render_failures(console: Console, found: list[FailureRecord]) -> None:
+def _render_failures(console: Console, found: Sequence[FailureRecord]) -> None:
     from rich.table import Table
 
     if not found:
@@ -431,7 +391,7 @@ def _render_failures(console: Console, found: list[FailureRecord]) -> None:
     console.print(table)
 
 
-def _render_dead_letters(console: Console, found: list[DeadLetterRecord]) -> None:
+def _render_dead_letters(console: Console, found: Sequence[DeadLetterRecord]) -> None:
     from rich.table import Table
 
     if not found:

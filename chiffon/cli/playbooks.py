@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from chiffon.cli import playbooks_new
+from chiffon.cli.runner import fail
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,29 +41,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 IdArgument = Annotated[int, typer.Argument(metavar="ID", help="The suggestion's id.")]
 
 
-def _fail(sentence: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"chiffon: {sentence}", err=True)
-    return typer.Exit(code)
-
-
 def _with_database(settings: Settings, ask: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the store, run ``ask``, close; a Chiffon error becomes one sentence, exit 2."""
-    from chiffon.cli.runner import run
-    from chiffon.errors import ChiffonError
+    """Open the record, run ``ask`` on its database, close; a Chiffon error becomes one
+    sentence, exit 2."""
+    from chiffon.cli.runner import with_runs
 
-    async def main() -> T | ChiffonError:
-        from chiffon.assembly import store_for
-
-        async with store_for(settings) as store:
-            try:
-                return await ask(store.database)
-            except ChiffonError as exc:
-                return exc  # returned: raised, it would leave wrapped in an ExceptionGroup
-
-    result = run(main)
-    if isinstance(result, ChiffonError):
-        raise _fail(str(result))
-    return result
+    return with_runs(lambda runs: ask(runs.db), configured=settings)
 
 
 def _settings() -> Settings:
@@ -72,7 +56,7 @@ def _settings() -> Settings:
     try:
         return Settings.load()
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _lint_cache(settings: Settings) -> Path:
@@ -104,16 +88,16 @@ def check(
     settings = _settings()
     root = catalog or settings.catalog
     if root is None:
-        raise _fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
+        raise fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
     try:
         loaded = load_catalog(root)
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     pins: dict[str, str] = {}
     for value in pin or ():
         image, sep, tag = value.rpartition("=")
         if not sep or not image or not tag:
-            raise _fail(f"--pin {value!r} is not IMAGE=TAG (e.g. --pin nginx=1.27.3)")
+            raise fail(f"--pin {value!r} is not IMAGE=TAG (e.g. --pin nginx=1.27.3)")
         pins[image] = tag
 
     async def ask(db: Database) -> CheckReport:
@@ -202,7 +186,7 @@ def suggestions(
 
     for name in status or ():
         if name not in STATUSES:
-            raise _fail(f"--status {name!r} is not a status ({', '.join(STATUSES)})")
+            raise fail(f"--status {name!r} is not a status ({', '.join(STATUSES)})")
     settings = _settings()
 
     async def ask(db: Database) -> list[Suggestion]:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from chiffon.cli.runner import fail
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -104,7 +106,7 @@ def new(
         settings = Settings.load()
         root = catalog or settings.catalog
         if root is None:
-            raise _fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
+            raise fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
         spec = service_spec(
             service,
             image=image,
@@ -118,26 +120,21 @@ def new(
             hosts=hosts,
         )
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     try:
         result = run(lambda: new_entry(spec, root, lint_cache=settings.home / "cache" / "lint"))
     except ChiffonError as exc:
         checks = isinstance(exc, ChecksFailed) or exc.code == "lint_unavailable"
-        raise _fail(str(exc), 1 if checks else 2) from None
+        raise fail(str(exc), 1 if checks else 2) from None
     except OSError as exc:
-        raise _fail(f"cannot write the generated files: {exc}", 1) from None
+        raise fail(f"cannot write the generated files: {exc}", 1) from None
     if json_output:
         typer.echo(_dumps(_as_json(result)))
         return
     from rich.console import Console
 
     _print(Console(), result)
-
-
-def _fail(sentence: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"chiffon: {sentence}", err=True)
-    return typer.Exit(code)
 
 
 def _as_json(result: NewEntry) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from chiffon.assembly.domain import LOCAL_AGENT
 from chiffon.cli.render import print_plan
-from chiffon.orchestrator.events import PlanReady, RunPaused, RunResumed, StepStarted
 from chiffon.protocol import StepOutput, StepResult
 
 if TYPE_CHECKING:
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
     from rich.status import Status
 
     from chiffon.catalog import Catalog
+    from chiffon.runs import RunEvent
 
 MARK = {
     "ok": "[green]ok[/]",
@@ -27,8 +27,16 @@ MARK = {
 FAILED = ("failed", "unreachable")
 
 
+DECIDED = {
+    "approve": "[green]approved[/]", "reject": "[red]rejected[/]",
+    "modify": "[yellow]modify[/]", "expired": "[yellow]expired[/]",
+    "cancelled": "[red]cancelled[/]",
+}  # fmt: skip
+
+
 class RunDisplay:
-    """A run listener (``chiffon.orchestrator.events.Listener``) drawing on ``console``."""
+    """A run listener (``chiffon.runs.driving.Listener``) drawing its ``RunEvent``s on
+    ``console``."""
 
     def __init__(
         self, console: Console, catalog: Catalog, *, shown_hash: str | None = None
@@ -37,51 +45,66 @@ class RunDisplay:
         self.catalog = catalog
         self.shown_hash = shown_hash
         self.status: Status | None = None
-        self.step: StepStarted | None = None
+        self.step: dict[str, Any] | None = None
 
-    def __call__(self, event: Any) -> None:
-        if isinstance(event, PlanReady):
-            if event.plan_hash != self.shown_hash:
-                print_plan(self.console, event.plan, event.plan_hash, self.catalog)
-                self.shown_hash = event.plan_hash
-        elif isinstance(event, StepStarted):
-            self.step = event
-            hosts = ", ".join(event.hosts)
-            title = f"step {event.position + 1}/{event.total} [bold]{event.playbook}[/] on {hosts}"
-            if event.agent and event.agent != LOCAL_AGENT:
-                title += f" by agent {event.agent}"
-            if event.attempt > 1:
-                title += f" (attempt {event.attempt})"
+    def __call__(self, event: RunEvent) -> None:
+        data = event.data
+        if event.kind == "plan.ready":
+            if data["plan_hash"] != self.shown_hash:
+                print_plan(self.console, event.plan(), data["plan_hash"], self.catalog)
+                self.shown_hash = data["plan_hash"]
+        elif event.kind == "decision":
+            said = DECIDED.get(data["decision"], data["decision"])
+            who = (
+                "nobody decided in time"
+                if data["channel"] == "timer"
+                else (f"by {data['by']} via {data['channel']}")
+            )
+            feedback = f": {data['feedback']}" if data.get("feedback") else ""
+            self.console.print(f"{said} {who}{feedback}", highlight=False)
+        elif event.kind == "step.started":
+            self.step = data
+            hosts = ", ".join(data["hosts"])
+            title = (
+                f"step {data['position'] + 1}/{data['total']} [bold]{data['playbook']}[/] on "
+                f"{hosts}"
+            )
+            if data["agent"] and data["agent"] != LOCAL_AGENT:
+                title += f" by agent {data['agent']}"
+            if data["attempt"] > 1:
+                title += f" (attempt {data['attempt']})"
             self.console.rule(title, align="left")
-            self.status = self.console.status(f"{event.playbook}: starting", spinner="dots")
+            self.status = self.console.status(f"{data['playbook']}: starting", spinner="dots")
             self.status.start()
-        elif isinstance(event, StepOutput):
-            self.output(event)
-        elif isinstance(event, RunPaused):
+        elif event.kind == "step.output":
+            self.output(StepOutput.model_validate(data))
+        elif event.kind == "run.paused":
             self.stop()
             self.console.print(
-                f"[yellow]paused[/]: {event.reason} (waiting up to {event.wait_s:g} s)",
+                f"[yellow]paused[/]: {data['reason']} (waiting up to {data['wait_s']:g} s)",
                 highlight=False,
             )
-        elif isinstance(event, RunResumed):
-            self.console.print(f"[green]resumed[/] on agent {event.agent}", highlight=False)
-        elif isinstance(event, StepResult):
-            self.stop()
-            recap = "  ".join(
-                f"{host}: ok={s.ok} changed={s.changed} failed={s.failed} "
-                f"unreachable={s.unreachable}"
-                for host, s in event.stats.items()
-            )
-            style = "green" if event.status == "succeeded" else "bold red"
-            self.console.print(f"[{style}]{event.status}[/] in {event.seconds:.1f} s  {recap}")
-            if event.failure is not None:
-                f = event.failure
-                where = " / ".join(x for x in (f.host, f.task) if x)
-                self.console.print(f"[red]{where}: {f.error}[/]")
+        elif event.kind == "run.resumed":
+            self.console.print(f"[green]resumed[/] on agent {data['agent']}", highlight=False)
+        elif event.kind == "step.result":
+            self.result(StepResult.model_validate(data))
+
+    def result(self, event: StepResult) -> None:
+        self.stop()
+        recap = "  ".join(
+            f"{host}: ok={s.ok} changed={s.changed} failed={s.failed} unreachable={s.unreachable}"
+            for host, s in event.stats.items()
+        )
+        style = "green" if event.status == "succeeded" else "bold red"
+        self.console.print(f"[{style}]{event.status}[/] in {event.seconds:.1f} s  {recap}")
+        if event.failure is not None:
+            f = event.failure
+            where = " / ".join(x for x in (f.host, f.task) if x)
+            self.console.print(f"[red]{where}: {f.error}[/]")
 
     def output(self, event: StepOutput) -> None:
         if event.task and self.status is not None and self.step is not None:
-            self.status.update(f"{self.step.playbook}: {event.task}")
+            self.status.update(f"{self.step['playbook']}: {event.task}")
         mark = MARK.get(event.status)
         if mark is None or not event.task:
             return

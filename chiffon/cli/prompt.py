@@ -1,7 +1,9 @@
 """The terminal approver: the dry run, then approve / reject / modify at a prompt.
 
 Input is read from the terminal without a thread (the event loop watches stdin), so a
-proposal that expires at the prompt ends the wait cleanly: the run records ``expired``.
+proposal that expires at the prompt ends the wait cleanly (the run records ``expired``), and
+a decision made elsewhere (``chiffon approve`` in another terminal) ends it at once: the
+prompt is cancelled, and the run goes on as that decision says.
 """
 
 from __future__ import annotations
@@ -64,12 +66,20 @@ class TerminalApprover:
         self.console = console
 
     async def decide(self, proposal: PlanProposed) -> Verdict | None:
+        try:
+            return await self.ask(proposal)
+        except asyncio.CancelledError:
+            self.console.print()  # decided elsewhere: end the prompt's line
+            raise
+
+    async def ask(self, proposal: PlanProposed) -> Verdict | None:
         console = self.console
         if proposal.dry_run:
             print_dry_run(console, proposal.plan, proposal.dry_run)
         console.print(
             f"[dim]plan revision {proposal.revision}, {proposal.plan_hash[:19]}…; "
-            f"expires in {until(proposal.expires_at)}[/]"
+            f"expires in {until(proposal.expires_at)}; or decide from another terminal: "
+            f"chiffon approve {proposal.run_id}[/]"
         )
         while True:
             answer = await read_line(

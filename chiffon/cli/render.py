@@ -6,10 +6,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from chiffon.catalog import Catalog
-    from chiffon.planning.planner import NeedsClarification
     from chiffon.protocol import Plan, RunFinished
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
@@ -79,10 +80,10 @@ def print_generated(console: Console, plan: Plan, catalog: Catalog) -> None:
         console.print(Syntax(tasks.read_text(), "yaml", theme="ansi_dark", word_wrap=True))
 
 
-def print_question(console: Console, question: NeedsClarification) -> None:
-    console.print(f"[yellow]Chiffon needs more to go on:[/] {question.question}")
-    if question.candidates:
-        console.print("candidates: " + ", ".join(question.candidates))
+def print_question(console: Console, question: str, candidates: Sequence[str] = ()) -> None:
+    console.print(f"[yellow]Chiffon needs more to go on:[/] {question}", highlight=False)
+    if candidates:
+        console.print("candidates: " + ", ".join(candidates), highlight=False)
 
 
 def print_dry_run(console: Console, plan: Plan, dry_run: tuple[str, ...]) -> None:

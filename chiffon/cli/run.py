@@ -1,5 +1,9 @@
 """``chiffon plan`` and ``chiffon run``: a request to a validated plan, and to an audited change.
 
+Both go through the application layer (``chiffon.runs``): ``plan`` is a preview, ``run`` is
+``System.run`` — submit, then follow the run's events while the terminal prompt is one of the
+channels that may decide (``chiffon approve`` in another terminal is another).
+
 Start-up is part of speed: with the catalog planner the plan is computed and shown before
 the database, SQLAlchemy or the actor system are even imported; the run then starts the
 system, plans again inside the run (same catalog, same answer, same hash: nothing is shown
@@ -15,13 +19,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from chiffon.cli.runner import fail
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.catalog import Catalog
-    from chiffon.planning.planner import PlanOutcome
     from chiffon.protocol import Plan, RunFinished
-    from chiffon.protocol.messages import ApprovalChannel
+    from chiffon.runs import Channel, PlanPreview
     from chiffon.settings import Settings
 
 EXIT = {"succeeded": 0, "failed": 1, "rejected": 2, "expired": 3, "interrupted": 3, "cancelled": 3}
@@ -40,11 +45,6 @@ PlannerOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"chiffon: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, str]:
     from chiffon.catalog import load_catalog
     from chiffon.errors import ChiffonError
@@ -54,32 +54,26 @@ def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, s
         settings = Settings.load()
         root = catalog_dir or settings.catalog
         if root is None:
-            raise _fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
+            raise fail("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
         catalog = load_catalog(root)
     except ChiffonError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if planner not in ("auto", "catalog", "llm"):
-        raise _fail(f"--planner must be catalog, llm or auto, not {planner!r}")
+        raise fail(f"--planner must be catalog, llm or auto, not {planner!r}")
     configured = settings.llm_local_model or settings.llm_external_model
     if planner == "llm" and not configured:
-        raise _fail("--planner llm needs a model: set CHIFFON_LLM_LOCAL_MODEL (or _EXTERNAL_MODEL)")
+        raise fail("--planner llm needs a model: set CHIFFON_LLM_LOCAL_MODEL (or _EXTERNAL_MODEL)")
     effective = "llm" if planner == "llm" or (planner == "auto" and configured) else "catalog"
     return settings, catalog, effective
 
 
-def _catalog_plan(catalog: Catalog, request: str) -> PlanOutcome:
-    """The catalog planner, validated: a ``Plan``, a ``NeedsClarification``, or ``InvalidPlan``
-    raised."""
+def _catalog_plan(catalog: Catalog, request: str) -> PlanPreview:
+    """The catalog planner's validated plan, question or reasons (no database)."""
     import anyio
 
-    from chiffon.planning.catalog_planner import CatalogPlanner
-    from chiffon.planning.planner import NeedsClarification, PlanRequest
-    from chiffon.planning.validation import validate_plan
+    from chiffon.runs.preview import plan_offline
 
-    outcome = anyio.run(CatalogPlanner(catalog).plan, PlanRequest(text=request))
-    if isinstance(outcome, NeedsClarification):
-        return outcome
-    return validate_plan(outcome, catalog)
+    return anyio.run(plan_offline, catalog, request)
 
 
 def plan(
@@ -91,69 +85,48 @@ def plan(
     """Plan a request against the catalog and show the validated plan. Nothing is executed."""
     from rich.console import Console
 
-    from chiffon.planning.errors import InvalidPlan, PlanningFailed
-    from chiffon.planning.planner import NeedsClarification
-    from chiffon.protocol import plan_hash
-
     settings, cat, effective = _setup(catalog, planner)
-    try:
-        if effective == "catalog":
-            outcome = _catalog_plan(cat, request)
-        else:
-            from chiffon.cli.runner import run as run_async
+    if effective == "catalog":
+        preview = _catalog_plan(cat, request)
+    else:
+        from chiffon.cli.runner import with_runs
 
-            outcome = run_async(lambda: _llm_plan(settings, cat, request, planner))
-    except InvalidPlan as exc:
-        if json_output:
-            typer.echo(_dumps({"status": "invalid", "reasons": exc.reasons}))
-        raise _fail(str(exc)) from None
-    except PlanningFailed as exc:
-        # A run id that names nothing, or a run that cannot be resumed, is bad input.
-        raise _fail(str(exc), 2 if exc.code in ("run_not_found", "not_resumable") else 1) from None
+        chosen: Any = planner
+        preview = with_runs(
+            lambda runs: runs.preview(request, planner=chosen), configured=settings,
+            catalog=cat, code=1,
+        )  # fmt: skip
     console = Console(stderr=json_output)
-    if isinstance(outcome, NeedsClarification):
+    if preview.status == "invalid":
+        if json_output:
+            typer.echo(_dumps({"status": "invalid", "reasons": list(preview.reasons)}))
+        raise fail("the plan is invalid: " + "; ".join(preview.reasons))
+    if preview.status == "needs_clarification":
+        assert preview.question is not None
         if json_output:
             typer.echo(
                 _dumps(
                     {
                         "status": "needs_clarification",
-                        "question": outcome.question,
-                        "candidates": list(outcome.candidates),
+                        "question": preview.question,
+                        "candidates": list(preview.candidates),
                     }
                 )
             )
         else:
             from chiffon.cli.render import print_question
 
-            print_question(console, outcome)
+            print_question(console, preview.question, preview.candidates)
         raise typer.Exit(2)
-    digest = plan_hash(outcome)
+    assert preview.plan is not None
+    assert preview.plan_hash is not None
     if json_output:
-        typer.echo(_dumps({"status": "planned", "plan_hash": digest, "plan": _shown(outcome, cat)}))
+        shown = _shown(preview.plan, cat)
+        typer.echo(_dumps({"status": "planned", "plan_hash": preview.plan_hash, "plan": shown}))
         return
     from chiffon.cli.render import print_plan
 
-    print_plan(console, outcome, digest, cat)
-
-
-async def _llm_plan(settings: Settings, catalog: Catalog, request: str, choice: str) -> PlanOutcome:
-    from chiffon.assembly import store_for
-    from chiffon.assembly.domain import planners
-    from chiffon.llm.client import close_clients
-    from chiffon.planning.planner import NeedsClarification, PlanRequest
-    from chiffon.planning.validation import validate_plan
-
-    try:
-        async with store_for(settings) as store:
-            planner = planners(settings, catalog, store.database)(choice, False)
-            outcome = await planner.plan(PlanRequest(text=request))
-    finally:
-        # LiteLLM's HTTP clients belong to this event loop: left open, they are reported as
-        # unclosed transports when the process exits.
-        await close_clients()
-    if isinstance(outcome, NeedsClarification):
-        return outcome
-    return validate_plan(outcome, catalog)
+    print_plan(console, preview.plan, preview.plan_hash, cat)
 
 
 def run(
@@ -178,10 +151,10 @@ def run(
     from rich.console import Console
 
     if (request is None) == (resume is None):
-        raise _fail("give a REQUEST, or --resume RUN_ID")
+        raise fail("give a REQUEST, or --resume RUN_ID")
     settings, cat, effective = _setup(catalog, planner)
     if not yes and not sys.stdin.isatty():
-        raise _fail(
+        raise fail(
             "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
             "explicitly"
         )
@@ -199,7 +172,7 @@ def run(
         )  # fmt: skip
     except KeyboardInterrupt:
         which = resume or str(run_id)
-        raise _fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
+        raise fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
     if json_output:
         from chiffon.cli.render import summary_json
 
@@ -217,18 +190,12 @@ def run(
 def _show_early(console: Console, catalog: Catalog, request: str) -> str | None:
     """The catalog plan, on screen before the system starts; its hash, or None."""
     from chiffon.cli.render import print_plan
-    from chiffon.errors import ChiffonError
-    from chiffon.protocol import Plan, plan_hash
 
-    try:
-        outcome = _catalog_plan(catalog, request)
-    except ChiffonError:
+    preview = _catalog_plan(catalog, request)
+    if preview.plan is None or preview.plan_hash is None:
         return None  # the run records the rejection and says why
-    if not isinstance(outcome, Plan):
-        return None
-    digest = plan_hash(outcome)
-    print_plan(console, outcome, digest, catalog)
-    return digest
+    print_plan(console, preview.plan, preview.plan_hash, catalog)
+    return preview.plan_hash
 
 
 async def _run(
@@ -260,7 +227,7 @@ async def _run(
         from chiffon.cli.prompt import TerminalApprover
 
         approver = TerminalApprover(console)
-    channel: ApprovalChannel = "yes" if yes else "terminal"
+    channel: Channel = "yes" if yes else "terminal"
     try:
         async with System(settings, catalog=catalog) as system:
             try:
@@ -281,7 +248,7 @@ async def _run(
         if isinstance(exc, ConfigError):
             raise
         # A run id that names nothing, or a run that cannot be resumed, is bad input.
-        raise _fail(str(exc), 2 if exc.code in ("run_not_found", "not_resumable") else 1) from None
+        raise fail(str(exc), 2 if exc.code in ("run_not_found", "not_resumable") else 1) from None
 
 
 def _shown(plan: Plan, catalog: Catalog) -> dict[str, Any]:

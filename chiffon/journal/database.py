@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, cast
 
@@ -66,9 +67,12 @@ class PostgresDatabase:
 
     _cache: ClassVar[dict[Any, _Compiled]] = {}
 
-    def __init__(self, pool: Pool, *, connection: Connection | None = None) -> None:
+    def __init__(
+        self, pool: Pool, *, connection: Connection | None = None, dsn: str | None = None
+    ) -> None:
         self._pool = pool
         self._connection = connection
+        self._dsn = dsn
 
     def _prepare(self, statement: Executable) -> tuple[_Compiled, list[Any]]:
         key = statement._generate_cache_key()  # type: ignore[attr-defined]
@@ -121,9 +125,41 @@ class PostgresDatabase:
             return
         try:
             async with self._pool.acquire() as connection, connection.transaction():
-                yield PostgresDatabase(self._pool, connection=connection)
+                yield PostgresDatabase(self._pool, connection=connection, dsn=self._dsn)
         except DATABASE_UNAVAILABLE as exc:
             raise JournalUnavailable(describe(exc)) from exc
+
+    @asynccontextmanager
+    async def listen(self, channel: str, on_notify: Callable[[str], None]) -> AsyncIterator[None]:
+        """``LISTEN channel`` on a connection of its own (with the store's DSN; a pooled one
+        when there is none), for as long as the context is open. Raises
+        ``JournalUnavailable`` when it cannot connect."""
+
+        def notified(connection: Connection, pid: int, name: str, payload: object) -> None:
+            on_notify(str(payload))
+
+        try:
+            connection: Connection
+            if self._dsn is not None:
+                connection = await asyncpg.connect(
+                    self._dsn, server_settings={"application_name": "chiffon listen"}
+                )
+                release = connection.close
+            else:
+                connection = await self._pool.acquire()
+                release = partial(self._pool.release, connection)
+            await connection.add_listener(channel, notified)
+        except DATABASE_UNAVAILABLE as exc:
+            raise JournalUnavailable(describe(exc)) from exc
+        try:
+            yield
+        finally:
+            try:
+                await connection.remove_listener(channel, notified)
+            except DATABASE_UNAVAILABLE:
+                pass  # the connection is gone, and its LISTEN with it
+            finally:
+                await release()
 
 
 def _mapping(row: asyncpg.Record, processors: dict[str, Processor]) -> Mapping[str, Any]:

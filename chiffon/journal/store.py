@@ -112,7 +112,7 @@ async def open_store(
         journal = await stack.enter_async_context(
             PostgresJournal(pool, batch_size=batch_size, flush_delay=flush_delay_s)
         )
-        yield Store(journal, PostgresDatabase(pool), dsn, display_url)
+        yield Store(journal, PostgresDatabase(pool, dsn=dsn), dsn, display_url)
 
 
 async def _close_pool(pool: Pool) -> None:

@@ -27,11 +27,14 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
 from chiffon.actors import Actor, ActorRef, handler
+from chiffon.agents.capacity import requirement
 from chiffon.agents.routing import (
     AgentLost,
     CancelStep,
@@ -41,12 +44,11 @@ from chiffon.agents.routing import (
     StepSettled,
 )
 from chiffon.orchestrator.errors import DispatchRefused
-from chiffon.orchestrator.events import RunPaused, RunResumed, StepStarted
+from chiffon.orchestrator.events import FINISHED, RunEvent
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.states import STEP_TERMINAL
-from chiffon.orchestrator.store import ApprovalRecord, StepRecord
+from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
 from chiffon.protocol import (
-    Needs,
     Plan,
     StepCancel,
     StepExecute,
@@ -153,7 +155,8 @@ class Execution(Actor):
         if pending is None:
             await self.finish("succeeded", cause)
             return
-        route = Route(self.run_id, pending.id, pending.attempt, self.needs_of(pending))
+        wanted = requirement(self.s.catalog, pending.playbook, pending.hosts)
+        route = Route(self.run_id, pending.id, pending.attempt, wanted.needs, wanted.capabilities)
         answer = await self.s.registry.ask(route, timeout=self.s.route_timeout_s)
         if isinstance(answer, NoCapacity):
             await self.pause(pending, answer.reason, cause)
@@ -163,7 +166,7 @@ class Execution(Actor):
             self.cancel_wait("capacity")
             await self.move("running", cause, reason=f"{answer.agent} has the capacity for "
                             f"step {pending.position + 1} ({pending.playbook})")  # fmt: skip
-            self.emit(RunResumed(self.run_id, answer.agent))
+            await self.publish("run.resumed", {"agent": answer.agent})
         try:
             await self.s.store.transition_step(
                 pending.id, "pending", "dispatched", message_id=cause, agent=answer.agent
@@ -174,11 +177,13 @@ class Execution(Actor):
             await self.finish("failed", cause, reason=f"the database refused to dispatch: {exc}")
             return
         step = self.replace(pending, status="dispatched", agent=answer.agent)
-        self.emit(
-            StepStarted(
-                self.run_id, step.id, step.position, step.attempt, step.playbook, step.hosts,
-                len(self.steps), answer.agent,
-            )
+        await self.publish(
+            "step.started",
+            {
+                "step_id": str(step.id), "position": step.position, "attempt": step.attempt,
+                "playbook": step.playbook, "hosts": list(step.hosts), "total": len(self.steps),
+                "agent": answer.agent,
+            },
         )  # fmt: skip
         agent: ActorRef = answer.ref
         await agent.tell(
@@ -189,10 +194,6 @@ class Execution(Actor):
                 plan_hash=digest,
             )
         )  # fmt: skip
-
-    def needs_of(self, step: StepRecord) -> Needs:
-        entry = self.s.catalog.entries.get(step.playbook)
-        return Needs() if entry is None else Needs(**entry.resources.model_dump())
 
     # -- waiting for capacity --------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class Execution(Actor):
             reason=f"waiting for capacity for step {step.position + 1} ({step.playbook}): {reason}",
         )  # fmt: skip
         self.arm_wait(step.id, "capacity", self.s.capacity_wait_s)
-        self.emit(RunPaused(self.run_id, reason, self.s.capacity_wait_s))
+        await self.publish("run.paused", {"reason": reason, "wait_s": self.s.capacity_wait_s})
         log.info("run paused", run_id=str(self.run_id), reason=reason)
 
     @handler(CapacityAvailable)
@@ -285,7 +286,7 @@ class Execution(Actor):
                 self.replace(step, status="running")
             except Exception as exc:
                 log.warning("step start not recorded", error=str(exc), step_id=str(step.id))
-        self.emit(message)
+        await self.publish("step.output", message)
 
     @handler(StepResult)
     async def on_result(self, message: StepResult) -> None:
@@ -307,7 +308,7 @@ class Execution(Actor):
             step.id, step.status, result.status, message_id=cause, reason=reason, stats=stats
         )
         step = self.replace(step, status=result.status, stats=stats, reason=reason)
-        self.emit(result)
+        await self.publish("step.result", result)
         await self.settle(step)
         if self.status != "running":
             return  # a resumed run decides what comes next (proceed)
@@ -344,7 +345,7 @@ class Execution(Actor):
         step = self.current(message.step_id)
         if step is None or step.attempt != message.attempt or step.status in STEP_TERMINAL:
             return
-        self.emit(message)
+        await self.publish("step.status", message)
         resuming = self.awaiting == step.id
         if resuming:
             self.awaiting = None
@@ -372,11 +373,12 @@ class Execution(Actor):
             step.id, step.status, "interrupted", message_id=cause, reason=reason
         )
         step = self.replace(step, status="interrupted", reason=reason)
-        self.emit(
+        await self.publish(
+            "step.result",
             StepResult(
                 run_id=self.run_id, step_id=step.id, attempt=step.attempt, status="interrupted",
                 seconds=0.0, failure=StepFailure(error=reason[:4000]),
-            )
+            ),
         )  # fmt: skip
         await self.settle(step)
         if cancel and step.agent is not None:
@@ -415,6 +417,25 @@ class Execution(Actor):
         """The registry need not watch this attempt's agent for it any more."""
         await self.s.registry.tell(StepSettled(step.id))
 
+    async def cancel_attempt(self, step: StepRecord, reason: str) -> None:
+        """Cancel an attempt in flight: recorded ``cancelled``, and its agent told to stop
+        it (through the registry)."""
+        await self.s.store.transition_step(
+            step.id, step.status, "cancelled", message_id=None, reason=reason
+        )
+        step = self.replace(step, status="cancelled", reason=reason)
+        await self.settle(step)
+        if step.agent is not None:
+            await self.s.registry.tell(
+                CancelStep(
+                    step.agent,
+                    StepCancel(
+                        run_id=self.run_id, step_id=step.id, attempt=step.attempt,
+                        reason=reason[:2000],
+                    ),
+                )
+            )  # fmt: skip
+
     async def skip_pending(self, cause: uuid.UUID, reason: str) -> None:
         for step in list(self.steps):
             if step.status == "pending":
@@ -433,16 +454,19 @@ class Execution(Actor):
         )
         self.status = to_state
 
-    def emit(self, event: object) -> None:
-        listeners = self.s.listeners.get(self.run_id)
-        if not listeners:
-            return
-        for listener in list(listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("listener failed; dropped", run_id=str(self.run_id))
-                listeners.remove(listener)
+    async def publish(self, kind: str, data: BaseModel | Mapping[str, Any]) -> None:
+        """Tell the world (``RunEvent`` of ``kind``). An event the database cannot store is
+        logged, not fatal: the run's own state is what counts. Its end is still told to this
+        process's watchers (with id 0), so that a caller waiting here learns it."""
+        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else dict(data)
+        try:
+            await self.s.events.append(self.run_id, kind, payload)
+        except Exception as exc:
+            log.warning("run event not stored", run_id=str(self.run_id), kind=kind, error=str(exc))
+            if kind == FINISHED:
+                self.s.events.publish(
+                    RunEvent(id=0, run_id=self.run_id, at=now(), kind=kind, data=payload)
+                )
 
     def proposed(self) -> tuple[Plan, str]:
         if self.plan is None or self.plan_hash is None:

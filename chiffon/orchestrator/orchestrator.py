@@ -18,14 +18,12 @@ while they were executing are resumed at once, with no session.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import uuid
 
 import structlog
 
 from chiffon.actors import Actor, ActorNotFound, Directive, LocalRef, OneForOne, handler
-from chiffon.agents.infra.processes import kill_processes_naming
 from chiffon.orchestrator.errors import NotResumable
 from chiffon.orchestrator.run import RunActor, StartRun
 from chiffon.orchestrator.services import RunServices
@@ -81,7 +79,7 @@ class Orchestrator(Actor):
         if record.status != "interrupted" or record.plan_hash is None:
             return
         run = await self.context.spawn(
-            RunActor, record.id, self.s, None, planner=record.planner,
+            RunActor, record.id, self.s, planner=record.planner,
             high_value=record.high_value, budget_usd=record.budget_usd, dry_run=False,
             name=f"run-{record.id}",
         )  # fmt: skip
@@ -106,10 +104,11 @@ class Orchestrator(Actor):
         reason = f"the process driving it ({run.owner or 'unknown'}) stopped"
         if run.status in ("received", "planning", "approved", "running", "paused"):
             for step in await store.steps(run.id):
+                # What is left of it on this host was killed by the local agent, which took
+                # the dead process's unfinished attempts over from its ledger as it started.
                 if step.status in ("dispatched", "running") and (
                     step.agent is None or step.agent in self.s.local_agents
                 ):
-                    await asyncio.to_thread(stop_leftovers, step.id)
                     await store.transition_step(
                         step.id, step.status, "interrupted", message_id=None, reason=reason
                     )
@@ -162,9 +161,8 @@ class Orchestrator(Actor):
     async def spawn_run(
         self, run_id: uuid.UUID, planner: str, high_value: bool, budget: float, dry_run: bool
     ) -> LocalRef:
-        session = self.context.sender
         return await self.context.spawn(
-            RunActor, run_id, self.s, session, planner=planner, high_value=high_value,
+            RunActor, run_id, self.s, planner=planner, high_value=high_value,
             budget_usd=budget, dry_run=dry_run, name=f"run-{run_id}",
         )  # fmt: skip
 
@@ -179,14 +177,3 @@ class Orchestrator(Actor):
         envelope = self.context.envelope
         assert envelope is not None
         return uuid.UUID(int=envelope.id)
-
-
-def stop_leftovers(step_id: uuid.UUID) -> None:
-    """Kill the processes still working on a step attempt whose driving process died on this
-    host (they name the attempt's work directory, ``<step id>-<attempt>``). Blocking: run it
-    in a thread."""
-    killed = kill_processes_naming(str(step_id))
-    if killed:
-        log.warning(
-            "killed what was left of an interrupted step", step_id=str(step_id), pids=killed
-        )

@@ -1,9 +1,12 @@
 """``RunActor``: one run, from request to plan, approval, execution and its end.
 
-Message-driven: the run plans when started, proposes the plan to its session, and moves only
-when a message arrives — a ``PlanDecision`` (from the session, or its own expiry timer), a
-``StepOutput`` or ``StepResult`` from an agent, word from the agents' registry (capacity, a
-lost agent). Steps go to agents through the registry (``chiffon.orchestrator.execution``).
+Message-driven: the run plans when started, proposes the plan (a pending approval any channel
+may decide: ``chiffon.orchestrator.decisions``), and moves only when a message arrives — a
+``PlanDecision`` once a decision is recorded (by any channel, in any process, or by its own
+expiry timer), a ``StepOutput`` or ``StepResult`` from an agent, word from the agents'
+registry (capacity, a lost agent), a request to cancel. Everything it tells the world is a
+``RunEvent`` in the ``EventLog``. Steps go to agents through the registry
+(``chiffon.orchestrator.execution``).
 Each state change is written with the message that caused it (``RunStore``); every message
 that changes its state was journaled before it arrived. A run that cannot go on (a database
 outage, a planner failure) ends ``failed`` with the reason; one whose process dies is found
@@ -23,10 +26,12 @@ from typing import Any
 
 import structlog
 
-from chiffon.actors import ActorRef, handler
+from chiffon.actors import handler
 from chiffon.agents.routing import QueryStep
 from chiffon.errors import ChiffonError
-from chiffon.orchestrator.events import PlanReady
+from chiffon.orchestrator.decisions import CANCEL_REQUESTED, TO_STATE, decide
+from chiffon.orchestrator.event_log import Notice
+from chiffon.orchestrator.events import FINISHED, RunEvent
 from chiffon.orchestrator.execution import IN_FLIGHT, Execution
 from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
@@ -45,15 +50,8 @@ from chiffon.protocol import (
     plan_hash,
 )
 from chiffon.protocol.messages import RunOutcome
-from chiffon.run_records import RunState
 
 log = structlog.get_logger("chiffon.run")
-
-
-_DECIDED: dict[str, RunState] = {
-    "approve": "approved", "reject": "rejected", "modify": "planning", "expired": "expired",
-}  # fmt: skip
-"""Where a decision moves the run."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,6 +65,15 @@ class StartRun:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Heard:
+    """Internal: an event the run waits for (a decision, a request to cancel) was written,
+    here or by another process; the handler reads the store to see what it says."""
+
+    kind: str
+    durability = "transient"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class ApprovalTimeout:
     """The run's own timer: the proposal of ``plan_hash`` was not decided in time."""
 
@@ -75,14 +82,13 @@ class ApprovalTimeout:
 
 
 class RunActor(Execution):
-    """Drives one run. Constructed by the ``Orchestrator``; the session is the requester.
-    Dispatching the steps and what comes back is ``Execution``'s half."""
+    """Drives one run. Constructed by the ``Orchestrator``. Dispatching the steps and what
+    comes back is ``Execution``'s half."""
 
     def __init__(
         self,
         run_id: uuid.UUID,
         services: RunServices,
-        session: ActorRef | None,
         *,
         planner: str,
         high_value: bool,
@@ -91,7 +97,6 @@ class RunActor(Execution):
     ) -> None:
         self.run_id = run_id
         self.s = services
-        self.session = session
         self.planner_choice = planner
         self.high_value = high_value
         self.budget_usd = budget_usd
@@ -108,6 +113,19 @@ class RunActor(Execution):
         self.waits: dict[str, tuple[asyncio.TimerHandle, float]] = {}
         self.pause_reason: str | None = None
         self.awaiting: uuid.UUID | None = None
+        self.unwatch: Any = None
+
+    async def on_start(self) -> None:
+        me = self.context.self_ref
+
+        def heard(what: RunEvent | Notice) -> None:
+            if what.kind in ("decision", CANCEL_REQUESTED) and me.is_alive:
+                try:
+                    me.tell_nowait(Heard(what.kind))
+                except Exception as exc:  # a full mailbox: the next notice or resume tells
+                    log.warning("run event not heard", run_id=str(self.run_id), error=str(exc))
+
+        self.unwatch = self.s.events.watch(self.run_id, heard)
 
     # -- start and planning ----------------------------------------------------------------
 
@@ -123,7 +141,7 @@ class RunActor(Execution):
             await self.fail_run(exc, message.cause)
 
     async def propose(self, cause: uuid.UUID, feedback: str | None) -> None:
-        """Plan, validate, store the revision, and send it to the session for a decision."""
+        """Plan, validate, store the revision, and propose it for a decision."""
         run = await self.s.store.run(self.run_id)
         planner = self.s.planner_for(self.planner_choice, self.high_value)
         try:
@@ -137,6 +155,10 @@ class RunActor(Execution):
             await self.finish("rejected", cause, reason=str(exc))
             return
         if isinstance(outcome, NeedsClarification):
+            await self.publish(
+                "plan.question",
+                {"question": outcome.question, "candidates": list(outcome.candidates)},
+            )
             await self.finish("rejected", cause, reason=f"needs clarification: {outcome.question}")
             return
         try:
@@ -155,7 +177,10 @@ class RunActor(Execution):
         )  # fmt: skip
         self.status = "awaiting_approval"
         self.plan, self.plan_hash = plan, digest
-        self.emit(PlanReady(self.run_id, self.revision, plan, digest))
+        await self.publish(
+            "plan.ready",
+            {"revision": self.revision, "plan": plan.model_dump(mode="json"), "plan_hash": digest},
+        )
         await self.send_proposal()
 
     async def send_proposal(self) -> None:
@@ -171,10 +196,18 @@ class RunActor(Execution):
             run_id=self.run_id, revision=self.revision, plan=plan,
             plan_hash=digest, expires_at=now() + ttl, dry_run=dry_run,
         )  # fmt: skip
+        # The pending approval and the event that announces it commit together: whoever
+        # sees the proposal can decide on it.
+        store, events = self.s.store, self.s.events
+        async with store.db.transaction() as tx:
+            await store.open_proposal(
+                self.run_id, self.revision, digest, proposal.expires_at, db=tx
+            )
+            event = await events.insert(
+                tx, self.run_id, "plan.proposed", proposal.model_dump(mode="json")
+            )
+        events.publish(event)
         self.arm_timer(digest, ttl.total_seconds())
-        self.emit(proposal)
-        if self.session is not None:
-            await self.session.tell(proposal)
 
     def arm_timer(self, digest: str, seconds: float) -> None:
         if self.timer is not None:
@@ -189,16 +222,57 @@ class RunActor(Execution):
 
     @handler(ApprovalTimeout)
     async def on_timeout(self, message: ApprovalTimeout) -> None:
-        if self.status == "awaiting_approval" and message.plan_hash == self.plan_hash:
-            # Journaled like any decision, with the timer as its channel.
-            await self.context.self_ref.tell(
-                PlanDecision(
-                    run_id=self.run_id, plan_hash=message.plan_hash, decision="expired",
-                    approver="chiffon", channel="timer",
-                )
+        if self.status != "awaiting_approval" or message.plan_hash != self.plan_hash:
+            return
+        # Decided like any decision, with the timer as its channel; a person who decided
+        # first wins, and their decision drives the run.
+        try:
+            await decide(
+                self.s.store, self.s.events, self.run_id, decision="expired",
+                revision=self.revision, plan_hash=message.plan_hash, approver="chiffon",
+                channel="timer", valid_for=self.s.approval_ttl,
             )  # fmt: skip
+        except ChiffonError as exc:
+            log.info("expiry not recorded", run_id=str(self.run_id), reason=str(exc))
+        except Exception as exc:
+            await self.fail_run(exc, None)
 
     # -- decisions -------------------------------------------------------------------------
+
+    @handler(Heard)
+    async def on_heard(self, message: Heard) -> None:
+        """A decision or a request to cancel was written: see what the store says."""
+        try:
+            if message.kind == CANCEL_REQUESTED:
+                await self.cancel_requested()
+                return
+            if self.status != "awaiting_approval":
+                return
+            record = await self.decided()
+            if record is None:
+                return
+            if record.decision == "cancelled":
+                self.status = "cancelled"
+                await self.skip_pending(uuid.uuid4(), f"cancelled by {record.approver}")
+                await self.finish(
+                    "cancelled", None, reason=f"cancelled by {record.approver}", recorded=True
+                )
+                return
+            # Journaled, so that what the decision causes names it.
+            await self.context.self_ref.tell(
+                PlanDecision(
+                    run_id=self.run_id, plan_hash=record.plan_hash,
+                    decision=record.decision, approver=record.approver, channel=record.channel,
+                    feedback=record.feedback,
+                )
+            )  # fmt: skip
+        except Exception as exc:
+            await self.fail_run(exc, None)
+
+    async def decided(self) -> ApprovalRecord | None:
+        """The recorded decision on the current revision, if any."""
+        mine = [d for d in await self.s.store.decisions(self.run_id) if d.revision == self.revision]
+        return mine[-1] if mine else None
 
     @handler(PlanDecision)
     async def on_decision(self, message: PlanDecision) -> None:
@@ -209,37 +283,52 @@ class RunActor(Execution):
                 status=self.status,
             )  # fmt: skip
             return
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        to_state = _DECIDED[message.decision]
         try:
-            record = await self.s.store.record_decision(
-                self.run_id, plan_hash=message.plan_hash, decision=message.decision,
-                approver=message.approver, channel=message.channel, feedback=message.feedback,
-                valid_for=self.s.approval_ttl, message_id=cause, to_state=to_state,
-            )  # fmt: skip
-            self.status = to_state
-            if message.decision == "approve":
+            # Only a decision the store holds counts: it won the race, on this revision.
+            record = await self.decided()
+            if record is None or record.decision != message.decision:
+                log.warning("unrecorded decision ignored", run_id=str(self.run_id))
+                return
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            self.status = TO_STATE[record.decision]
+            if record.decision == "approve":
                 self.approval = record
-                await self.milestone("approved", f"approved by {message.approver}")
+                await self.milestone("approved", f"approved by {record.approver}")
                 await self.move("running", cause)
                 # A playbook generated for this plan joins the catalog once it is approved.
                 await install_staged(self.s.catalog, self.approved()[0])
                 await self.create_steps(cause)
                 await self.dispatch_next(cause)
-            elif message.decision == "modify":
-                await self.propose(cause, feedback=message.feedback)
+            elif record.decision == "modify":
+                await self.propose(cause, feedback=record.feedback)
             else:
                 reason = (
-                    f"rejected by {message.approver}"
-                    if message.decision == "reject"
+                    f"rejected by {record.approver}"
+                    if record.decision == "reject"
                     else "no decision before the approval expired"
                 )
-                outcome: RunOutcome = "rejected" if message.decision == "reject" else "expired"
+                outcome: RunOutcome = "rejected" if record.decision == "reject" else "expired"
                 await self.finish(outcome, cause, reason=reason, recorded=True)
         except Exception as exc:
             await self.fail_run(exc, cause)
+
+    async def cancel_requested(self) -> None:
+        """Someone asked to cancel the run: stop the attempt in flight, skip the rest, end
+        ``cancelled``."""
+        if self.status in ("succeeded", "failed", "rejected", "expired", "cancelled"):
+            return
+        events = await self.s.events.stored(self.run_id, after=0)
+        asked = next((e for e in reversed(events) if e.kind == CANCEL_REQUESTED), None)
+        by = asked.data.get("by", "someone") if asked is not None else "someone"
+        reason = f"cancelled by {by}"
+        cause = uuid.uuid4()
+        for step in list(self.steps):
+            if step.status in IN_FLIGHT:
+                await self.cancel_attempt(step, reason)
+        await self.skip_pending(cause, reason)
+        await self.finish("cancelled", None, reason=reason)
 
     # -- resuming --------------------------------------------------------------------------
 
@@ -253,9 +342,13 @@ class RunActor(Execution):
         if run.status in ("received", "planning") or (
             run.status == "interrupted" and self.plan is None
         ):
-            if run.status != "planning":
+            feedback = None
+            if run.status == "planning":  # a modify decided while no process drove it
+                record = await self.decided()
+                feedback = record.feedback if record and record.decision == "modify" else None
+            else:
                 await self.move("planning", cause)
-            await self.propose(cause, feedback=None)
+            await self.propose(cause, feedback=feedback)
             return
         if run.status == "awaiting_approval":
             await self.send_proposal()
@@ -325,7 +418,7 @@ class RunActor(Execution):
         recorded: bool = False,
     ) -> None:  # fmt: skip
         """Move to a terminal state (unless already there), record cost and the milestone,
-        tell the session, stop."""
+        tell the world, stop."""
         if self.timer is not None:
             self.timer.cancel()
         for what in list(self.waits):
@@ -347,9 +440,7 @@ class RunActor(Execution):
         await self.milestone(
             "finished" if status != "interrupted" else "interrupted", reason or status, summary
         )
-        self.emit(summary)
-        if self.session is not None:
-            await self.session.tell(summary)
+        await self.publish(FINISHED, summary)
         self.context.stop()
 
     async def discard_generated(self) -> None:
@@ -370,8 +461,8 @@ class RunActor(Execution):
                 return
         except Exception as second:
             log.exception("run could not be recorded as failed", error=str(second))
-        if self.session is not None:
-            await self.session.tell(RunFinished(run_id=self.run_id, status="failed", reason=reason))
+        ended = RunFinished(run_id=self.run_id, status="failed", reason=reason)
+        await self.publish(FINISHED, ended)
         self.context.stop()
 
     def summaries(self) -> list[StepSummary]:
@@ -428,6 +519,8 @@ class RunActor(Execution):
         return data
 
     async def on_stop(self) -> None:
+        if self.unwatch is not None:
+            self.unwatch()
         if self.timer is not None:
             self.timer.cancel()
         for what in list(self.waits):

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from chiffon.actors import ActorRef
 from chiffon.catalog import Catalog
-from chiffon.orchestrator.events import Listener
+from chiffon.orchestrator.event_log import EventLog
 from chiffon.orchestrator.store import RunRecord, RunStore
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Plan, StepFailure
@@ -53,9 +53,10 @@ class RunServices:
     """host:pid:start of this process: the owner of the runs it drives."""
     run_cost: Callable[[uuid.UUID], Awaitable[float]]
     record_failure: FailureRecorder
+    events: EventLog
+    """Where the run tells the world (and hears decisions and cancels)."""
     preview: Callable[[Plan], Awaitable[tuple[str, ...]]] | None = None
     audit: AuditSink | None = None
-    listeners: dict[uuid.UUID, list[Listener]] = dataclasses.field(default_factory=dict)
     local_agents: frozenset[str] = frozenset({"local"})
     """Agents in this process: an attempt they had when a process died died with it."""
     capacity_wait_s: float = 600.0

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from chiffon.database import Database, transitions
 from chiffon.orchestrator.errors import DispatchRefused, IllegalTransition, RunNotFound
@@ -103,6 +104,23 @@ class ApprovalRecord:
     feedback: str | None
     decided_at: dt.datetime
     expires_at: dt.datetime
+    revision: int | None = None
+    """The plan revision decided on (``None`` for decisions recorded before it was kept)."""
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> ApprovalRecord:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """A proposal awaiting a decision: on exactly this revision and hash, before
+    ``respond_by``."""
+
+    id: uuid.UUID
+    revision: int
+    plan_hash: str
+    respond_by: dt.datetime
 
 
 class RunStore:
@@ -198,37 +216,102 @@ class RunStore:
                 revision=revision, plan_hash=plan_hash, services=list(services),
             )  # fmt: skip
 
-    async def record_decision(
+    async def open_proposal(
+        self,
+        run_id: uuid.UUID,
+        revision: int,
+        plan_hash: str,
+        respond_by: dt.datetime,
+        *,
+        db: Database | None = None,
+    ) -> uuid.UUID:
+        """The pending approval of ``revision``: the record any channel decides on until
+        ``respond_by``. A run has at most one; proposing again (a resume) re-opens it with
+        the new deadline. Returns its id (the decision's, once decided)."""
+        proposal = pg_insert(approvals).values(
+            id=uuid.uuid4(), run_id=run_id, plan_hash=plan_hash, revision=revision,
+            decision="pending", respond_by=respond_by,
+        )  # fmt: skip
+        statement = proposal.on_conflict_do_update(
+            index_elements=[approvals.c.run_id],
+            index_where=approvals.c.decision == "pending",
+            set_={"revision": revision, "plan_hash": plan_hash, "respond_by": respond_by},
+        ).returning(approvals.c.id)
+        async with _within(self.db, db) as tx:
+            row = await tx.fetch_one(statement)
+        assert row is not None
+        return row["id"]  # type: ignore[no-any-return]
+
+    async def decide(
         self,
         run_id: uuid.UUID,
         *,
+        revision: int,
         plan_hash: str,
         decision: str,
         approver: str,
         channel: str,
         feedback: str | None,
         valid_for: dt.timedelta,
-        message_id: uuid.UUID | None,
         to_state: RunState,
-    ) -> ApprovalRecord:
-        """Record a decision on the run's current plan and move the run accordingly
-        (``approved``, ``rejected``, ``expired`` or back to ``planning``)."""
+        db: Database,
+        message_id: uuid.UUID | None = None,
+    ) -> ApprovalRecord | None:
+        """Decide on the pending approval of ``revision`` with ``plan_hash``, if it is still
+        pending and (unless the decision is ``expired``, the run's own) not past its
+        deadline, and move the run to ``to_state``, within ``db``'s transaction. ``None``
+        when there is no such pending approval: someone decided first, the revision is stale,
+        or it expired (``chiffon.orchestrator.decisions`` says which)."""
         at = now()
-        record = ApprovalRecord(
-            id=uuid.uuid4(), run_id=run_id, plan_hash=plan_hash, decision=decision,
-            approver=approver, channel=channel, feedback=feedback, decided_at=at,
-            expires_at=at + valid_for,
+        condition = and_(
+            approvals.c.run_id == run_id, approvals.c.decision == "pending",
+            approvals.c.revision == revision, approvals.c.plan_hash == plan_hash,
         )  # fmt: skip
-        async with self.db.transaction() as tx:
-            await tx.execute(
-                insert(approvals).values(message_id=message_id, **dataclasses.asdict(record))
+        if decision != "expired":
+            condition = and_(condition, approvals.c.respond_by > at)
+        row = await db.fetch_one(
+            update(approvals)
+            .where(condition)
+            .values(
+                decision=decision,
+                approver=approver,
+                channel=channel,
+                feedback=feedback,
+                decided_at=at,
+                expires_at=at + valid_for,
+                message_id=message_id,
             )
-            await self.transition_run(
-                run_id, "awaiting_approval", to_state, message_id=message_id, db=tx,
-                reason=None if decision == "approve" else f"{decision} by {approver}"
-                + (f": {feedback}" if feedback else ""),
-            )  # fmt: skip
-        return record
+            .returning(*approvals.c)
+        )
+        if row is None:
+            return None
+        reason = None
+        if decision != "approve":
+            reason = f"{decision} by {approver}" + (f": {feedback}" if feedback else "")
+        await self.transition_run(
+            run_id, "awaiting_approval", to_state, message_id=message_id, db=db, reason=reason
+        )
+        return ApprovalRecord.of(row)
+
+    async def pending(self, run_id: uuid.UUID) -> PendingRecord | None:
+        """The run's pending approval, or ``None``."""
+        row = await self.db.fetch_one(
+            select(approvals.c.id, approvals.c.revision, approvals.c.plan_hash,
+                   approvals.c.respond_by)
+            .where(and_(approvals.c.run_id == run_id, approvals.c.decision == "pending"))
+        )  # fmt: skip
+        if row is None:
+            return None
+        return PendingRecord(row["id"], row["revision"], row["plan_hash"], row["respond_by"])
+
+    async def decisions(self, run_id: uuid.UUID) -> list[ApprovalRecord]:
+        """Every decision on the run's plans, oldest first (pending approvals left out)."""
+        rows = await self.db.fetch(
+            select(approvals)
+            .where(and_(approvals.c.run_id == run_id, approvals.c.decision != "pending"))
+            .order_by(approvals.c.decided_at, approvals.c.id)
+        )
+        return [ApprovalRecord.of(row) for row in rows]
 
     async def create_steps(
         self,
@@ -344,9 +427,7 @@ class RunStore:
             .order_by(approvals.c.decided_at.desc())
             .limit(1)
         )
-        if row is None:
-            return None
-        return ApprovalRecord(**{f.name: row[f.name] for f in dataclasses.fields(ApprovalRecord)})
+        return None if row is None else ApprovalRecord.of(row)
 
     async def unfinished(self) -> list[RunRecord]:
         """Every run not in a terminal state, oldest first."""

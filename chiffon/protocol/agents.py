@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -23,10 +23,11 @@ from chiffon.protocol.base import WireModel
 from chiffon.protocol.messages import StepResult
 from chiffon.protocol.plan import VariableValue
 
-AgentKind = Literal["infra", "desktop"]
 StepState = Literal["running", "finished", "unknown"]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+_KIND = r"^[a-z][a-z0-9-]{0,62}$"
+_CAPABILITY = r"^[a-z][a-z0-9-]{0,62}(:[A-Za-z0-9][A-Za-z0-9._-]{0,252})?$"
 
 
 class GpuSample(WireModel):
@@ -81,9 +82,14 @@ class AgentAnnounce(WireModel):
     kind = "agent.announce"
 
     name: str = Field(pattern=_NAME)
-    agent_kind: AgentKind
-    capabilities: tuple[str, ...] = Field(
-        description="What it can do: `ansible` always, `gpu` when it reports a GPU."
+    agent_kind: str = Field(
+        pattern=_KIND, description="Its kind, e.g. `infra`, `desktop`, `shell-check`."
+    )
+    capabilities: tuple[Annotated[str, Field(pattern=_CAPABILITY)], ...] = Field(
+        max_length=256,
+        description="What it declares it can do: its executor (`ansible`, `shell-check`), "
+        "`gpu` for a desktop, `host:<name>` for each host an executor that works on its own "
+        "machine answers to. A step goes only to an agent declaring every capability it needs.",
     )
     version: str = Field(max_length=100)
     resources: ResourceSample

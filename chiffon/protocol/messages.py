@@ -18,7 +18,7 @@ from chiffon.protocol.plan import Plan, VariableValue
 
 PlannerChoice = Literal["auto", "catalog", "llm"]
 Decision = Literal["approve", "reject", "modify", "expired"]
-ApprovalChannel = Literal["terminal", "yes", "library", "api", "timer"]
+ApprovalChannel = Literal["terminal", "yes", "library", "api", "web", "timer"]
 StepStatus = Literal["succeeded", "failed", "skipped", "cancelled", "interrupted"]
 RunOutcome = Literal["succeeded", "failed", "rejected", "expired", "cancelled", "interrupted"]
 
@@ -106,7 +106,10 @@ class StepOutput(WireModel):
     run_id: uuid.UUID
     step_id: uuid.UUID
     seq: int = Field(ge=0)
-    event: str = Field(description="ansible-runner's event name, e.g. runner_on_ok.")
+    event: str = Field(
+        description="ansible-runner's event name, e.g. runner_on_ok; or a shell-check "
+        "agent's probes_start, probe_ok, probe_failed, probe_waiting."
+    )
     host: str | None = None
     task: str | None = None
     status: Literal["ok", "changed", "failed", "skipped", "unreachable", "info"] = "info"

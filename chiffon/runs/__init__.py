@@ -9,6 +9,7 @@ from chiffon.runs.errors import (
     ApprovalExpired,
     NotAwaitingApproval,
     NotResumable,
+    RunEnded,
     RunNotFound,
     StaleRevision,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "PlanRevision",
     "PlannedStep",
     "RunDescription",
+    "RunEnded",
     "RunEvent",
     "RunFilters",
     "RunHandle",

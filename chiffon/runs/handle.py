@@ -30,11 +30,11 @@ class RunHandle:
         """The run in full: plans, pending approval, decisions, steps, timeline, cost."""
         return await self._runs.describe(self.id)
 
-    def events(self, after: int | None = None) -> AsyncIterator[RunEvent]:
+    def events(self, after: int | None = None, *, follow: bool = True) -> AsyncIterator[RunEvent]:
         """Every event of the run after event ``after`` (from the first when ``None``): the
         stored ones, then live ones as they happen, each once and in order; it ends after
-        ``run.finished``."""
-        return self._runs.events(self.id, after=after)
+        ``run.finished``. With ``follow=False`` it ends at the last event stored now."""
+        return self._runs.events(self.id, after=after, follow=follow)
 
     async def decide(
         self,

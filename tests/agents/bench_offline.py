@@ -23,7 +23,7 @@ import anyio
 
 from chiffon.actors import ActorRef, ActorSystem, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.registry import Registry
 from chiffon.agents.resources import FileSampler, SystemSampler, measure
 from chiffon.agents.routing import AgentLost, Route
@@ -76,7 +76,7 @@ async def offline_latency(interval: float, root: Path) -> tuple[float, float]:
         link_actor = Link(registry)
         link = await system.spawn(lambda: link_actor)
         await system.spawn(
-            lambda: InfraAgent(
+            lambda: ansible_agent(
                 catalog, target_root=root / "target", work_dir=root / "work", output_cap=4096,
                 name="desk", registry=link, heartbeat_interval_s=interval,
                 sampler=SystemSampler(gpus=False),
@@ -103,7 +103,7 @@ async def round_trips(root: Path, rounds: int) -> dict[str, float]:
     async with ActorSystem() as system:
         registry = await system.spawn(Registry, name="registry")
         agent = await system.spawn(
-            lambda: InfraAgent(
+            lambda: ansible_agent(
                 catalog, target_root=root / "target", work_dir=root / "work", output_cap=4096,
                 name="desk", registry=registry, sampler=FileSampler(resources),
             ),

@@ -13,6 +13,8 @@ from chiffon.catalog import Catalog, load_catalog
 from chiffon.journal import open_store
 from chiffon.journal.store import Store
 
+from .executors import FLAVOURS, Flavour
+
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
 
@@ -29,3 +31,9 @@ async def opened(dsn: str, tmp_path: Path) -> AsyncIterator[Store]:
         dsn, tmp_path, pool_size=2, batch_size=64, flush_delay_s=0.001, auto_upgrade=False
     ) as store:
         yield store
+
+
+@pytest.fixture(params=[f.name for f in FLAVOURS])
+def flavour(request: pytest.FixtureRequest) -> Flavour:
+    """Each executor in turn (``tests/agents/executors.py``)."""
+    return next(f for f in FLAVOURS if f.name == request.param)

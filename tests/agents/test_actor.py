@@ -1,4 +1,4 @@
-"""InfraAgent as the orchestrator sees it: a stand-in for the run actor sends StepExecute and
+"""An Ansible agent as the orchestrator sees it: a stand-in for the run actor sends StepExecute and
 receives StepOutput lines, then one StepResult; refusals come back as failed results."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 
 from chiffon.actors import ActorSystem, InMemoryJournal, LocalRef, Transition
 from chiffon.actors.envelope import Envelope
-from chiffon.agents.infra import NO_CHANGES, InfraAgent, preview_plan
+from chiffon.agents.core import preview_plan
+from chiffon.agents.infra import NO_CHANGES, ansible_agent
 from chiffon.catalog import Catalog
 from chiffon.protocol import (
     HostStats,
@@ -27,7 +28,7 @@ async def spawn(
     system: ActorSystem, catalog: Catalog, tmp_path: Path, journal: Any = None
 ) -> tuple[LocalRef, RunStandIn]:
     infra = await system.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog,
             target_root=tmp_path / "target",
             work_dir=tmp_path / "work",

@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from chiffon.actors import ActorSystem
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.registry import Registry
 from chiffon.agents.resources import FileSampler
 from chiffon.agents.routing import ListAgents
@@ -49,7 +49,7 @@ async def test_chiffon_agents_lists_what_the_registry_recorded(
         async with opened(machine_dsn, tmp_path) as store, ActorSystem() as system:
             registry = await system.spawn(lambda: Registry(store.database), name="registry")
             agent = await system.spawn(
-                lambda: InfraAgent(
+                lambda: ansible_agent(
                     catalog, target_root=tmp_path / "target", work_dir=tmp_path / "work",
                     output_cap=4096, name=name, kind="desktop", registry=registry,
                     sampler=FileSampler(resources),

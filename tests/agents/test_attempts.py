@@ -1,8 +1,9 @@
-"""One attempt of a step at a time on an agent, with real ansible-playbook runs: a newer attempt
-of a step stops the older one still running here (superseded), a ``StepCancel`` stops the
-attempt it names, and an attempt older than one the ledger holds is refused. Each stopped
-attempt's Ansible (and only its own) is gone, and the ledger says why it ended. A ledger from
-before attempts named their step's position still opens, and works."""
+"""One attempt of a step at a time on an agent, with real runs of each executor (ansible-playbook,
+the probe worker): a newer attempt of a step stops the older one still running here
+(superseded), a ``StepCancel`` stops the attempt it names, and an attempt older than one the
+ledger holds is refused. Each stopped attempt's processes (and only its own) are gone, and the
+ledger says why it ended. A ledger from before attempts named their step's position still
+opens, and works."""
 
 from __future__ import annotations
 
@@ -16,26 +17,22 @@ import pytest
 
 from chiffon.actors import ActorSystem, LocalRef
 from chiffon.agents.errors import AttemptOutdated
-from chiffon.agents.infra import InfraAgent
 from chiffon.agents.infra.processes import attempt_marker, processes_naming
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.catalog import Catalog
 from chiffon.protocol import StepCancel, StepExecute, StepStatusQuery, StepStatusReport
 from tests.recovery.lab import Lab
 
-from .standin import Dispatch, RunStandIn, step
+from .executors import Flavour
+from .standin import Dispatch, RunStandIn
 
 NAME = "desk-1"
 
 
-async def spawn(system: ActorSystem, catalog: Catalog, root: Path) -> tuple[LocalRef, RunStandIn]:
-    infra = await system.spawn(
-        lambda: InfraAgent(
-            catalog, target_root=root / "target", work_dir=root / "work", output_cap=4096,
-            name=NAME,
-        ),
-        name=NAME,
-    )  # fmt: skip
+async def spawn(
+    system: ActorSystem, catalog: Catalog, root: Path, flavour: Flavour
+) -> tuple[LocalRef, RunStandIn]:
+    infra = await system.spawn(lambda: flavour.build(catalog, root, name=NAME), name=NAME)
     stand_in = RunStandIn(infra)
     await system.spawn(lambda: stand_in, name="run")
     return infra, stand_in
@@ -49,28 +46,20 @@ def marker(execute: StepExecute) -> str:
 alive = Lab.alive
 
 
-async def sleeping(execute: StepExecute) -> list[psutil.Process]:
-    """Wait until the attempt's Ansible waits in the wait_for module; its processes then
-    (ansible-playbook, its worker, the module)."""
+async def sleeping(flavour: Flavour, execute: StepExecute) -> list[psutil.Process]:
+    """Wait until the attempt waits (Ansible in the wait_for module, the probe worker in its
+    probe); its processes then (ansible-playbook, its worker, the module; the probe worker)."""
     with anyio.fail_after(60):
         while True:
             found = processes_naming(marker(execute))
-            if modules(found):
+            if waiting(flavour, found):
                 return found
             await anyio.sleep(0.05)
 
 
-def modules(processes: list[psutil.Process]) -> list[psutil.Process]:
-    """The wait_for module's process among ``processes`` (Python running it: the shells that
-    chmod it before name it too, and are gone a moment later)."""
-    return [p for p in processes if any(a.endswith("/AnsiballZ_wait_for.py") for a in _cmdline(p))]
-
-
-def _cmdline(process: psutil.Process) -> list[str]:
-    try:
-        return process.cmdline()
-    except psutil.Error:
-        return []
+def waiting(flavour: Flavour, processes: list[psutil.Process]) -> list[psutil.Process]:
+    """The process among ``processes`` that waits."""
+    return [p for p in processes if flavour.waiting(p)]
 
 
 def ledger_row(root: Path, execute: StepExecute) -> Attempt | None:
@@ -87,44 +76,44 @@ async def status(infra: LocalRef, execute: StepExecute) -> StepStatusReport:
     return report
 
 
-def starts(run: RunStandIn, execute: StepExecute) -> int:
-    """How many times the attempt's playbook started (its outputs say)."""
+def starts(flavour: Flavour, run: RunStandIn, execute: StepExecute) -> int:
+    """How many times the attempt started (its outputs say)."""
     return sum(
-        1 for o in run.outputs if o.step_id == execute.step_id and o.event == "playbook_on_start"
+        1 for o in run.outputs if o.step_id == execute.step_id and o.event == flavour.start_event
     )
 
 
 async def test_a_newer_attempt_of_a_step_stops_the_older_one_first_and_runs_once(
-    catalog: Catalog, tmp_path: Path
+    catalog: Catalog, tmp_path: Path, flavour: Flavour
 ) -> None:
-    first = step(catalog, "slow")
+    first = flavour.slow(catalog, tmp_path)
     # What the orchestrator sends once it gave up on the first: the same step (run and
     # position), a step id of its own, the next attempt.
-    second = step(catalog, "slow", run_id=first.run_id, step_id=uuid.uuid4(), attempt=2)
-    bystander = step(catalog, "slow", hosts=("crate",))  # another step, also running here
+    second = flavour.slow(catalog, tmp_path, run_id=first.run_id, step_id=uuid.uuid4(), attempt=2)
+    bystander = flavour.slow(catalog, tmp_path, "crate")  # another step, also running here
     async with ActorSystem() as system:
-        infra, run = await spawn(system, catalog, tmp_path)
+        infra, run = await spawn(system, catalog, tmp_path, flavour)
         await system.lookup("run").tell(Dispatch(first))
         await system.lookup("run").tell(Dispatch(bystander))
-        first_processes = await sleeping(first)
-        bystander_processes = modules(await sleeping(bystander))
+        first_processes = await sleeping(flavour, first)
+        bystander_processes = waiting(flavour, await sleeping(flavour, bystander))
 
         await system.lookup("run").tell(Dispatch(second))
         superseded = await run.next_result()
         left_of_first = alive(first_processes) + processes_naming(marker(first))
-        second_processes = await sleeping(second)
+        second_processes = await sleeping(flavour, second)
         bystander_left = alive(bystander_processes)
         report = await status(infra, first)
-        (tmp_path / "target" / "box" / "never").write_text("")  # let the second attempt end
+        flavour.release(tmp_path)  # let the second attempt end
         finished = await run.next_result()
-        (tmp_path / "target" / "crate" / "never").write_text("")
+        flavour.release(tmp_path, "crate")
         await run.until(lambda: len(run.results) == 3)
     assert (superseded.step_id, superseded.attempt) == (first.step_id, 1)
     assert superseded.status == "interrupted"
     assert superseded.failure is not None
     assert superseded.failure.error == "superseded by attempt 2"
-    assert left_of_first == [], "the superseded attempt's Ansible still runs"
-    assert bystander_left == bystander_processes, "another step's Ansible was stopped"
+    assert left_of_first == [], "the superseded attempt's processes still run"
+    assert bystander_left == bystander_processes, "another step's processes were stopped"
     assert report.state == "finished"
     assert report.result == superseded
     # In the ledger, the first attempt had ended before the second was recorded.
@@ -138,25 +127,26 @@ async def test_a_newer_attempt_of_a_step_stops_the_older_one_first_and_runs_once
     assert (finished.step_id, finished.attempt, finished.status) == (second.step_id, 2, "succeeded")
     assert second_processes
     assert processes_naming(marker(second)) == []
-    assert starts(run, first) == 1
-    assert starts(run, second) == 1, "the second attempt ran more than once"
-    assert (tmp_path / "target" / "box" / "waited.txt").read_text() == "waited\n"
+    assert starts(flavour, run, first) == 1
+    assert starts(flavour, run, second) == 1, "the second attempt ran more than once"
+    if flavour.writes:
+        assert (tmp_path / "target" / "box" / "waited.txt").read_text() == "waited\n"
     assert {r.step_id: r.status for r in run.results}[bystander.step_id] == "succeeded"
 
 
 async def test_a_cancel_stops_the_attempt_it_names_and_changes_nothing_else(
-    catalog: Catalog, tmp_path: Path
+    catalog: Catalog, tmp_path: Path, flavour: Flavour
 ) -> None:
-    running = step(catalog, "slow")
-    done = step(catalog, "write")
-    never = step(catalog, "write")
+    running = flavour.slow(catalog, tmp_path)
+    done = flavour.quick(catalog, tmp_path)
+    never = flavour.quick(catalog, tmp_path)
     reason = "lost its agent: desk-1 missed 2 heartbeats"
     async with ActorSystem() as system:
-        infra, run = await spawn(system, catalog, tmp_path)
+        infra, run = await spawn(system, catalog, tmp_path, flavour)
         await system.lookup("run").tell(Dispatch(done))
         written = await run.next_result()
         await system.lookup("run").tell(Dispatch(running))
-        processes = await sleeping(running)
+        processes = await sleeping(flavour, running)
 
         await infra.tell(
             StepCancel(run_id=running.run_id, step_id=running.step_id, attempt=1, reason=reason)
@@ -183,13 +173,17 @@ async def test_a_cancel_stops_the_attempt_it_names_and_changes_nothing_else(
 
 
 async def test_an_attempt_older_than_one_the_ledger_holds_is_refused_and_never_runs(
-    catalog: Catalog, tmp_path: Path
+    catalog: Catalog, tmp_path: Path, flavour: Flavour
 ) -> None:
-    newer = step(catalog, "write", attempt=2, variables={"greeting": "second"})
-    older = step(catalog, "write", run_id=newer.run_id, variables={"greeting": "first"})
-    other_step = step(catalog, "write", run_id=newer.run_id, position=1)
+    first, second = (
+        ({"greeting": "first"}, {"greeting": "second"}) if flavour.writes
+        else ({"min_free_mb": 2}, {"min_free_mb": 3})
+    )  # fmt: skip
+    newer = flavour.quick(catalog, tmp_path, attempt=2, variables=second)
+    older = flavour.quick(catalog, tmp_path, run_id=newer.run_id, variables=first)
+    other_step = flavour.quick(catalog, tmp_path, run_id=newer.run_id, position=1)
     async with ActorSystem() as system:
-        infra, run = await spawn(system, catalog, tmp_path)
+        infra, run = await spawn(system, catalog, tmp_path, flavour)
         await system.lookup("run").tell(Dispatch(newer))
         await run.next_result()
         await system.lookup("run").tell(Dispatch(older))
@@ -203,11 +197,12 @@ async def test_an_attempt_older_than_one_the_ledger_holds_is_refused_and_never_r
         "refused: attempt 1 of step 1 is older than attempt 2, which this agent already had: "
         "it never runs"
     )
-    assert starts(run, older) == 0
+    assert starts(flavour, run, older) == 0
     assert report.state == "unknown"
     assert ledger_row(tmp_path, older) is None
     assert next_step.status == "succeeded"
-    assert (tmp_path / "target" / "box" / "greeting.txt").read_text() == "hi\n"
+    if flavour.writes:
+        assert (tmp_path / "target" / "box" / "greeting.txt").read_text() == "hi\n"
 
 
 def test_a_ledger_written_before_attempts_named_their_position_is_upgraded_in_place(

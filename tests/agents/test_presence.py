@@ -13,7 +13,7 @@ import pytest
 from chiffon.actors import ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
 from chiffon.agents.errors import ResourceFileInvalid
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler, SystemSampler, gpu_samples
 from chiffon.catalog import Catalog
 from chiffon.protocol import AgentAnnounce, AgentGoodbye, AgentHeartbeat, AgentsDiscover
@@ -52,7 +52,7 @@ async def test_an_agent_announces_itself_beats_reannounces_and_says_goodbye(
     async with ActorSystem() as system:
         registry_ref = await system.spawn(lambda: registry, name="registry")
         agent: LocalRef = await system.spawn(
-            lambda: InfraAgent(
+            lambda: ansible_agent(
                 catalog, target_root=tmp_path / "target", work_dir=tmp_path / "work",
                 output_cap=4096, name="desk-1", kind="desktop", registry=registry_ref,
                 sampler=FileSampler(resources), heartbeat_interval_s=0.05, version="9.9",

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from chiffon.actors import ActorSystem, LocalRef
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler
 from chiffon.catalog import Catalog
 from chiffon.protocol import (
@@ -33,7 +33,7 @@ async def spawn(
     system: ActorSystem, catalog: Catalog, tmp_path: Path, resources: Path | None = None
 ) -> tuple[LocalRef, RunStandIn]:
     infra = await system.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=tmp_path / "target", work_dir=tmp_path / "work",
             output_cap=4096, name="desk-1", kind="desktop",
             sampler=FileSampler(resources or tmp_path / "none.json"),

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.capacity import capabilities_needed
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.registry import Registry
 from chiffon.agents.resources import FileSampler
 from chiffon.agents.routing import (
@@ -52,7 +53,7 @@ async def agent(
     """Spawned once the registry is: its announcement is in the registry's mailbox when this
     returns, so whatever is asked of the registry next sees it."""
     return await system.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=tmp_path / name / "target", work_dir=tmp_path / name / "work",
             output_cap=4096, name=name, kind="infra" if vram_free_mb is None else "desktop",
             registry=registry, sampler=resources(tmp_path / f"{name}.json", vram_free_mb),
@@ -122,7 +123,13 @@ class Link(Actor):
 
 
 def route(**needs: Any) -> Ask:
-    return Ask(Route(run_id=uuid.uuid4(), step_id=uuid.uuid4(), attempt=1, needs=Needs(**needs)))
+    wanted = Needs(**needs)
+    return Ask(
+        Route(
+            run_id=uuid.uuid4(), step_id=uuid.uuid4(), attempt=1, needs=wanted,
+            capabilities=capabilities_needed("ansible", wanted),
+        )
+    )  # fmt: skip
 
 
 async def test_a_step_goes_to_an_agent_with_the_capability_and_the_capacity_or_nowhere_saying_why(

@@ -1,5 +1,7 @@
-"""RabbitMQ users made for a test with the machine's ``rabbitmqctl`` (or its management API),
-and removed after it."""
+"""RabbitMQ users made for a test, and removed after it — on a broker the tests may
+reconfigure: the session's own node (``rabbitmq_node``, with its ``rabbitmqctl``), never the
+machine's broker; or, in a job that says ``CHIFFON_TEST_RABBITMQCTL=none``, the job's own
+broker (a service container started for the tests alone) through its management API."""
 
 from __future__ import annotations
 
@@ -7,44 +9,64 @@ import base64
 import contextlib
 import json
 import os
-import shutil
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from tests.conftest import unavailable
-
-RABBITMQCTL = "/usr/sbin/rabbitmqctl"
-
-
-def rabbitmqctl_path() -> str:
-    """The ``rabbitmqctl`` to run; skips (fails in CI) when there is none."""
-    found = shutil.which("rabbitmqctl") or (
-        RABBITMQCTL if shutil.which(RABBITMQCTL) is not None else None
-    )
-    if found is None:
-        unavailable(f"rabbitmqctl is needed to create RabbitMQ users (not at {RABBITMQCTL})")
-        raise AssertionError  # unreachable: skip/fail raise
-    return found
+from tests.rabbitmq_node import NodeCommandError, RabbitNode
 
 
-def rabbitmqctl(args: Sequence[str]) -> None:
-    """Run one ``rabbitmqctl`` command (``args`` without the program itself)."""
-    done = subprocess.run(
-        [rabbitmqctl_path(), *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    if done.returncode != 0:
-        message = (done.stderr or done.stdout).strip()
-        if "permission" in message.lower() or "cookie" in message.lower():
-            unavailable(f"rabbitmqctl may not manage this broker: {message}")
-        raise AssertionError(f"rabbitmqctl {' '.join(args[:2])} failed: {message}")
+def rabbitmqctl_declared_absent() -> bool:
+    """Whether the job said it has no ``rabbitmqctl`` for its broker (a service container's):
+    users are then made through the management API."""
+    return os.environ.get("CHIFFON_TEST_RABBITMQCTL") == "none"
 
 
-def delete_user(user: str) -> None:
-    with contextlib.suppress(AssertionError):
-        rabbitmqctl(["delete_user", user])
+@dataclass(frozen=True)
+class UsersBroker:
+    """A broker whose users the tests may change: ``url`` is its guest's; ``node`` the
+    session's own node when there is one (``rabbitmqctl`` then works on it)."""
+
+    url: str
+    node: RabbitNode | None
+
+    def rabbitmqctl(self, args: Sequence[str]) -> None:
+        """Run one ``rabbitmqctl`` command (``args`` without the program itself) on the node."""
+        if self.node is None:
+            raise AssertionError("no node of the session's own: rabbitmqctl has no broker here")
+        self.node.ctl(*args, timeout=60)
+
+    def delete_user(self, user: str) -> None:
+        """Delete ``user``; one already gone is no error."""
+        if self.node is None:
+            with contextlib.suppress(urllib.error.HTTPError):
+                management_call(self.url, "DELETE", "users/" + urllib.parse.quote(user, safe=""))
+            return
+        with contextlib.suppress(NodeCommandError):
+            self.rabbitmqctl(["delete_user", user])
+
+    @contextlib.contextmanager
+    def user(self, user: str, password: str, *, write: str, vhost: str = "/") -> Iterator[None]:
+        """A user that may publish to the exchanges matching ``write`` (and do nothing else),
+        deleted afterwards."""
+        try:
+            if self.node is None:
+                quoted = urllib.parse.quote(user, safe="")
+                where = f"{urllib.parse.quote(vhost, safe='')}/{quoted}"
+                management_call(self.url, "PUT", f"users/{quoted}",
+                                {"password": password, "tags": ""})  # fmt: skip
+                management_call(
+                    self.url, "PUT", f"permissions/{where}",
+                    {"configure": "^$", "write": write, "read": "^$"},
+                )  # fmt: skip
+            else:
+                self.rabbitmqctl(["add_user", "--", user, password])
+                self.rabbitmqctl(["set_permissions", "-p", vhost, user, "^$", write, "^$"])
+            yield
+        finally:
+            self.delete_user(user)
 
 
 def management_call(url: str, method: str, path: str, body: dict[str, str] | None = None) -> None:
@@ -63,45 +85,6 @@ def management_call(url: str, method: str, path: str, body: dict[str, str] | Non
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=10):
         pass
-
-
-def delete_user_by_api(url: str, user: str) -> None:
-    """Delete ``user`` through the management API; one already gone is no error."""
-    with contextlib.suppress(urllib.error.HTTPError):
-        management_call(url, "DELETE", "users/" + urllib.parse.quote(user, safe=""))
-
-
-def rabbitmqctl_declared_absent() -> bool:
-    """Whether the job said it has no ``rabbitmqctl`` for its broker (a service container's):
-    users are then made through the management API."""
-    return os.environ.get("CHIFFON_TEST_RABBITMQCTL") == "none"
-
-
-@contextlib.contextmanager
-def broker_user(
-    user: str, password: str, *, write: str, url: str, vhost: str = "/"
-) -> Iterator[None]:
-    """A RabbitMQ user that may publish to the exchanges matching ``write`` (and do nothing
-    else), deleted afterwards. ``url`` is the guest's (for the management API)."""
-    if rabbitmqctl_declared_absent():
-        quoted = urllib.parse.quote(user, safe="")
-        where = f"{urllib.parse.quote(vhost, safe='')}/{quoted}"
-        management_call(url, "PUT", f"users/{quoted}", {"password": password, "tags": ""})
-        try:
-            management_call(
-                url, "PUT", f"permissions/{where}",
-                {"configure": "^$", "write": write, "read": "^$"},
-            )  # fmt: skip
-            yield
-        finally:
-            delete_user_by_api(url, user)
-        return
-    rabbitmqctl(["add_user", "--", user, password])
-    try:
-        rabbitmqctl(["set_permissions", "-p", vhost, user, "^$", write, "^$"])
-        yield
-    finally:
-        delete_user(user)
 
 
 def url_for(url: str, user: str, password: str) -> str:

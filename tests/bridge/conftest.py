@@ -23,6 +23,8 @@ from chiffon.bridge.inbox import MemoryInbox
 from chiffon.bridge.topology import Topology, declare_agent_queue, declare_exchanges
 from chiffon.bridge.trust import AgentTrust, OrchestratorTrust
 from chiffon.protocol import RunFinished, RunRequested, StepExecute
+from tests.bridge.broker_users import UsersBroker, rabbitmqctl_declared_absent
+from tests.rabbitmq_node import RabbitNode
 
 
 def run_requested(text: str = "deploy kuma") -> RunRequested:
@@ -175,3 +177,14 @@ async def orchestrator_only(
             url, topology,
             [topology.agent_queue(credentials.name), topology.orchestrator_queue(instance)],
         )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def users_broker(request: pytest.FixtureRequest) -> UsersBroker:
+    """The broker on which tests add and delete users: the session's own node — or, in a job
+    that says it has no ``rabbitmqctl`` (GitHub's), the job's own service container through
+    its management API. Never the machine's broker otherwise: its users are someone's."""
+    if rabbitmqctl_declared_absent():
+        return UsersBroker(str(request.getfixturevalue("amqp_url")), None)
+    node: RabbitNode = request.getfixturevalue("rabbitmq_node")
+    return UsersBroker(node.amqp_url, node)

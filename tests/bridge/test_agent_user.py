@@ -1,6 +1,7 @@
-"""An agent's own RabbitMQ user, made for real on the machine's broker both ways ``chiffon agent
-add`` makes one — running ``rabbitmqctl_commands``, and through the management API: enough to
-be an agent, and nothing more.
+"""An agent's own RabbitMQ user, made for real both ways ``chiffon agent add`` makes one —
+running ``rabbitmqctl_commands``, and through the management API: enough to be an agent, and
+nothing more. Made on a broker the tests may reconfigure (``users_broker``: the session's own
+node), never the machine's.
 
 The agent may consume its own queue, publish to the orchestrators' routing keys and to the
 dead-letter exchange — a whole ``Bridge`` runs on that login — and the broker refuses it
@@ -38,14 +39,7 @@ from chiffon.bridge.topology import (
 )
 from chiffon.bridge.trust import AgentTrust, OrchestratorTrust
 from chiffon.protocol import RunFinished, RunRequested
-from tests.bridge.broker_users import (
-    delete_user,
-    delete_user_by_api,
-    rabbitmqctl,
-    rabbitmqctl_declared_absent,
-    rabbitmqctl_path,
-    url_for,
-)
+from tests.bridge.broker_users import UsersBroker, rabbitmqctl_declared_absent, url_for
 from tests.bridge.conftest import delete_topology, finished, run_requested
 
 WAIT_S = 20
@@ -67,16 +61,15 @@ class Broker:
 @pytest.fixture(params=["rabbitmqctl", "management-api"])
 def made_by(request: pytest.FixtureRequest) -> str:
     """How the agent's user is made: each of ``chiffon agent add``'s two ways."""
-    if request.param == "rabbitmqctl":
-        if rabbitmqctl_declared_absent():
-            # Said explicitly by a job whose broker is out of rabbitmqctl's reach.
-            pytest.skip("CHIFFON_TEST_RABBITMQCTL=none: this job has no rabbitmqctl for it")
-        rabbitmqctl_path()
+    if request.param == "rabbitmqctl" and rabbitmqctl_declared_absent():
+        # Said explicitly by a job whose broker is out of rabbitmqctl's reach.
+        pytest.skip("CHIFFON_TEST_RABBITMQCTL=none: this job has no rabbitmqctl for it")
     return str(request.param)
 
 
 @contextlib.asynccontextmanager
-async def agent_user(amqp_url: str, made_by: str) -> AsyncIterator[Broker]:
+async def agent_user(users: UsersBroker, made_by: str) -> AsyncIterator[Broker]:
+    amqp_url = users.url
     tag = secrets.token_hex(4)
     topology = Topology(exchange=f"chiffon-test-{tag}")
     credentials = create(f"perm-{tag}", orchestrator_users=("guest",))
@@ -91,7 +84,11 @@ async def agent_user(amqp_url: str, made_by: str) -> AsyncIterator[Broker]:
         if made_by == "rabbitmqctl":
             for command in rabbitmqctl_commands(credentials, topology=topology):
                 assert command[0] == "rabbitmqctl"
-                await anyio.to_thread.run_sync(rabbitmqctl, command[1:])
+                await anyio.to_thread.run_sync(users.rabbitmqctl, command[1:])
+        elif users.node is not None:
+            # The API listens on port 15672, which is the machine's broker's if anything's:
+            # the session's own node runs none.
+            pytest.skip("the session's own RabbitMQ node runs no management API")
         elif not await anyio.to_thread.run_sync(
             lambda: management_api(amqp_url, credentials, topology=topology)
         ):
@@ -102,10 +99,8 @@ async def agent_user(amqp_url: str, made_by: str) -> AsyncIterator[Broker]:
             url_for(amqp_url, credentials.amqp_user, credentials.amqp_password),
         )  # fmt: skip
     finally:
-        if made_by == "rabbitmqctl":
-            await anyio.to_thread.run_sync(delete_user, credentials.amqp_user)
-        else:
-            await anyio.to_thread.run_sync(delete_user_by_api, amqp_url, credentials.amqp_user)
+        if made_by == "rabbitmqctl" or users.node is None:
+            await anyio.to_thread.run_sync(users.delete_user, credentials.amqp_user)
         await delete_topology(
             amqp_url, topology,
             [topology.agent_queue(credentials.name), topology.agent_queue(other),
@@ -139,9 +134,9 @@ async def take_one(channel: AbstractChannel, queue_name: str) -> aio_pika.Incomi
 
 
 async def test_an_agents_user_consumes_its_queue_and_publishes_to_the_orchestrators(
-    amqp_url: str, made_by: str
+    users_broker: UsersBroker, made_by: str
 ) -> None:
-    async with agent_user(amqp_url, made_by) as broker:
+    async with agent_user(users_broker, made_by) as broker:
         topology, name = broker.topology, broker.credentials.name
         user = broker.credentials.amqp_user
         async with (
@@ -175,8 +170,10 @@ async def test_an_agents_user_consumes_its_queue_and_publishes_to_the_orchestrat
             assert (kept.body, kept.user_id, audited.body) == (b"refused", user, b"refused")
 
 
-async def test_an_agents_user_is_refused_everything_else(amqp_url: str, made_by: str) -> None:
-    async with agent_user(amqp_url, made_by) as broker:
+async def test_an_agents_user_is_refused_everything_else(
+    users_broker: UsersBroker, made_by: str
+) -> None:
+    async with agent_user(users_broker, made_by) as broker:
         topology, name, other = broker.topology, broker.credentials.name, broker.other
         user = broker.credentials.amqp_user
         vhost = f"in vhost '/' refused for user '{user}'"
@@ -253,12 +250,12 @@ class Agent(Actor):
 
 
 async def test_a_bridge_runs_as_the_agents_user_and_dead_letters_with_it(
-    amqp_url: str, made_by: str, tmp_path: Path
+    users_broker: UsersBroker, made_by: str, tmp_path: Path
 ) -> None:
     """The agent's whole bridge on its own login: it finds its queue and exchanges without
     declaring them, answers an ask from the orchestrator, and publishes what it refuses to
     the dead-letter exchange, where the orchestrator records it."""
-    async with agent_user(amqp_url, made_by) as broker:
+    async with agent_user(users_broker, made_by) as broker:
         save(broker.credentials, tmp_path / "keys")
         recorded: list[DeadLetter] = []
         arrived = anyio.Event()

@@ -43,7 +43,7 @@ from chiffon.protocol import RunFinished, StepExecute
 from chiffon.protocol.signing import new_key, sign
 from chiffon.protocol.wire import MAX_BODY_BYTES
 from tests.audit.seed import database
-from tests.bridge.broker_users import broker_user, url_for
+from tests.bridge.broker_users import UsersBroker, url_for
 from tests.bridge.conftest import Pair, bridged_pair, execute, finished
 
 AGENT = "agent-1"
@@ -213,10 +213,16 @@ class Intruder:
 
 
 @pytest.fixture(scope="module")
-def intruder(amqp_url: str) -> Iterator[Intruder]:
+def amqp_url(users_broker: UsersBroker) -> str:
+    """This module makes a user (the intruder): its pair runs on the broker that may have it."""
+    return users_broker.url
+
+
+@pytest.fixture(scope="module")
+def intruder(users_broker: UsersBroker) -> Iterator[Intruder]:
     user, password = f"chiffon-test-intruder-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    with broker_user(user, password, write=r"^chiffon-test-.*$", url=amqp_url):
-        yield Intruder(user, url_for(amqp_url, user, password))
+    with users_broker.user(user, password, write=r"^chiffon-test-.*$"):
+        yield Intruder(user, url_for(users_broker.url, user, password))
 
 
 # Building and publishing messages by hand.

@@ -35,35 +35,20 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_help_lists_the_commands(env: dict[str, str]) -> None:
     result = chiffon("--help", env=env)
     assert result.returncode == 0
-    for command in ("demo", "bench", "db"):
+    for command in ("run", "approve", "reject", "modify", "cancel", "bench", "db"):
         assert command in result.stdout
 
 
-def test_demo_runs_a_supervised_workload_and_reads_it_back(
-    env: dict[str, str], machine_dsn: str
-) -> None:
-    env["CHIFFON_DATABASE_URL"] = machine_dsn
-    result = chiffon("demo", env=env)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    for service in ("uptime-kuma", "grafana", "prometheus", "pihole", "home-assistant"):
-        assert f"checked: {service}" in out
-    assert "flaky-nas did not answer; worker restarted, retrying" in out
-    assert "checked: flaky-nas" in out
-    assert "journal: 8 messages in this run, committed" in out
-    assert "6 jobs succeeded, 1 failed" in out
-
-
-def test_demo_on_the_embedded_default_keeps_its_data_under_the_home(
+def test_the_embedded_default_keeps_its_data_under_the_home(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = chiffon("demo", env=env, timeout=180)
+    result = chiffon("audit", "runs", env=env, timeout=180)
     assert result.returncode == 0, result.stderr
-    assert f"host={tmp_path / 'home' / 'pgdata'}" in result.stdout
+    assert "no runs match" in result.stdout
     assert (tmp_path / "home" / "pgdata" / "PG_VERSION").exists()
-    again = chiffon("demo", env=env, timeout=180)
+    again = chiffon("audit", "runs", "--json", env=env, timeout=180)
     assert again.returncode == 0, again.stderr
-    assert "6 jobs succeeded, 1 failed" in again.stdout
+    assert json.loads(again.stdout) == []
 
 
 @pytest.mark.parametrize("scenario", ["local", "ask", "spawn"])
@@ -112,7 +97,7 @@ def test_a_refused_database_stops_start_up_with_one_sentence_and_no_password(
     env: dict[str, str],
 ) -> None:
     env["CHIFFON_DATABASE_URL"] = "postgresql://bob:hunter2@127.0.0.1:1/chiffon"
-    result = chiffon("demo", env=env)
+    result = chiffon("audit", "runs", env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -123,7 +108,7 @@ def test_a_refused_database_stops_start_up_with_one_sentence_and_no_password(
 
 def test_an_invalid_setting_is_named_in_one_sentence(env: dict[str, str]) -> None:
     env["CHIFFON_MAILBOX_CAPACITY"] = "zero"
-    result = chiffon("demo", env=env)
+    result = chiffon("audit", "runs", env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]  # one line
     assert "CHIFFON_MAILBOX_CAPACITY" in result.stderr

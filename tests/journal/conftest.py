@@ -6,8 +6,10 @@ group, which must be entered and left by the same task: the test's, not a fixtur
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +42,12 @@ def open_journal(request: pytest.FixtureRequest) -> OpenJournal:
             await pool.close()
 
     return opened
+
+
+@pytest.fixture
+def server_dir() -> Iterator[Path]:
+    """A directory for an embedded server of the test's own: not under pytest's base
+    directory, which another pytest session on the machine may delete as an old one while
+    this test's server still runs from it."""
+    with tempfile.TemporaryDirectory(prefix="chiffon-test-pg-", ignore_cleanup_errors=True) as d:
+        yield Path(d)

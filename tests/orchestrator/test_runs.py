@@ -11,7 +11,7 @@ import anyio
 import pytest
 from sqlalchemy import select
 
-from chiffon import RunFinished, System, Verdict
+from chiffon import RunEvent, RunFinished, System, Verdict
 from chiffon.audit.tables import failures
 from chiffon.journal.schema import transitions
 from chiffon.protocol import PlanProposed
@@ -33,7 +33,7 @@ def settings(tmp_path: Path, dsn: str) -> Settings:
 async def test_a_failing_step_is_recorded_and_the_steps_after_it_are_skipped(
     machine_dsn: str, tmp_path: Path
 ) -> None:
-    seen: list[object] = []
+    seen: list[RunEvent] = []
     with anyio.fail_after(90):
         async with System(settings(tmp_path, machine_dsn), catalog=CATALOG) as system:
             summary = await system.run(
@@ -71,8 +71,10 @@ async def test_a_failing_step_is_recorded_and_the_steps_after_it_are_skipped(
     assert "the disk is full" in failure["error"]
     assert (tmp_path / "target" / "box" / "prepare.txt").exists()
     assert not (tmp_path / "target" / "box" / "finish.txt").exists()
-    kinds = {type(event).__name__ for event in seen}
-    assert {"PlanReady", "PlanProposed", "StepStarted", "StepOutput", "StepResult"} <= kinds
+    kinds = {event.kind for event in seen}
+    assert {"plan.ready", "plan.proposed", "decision", "step.started", "step.output",
+            "step.result", "run.finished"} <= kinds  # fmt: skip
+    assert [event.id for event in seen] == list(range(1, len(seen) + 1))
 
 
 async def test_a_rejected_plan_runs_nothing_and_records_who_rejected_it(

@@ -46,11 +46,15 @@ async def _decided_step(
 ) -> tuple[ApprovalRecord, StepRecord]:
     """Record ``decision`` on the run's plan and create its one step under that decision
     (with ``step_hash`` as the step's plan hash, the plan's own by default)."""
-    approval = await runs.record_decision(
-        run_id, plan_hash=plan_hash(PLAN), decision=decision, approver="tester",
-        channel="terminal", feedback=None, valid_for=dt.timedelta(minutes=5), message_id=None,
-        to_state=to_state,
-    )  # fmt: skip
+    respond_by = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    await runs.open_proposal(run_id, 1, plan_hash(PLAN), respond_by)
+    async with runs.db.transaction() as tx:
+        approval = await runs.decide(
+            run_id, revision=1, plan_hash=plan_hash(PLAN), decision=decision,
+            approver="tester", channel="terminal", feedback=None,
+            valid_for=dt.timedelta(minutes=5), to_state=to_state, db=tx,
+        )  # fmt: skip
+    assert approval is not None
     [step] = await runs.create_steps(
         run_id, [(0, 1, PLAN.steps[0])], plan_hash=step_hash or plan_hash(PLAN),
         approval_id=approval.id, message_id=None,

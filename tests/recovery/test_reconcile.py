@@ -43,4 +43,5 @@ def test_another_run_interrupts_a_run_killed_mid_step_and_leaves_one_awaiting_ap
     assert lab.records.run(waiting)["status"] == "awaiting_approval"
     assert lab.records.run_states(waiting) == ["received", "planning", "awaiting_approval"]
     assert lab.records.steps(waiting) == []
-    assert lab.records.approvals(waiting) == []
+    # Its proposal is still pending: nobody decided, and anyone may yet.
+    assert [a["decision"] for a in lab.records.approvals(waiting)] == ["pending"]

@@ -132,12 +132,16 @@ class RemoteLab(Lab):
         kind: str = "infra",
         connect: str | None = None,
         extra_env: dict[str, str] | None = None,
+        hosts: tuple[str, ...] = (),
         **env: Any,
     ) -> subprocess.Popen[bytes]:
-        """``chiffon agent`` in its own session; returns once it consumes its queue."""
+        """``chiffon agent`` in its own session (``--host`` for each of ``hosts``); returns
+        once it consumes its queue."""
+        options = [option for host in hosts for option in ("--host", host)]
         process = self.spawn(
             f"agent-{name}",
-            ["agent", "--kind", kind, "--name", name, "--connect", connect or self.amqp_url],
+            ["agent", "--kind", kind, "--name", name, "--connect", connect or self.amqp_url,
+             *options],
             extra_env, **env,
         )  # fmt: skip
         self.wait_for_output(process, "agent ready")
@@ -358,6 +362,43 @@ class RemoteLab(Lab):
         (self.catalog / entry["playbook"]).write_text(yaml.safe_dump(play, sort_keys=False))
         data["entries"].append(entry)
         return entry
+
+    def probe_entries(self) -> tuple[str, str]:
+        """Two ``shell-check`` entries added to the lab's copy of the catalog, on the NAS
+        (``storage``): ``nas-space`` (is there free space under the lab's root?) and
+        ``nas-arrival`` (wait up to a minute for ``release_file``); their ids."""
+        catalog = self.catalog / "catalog.yml"
+        data = yaml.safe_load(catalog.read_text())
+        (self.catalog / "checks").mkdir(exist_ok=True)
+        (self.catalog / "checks" / "nas-space.yml").write_text(
+            "- probe: disk\n  path: ${path}\n  min_free_mb: 1\n"
+        )
+        (self.catalog / "checks" / "nas-arrival.yml").write_text(
+            "- probe: path\n  path: ${file}\n  wait_s: 60\n"
+        )
+        data["entries"] += [
+            {
+                "id": "nas-space", "playbook": "checks/nas-space.yml",
+                "executor": "shell-check", "hosts": "storage",
+                "description": "Check that the NAS has free disk space.",
+                "synonyms": ["disk space", "free space"],
+                "variables": {"path": {"type": "str", "default": str(self.root)}},
+            },
+            {
+                "id": "nas-arrival", "playbook": "checks/nas-arrival.yml",
+                "executor": "shell-check", "hosts": "storage",
+                "description": "Wait on the NAS until the release file arrives.",
+                "synonyms": ["release file", "arrival"],
+                "variables": {"file": {"type": "str", "default": str(self.release_file)}},
+            },
+        ]  # fmt: skip
+        catalog.write_text(yaml.safe_dump(data, sort_keys=False))
+        return "nas-space", "nas-arrival"
+
+    @property
+    def release_file(self) -> Path:
+        """What ``nas-arrival`` waits for."""
+        return self.root / "release"
 
     @staticmethod
     def desktop_file(path: Path, *, vram_free_mb: int, vram_total_mb: int = 24564) -> Path:

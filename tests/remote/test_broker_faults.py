@@ -1,8 +1,12 @@
-"""Faults of the broker itself, injected for real into a homelab spread over processes: the
-machine's RabbitMQ stopped and started (``rabbitmqctl stop_app`` / ``start_app``), its VM
-killed with SIGKILL and booted again, and an agent cut off from it at the socket (a TCP proxy
-that drops every connection and refuses new ones) and reconnected — each while the README
+"""Faults of the broker itself, injected for real into a homelab spread over processes: a
+RabbitMQ node stopped and started (``rabbitmqctl stop_app`` / ``start_app``), its VM killed
+with SIGKILL and booted again, and an agent cut off from it at the socket (a TCP proxy that
+drops every connection and refuses new ones) and reconnected — each while the README
 request's first step runs on a ``chiffon agent`` process.
+
+The node stopped and killed is the session's own (``rabbitmq_node``: its own ports, name and
+data directory), never the machine's broker: that one answers for someone else too. The
+cut-off tests need no such node — a proxy of their own is cut, not the broker.
 
 Whether the orchestrator gives up on the agent is decided by the heartbeat interval against
 the outage, never by luck: an interval far longer than the outage (offline after two missed)
@@ -29,15 +33,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from tests.conftest import unavailable
+from tests.rabbitmq_node import RabbitNode
 from tests.recovery.lab import README_REQUEST, wait_until
 
-from .broker import Broker
 from .lab import RemoteLab, TcpProxy, json_events
 
 pytestmark = [
@@ -54,25 +58,28 @@ SHORT_HEARTBEAT_S = 1.0
 
 
 @pytest.fixture
-def broker(amqp_url: str) -> Iterator[Broker]:
-    """The machine's RabbitMQ, which the test may stop; running again afterwards, always."""
-    if os.environ.get("CHIFFON_TEST_BROKER_CONTROL") == "none":
-        # Said explicitly by a job whose broker runs where it cannot reach it (GitHub's
-        # service containers): a decision, not a missing server, so a skip even in CI.
-        pytest.skip("CHIFFON_TEST_BROKER_CONTROL=none: this job cannot restart its broker")
-    broker = Broker(amqp_url)
-    reason = broker.unusable()
-    if reason is not None:
-        unavailable(f"cannot restart the broker: {reason}")
+def broker(rabbitmq_node: RabbitNode) -> Iterator[RabbitNode]:
+    """The session's own RabbitMQ node, which the test may stop and kill; running again
+    afterwards, always, for the next test."""
     try:
-        yield broker
+        yield rabbitmq_node
     finally:
-        broker.ensure_running()
+        rabbitmq_node.ensure_running()
 
 
 @pytest.fixture
-def proxy(amqp_url: str) -> Iterator[TcpProxy]:
-    proxy = TcpProxy.to(amqp_url)
+def own_lab(tmp_path: Path, machine_dsn: str, broker: RabbitNode) -> Iterator[RemoteLab]:
+    """A homelab of the test's own on the broker it may stop."""
+    lab = RemoteLab(tmp_path, machine_dsn, broker.amqp_url)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+@pytest.fixture
+def proxy(remote_lab: RemoteLab) -> Iterator[TcpProxy]:
+    proxy = TcpProxy.to(remote_lab.amqp_url)
     try:
         yield proxy
     finally:
@@ -263,9 +270,9 @@ def lost_and_paused(lab: RemoteLab, run_id: uuid.UUID, step: dict[str, Any]) -> 
     ids=["within-the-offline-limit", "beyond-the-offline-limit"],
 )
 def test_a_broker_stopped_and_started_mid_step_loses_no_result_and_the_run_succeeds(
-    remote_lab: RemoteLab, broker: Broker, heartbeat_s: float, beyond_offline_limit: bool
+    own_lab: RemoteLab, broker: RabbitNode, heartbeat_s: float, beyond_offline_limit: bool
 ) -> None:
-    lab = remote_lab
+    lab = own_lab
     name = lab.add_agent()
     agent = start(lab, name, heartbeat_s=heartbeat_s)
     run, run_id, step = start_kuma(lab)
@@ -302,12 +309,12 @@ def test_a_broker_stopped_and_started_mid_step_loses_no_result_and_the_run_succe
 
 
 def test_a_broker_killed_with_sigkill_mid_step_keeps_its_queues_and_persistent_messages(
-    remote_lab: RemoteLab, broker: Broker
+    own_lab: RemoteLab, broker: RabbitNode
 ) -> None:
     """The orchestrator is frozen (SIGSTOP) while the step finishes, so the agent's output
     and result wait in the orchestrator's queue, unacknowledged, when the broker is killed:
     after the broker boots again they are still there, and the run goes on with them."""
-    lab = remote_lab
+    lab = own_lab
     name = lab.add_agent()
     agent = start(lab, name, heartbeat_s=LONG_HEARTBEAT_S)
     run, run_id, step = start_kuma(lab)
@@ -319,7 +326,7 @@ def test_a_broker_killed_with_sigkill_mid_step_keeps_its_queues_and_persistent_m
         assert finished_on_agent(lab, name, step)["status"] == "succeeded"
         before = wait_until(lambda: broker.queue_depths().get(queue), f"messages in {queue}")
         down_at = broker.kill()
-        up_at = broker.start()
+        up_at = broker.boot()
         after = broker.queue_depths().get(queue, 0)
         kept = anyio.run(peek, lab.amqp_url, queue)
     finally:

@@ -1,10 +1,10 @@
-"""The infra agent: runs catalog playbooks with ansible-runner and streams their events; the
-same actor, on a GPU machine, is the desktop agent.
+"""The Ansible executor: catalog playbooks run with ansible-runner, their events streamed; what
+``infra`` agents (and ``desktop`` ones, on a GPU machine) run behind the agent core.
 
 Importing this package does not import Ansible; ``run_playbook`` does, when it runs.
 """
 
-from chiffon.agents.infra.actor import NO_CHANGES, InfraAgent, preview_plan
+from chiffon.agents.executor import NO_CHANGES
 from chiffon.agents.infra.ansible import playbook_variables, run_playbook
 from chiffon.agents.infra.errors import (
     DigestMismatch,
@@ -14,14 +14,15 @@ from chiffon.agents.infra.errors import (
     UnknownPlaybook,
 )
 from chiffon.agents.infra.events import EventStatus, PlaybookEvent, PlaybookOutcome
+from chiffon.agents.infra.executor import AnsibleExecutor, ansible_agent
 from chiffon.agents.infra.redaction import REDACTED, Redactor
 
 __all__ = [
     "NO_CHANGES",
     "REDACTED",
+    "AnsibleExecutor",
     "DigestMismatch",
     "EventStatus",
-    "InfraAgent",
     "InfraError",
     "PlaybookEvent",
     "PlaybookOutcome",
@@ -29,7 +30,7 @@ __all__ = [
     "Redactor",
     "UndeclaredVariable",
     "UnknownPlaybook",
+    "ansible_agent",
     "playbook_variables",
-    "preview_plan",
     "run_playbook",
 ]

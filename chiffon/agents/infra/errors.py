@@ -1,4 +1,6 @@
-"""The infra agent's errors, one class per condition.
+"""The Ansible executor's errors, one class per condition (a step refused before anything
+runs — unknown entry, undeclared variable, changed files — is refused by every executor alike:
+those errors are in ``chiffon.agents.errors``, re-exported here).
 
 The agent never lets these escape to its supervisor for a ``StepExecute``: each becomes a
 failed ``StepResult`` whose failure says why, and a ``StepPreview`` answer says it too.
@@ -7,6 +9,10 @@ failed ``StepResult`` whose failure says why, and a ``StepPreview`` answer says 
 
 from __future__ import annotations
 
+# Re-exported: run_playbook raises them too.
+from chiffon.agents.errors import DigestMismatch as DigestMismatch
+from chiffon.agents.errors import UndeclaredVariable as UndeclaredVariable
+from chiffon.agents.errors import UnknownPlaybook as UnknownPlaybook
 from chiffon.errors import ChiffonError
 
 
@@ -14,46 +20,6 @@ class InfraError(ChiffonError):
     """Base class of the infra agent's errors."""
 
     code = "infra_error"
-
-
-class UnknownPlaybook(InfraError):
-    """Raised when a step names a playbook id the agent's catalog does not have. Nothing runs:
-    a playbook is found by catalog id only, never by a path from a message."""
-
-    code = "unknown_playbook"
-
-    def __init__(self, playbook: str) -> None:
-        super().__init__(f'unknown playbook "{playbook}": the catalog has no such entry')
-        self.playbook = playbook
-
-
-class DigestMismatch(InfraError):
-    """Raised when the playbook's files no longer match the digest the approval named: what
-    would run is not what was approved. Nothing runs."""
-
-    code = "digest_mismatch"
-
-    def __init__(self, playbook: str, approved: str, current: str) -> None:
-        super().__init__(
-            f'the playbook "{playbook}" changed since it was approved '
-            f"(approved {approved}, now {current}): it needs a new plan and approval"
-        )
-        self.playbook = playbook
-        self.approved = approved
-        self.current = current
-
-
-class UndeclaredVariable(InfraError):
-    """Raised when a step passes variables its catalog entry does not declare. Nothing runs:
-    a step may set only what the playbook declares."""
-
-    code = "undeclared_variable"
-
-    def __init__(self, playbook: str, names: list[str]) -> None:
-        listed = ", ".join(f'"{n}"' for n in sorted(names))
-        super().__init__(f'playbook "{playbook}" does not declare the variable(s) {listed}')
-        self.playbook = playbook
-        self.names = sorted(names)
 
 
 class PlaybookRunError(InfraError):

@@ -1,22 +1,24 @@
-"""``InfraAgent``: the agent actor. It runs approved catalog playbooks, previews them, says
-what capacity it has, and what became of the attempts it ran. ``kind="desktop"`` is the same
-actor on a GPU machine: it reports its GPUs and takes the steps that need them.
+"""``Agent``: the agent core. Everything an agent does whatever it runs — the ledger,
+attempts and their superseding, redelivery, capacity holds, status answers, presence — around
+one executor (``chiffon.agents.executor``) that carries steps out: ``AnsibleExecutor`` for the
+``infra`` and ``desktop`` kinds, ``ProbeExecutor`` for ``shell-check`` (``chiffon.agents.kinds``).
 
 Messages it handles (every one a protocol model, so a remote orchestrator can send it):
 
-- ``StepExecute`` (told by a run): checked (catalog id, approved digest, declared variables;
-  a refusal is a failed ``StepResult``), recorded in the ledger, then run by a child
-  ``StepRunner`` — one per attempt — so the agent keeps answering while it runs. Output lines
-  and the result go to the sender (or to whoever asked for the attempt's status since).
+- ``StepExecute`` (told by a run): checked by the executor (catalog id, its executor,
+  declared variables, approved digest; a refusal is a failed ``StepResult``), recorded in the
+  ledger, then run by a child ``AttemptRunner`` — one per attempt — so the agent keeps
+  answering while it runs. Output lines and the result go to the sender (or to whoever asked
+  for the attempt's status since).
 - ``CapacityQuery`` (asked by the registry) → ``CapacityOffer``: a live sample minus what its
   running and recently accepted steps reserve; an accepted step's capacity is held for
   ``hold_s`` seconds, until its ``StepExecute`` arrives.
 - ``StepStatusQuery`` → ``StepStatusReport`` (returned to an asker, told to a sender):
   ``running`` (and the result will go to this sender), ``finished`` with the result, or
   ``unknown``.
-- ``StepPreview`` (asked) → ``StepPreviewResult``: the check-mode diff, or why there is none.
-  A preview runs in the agent's own handler: it holds other questions for its few seconds,
-  never the heartbeats (those come from the agent's ``Presence`` child).
+- ``StepPreview`` (asked) → ``StepPreviewResult``: the executor's dry run, or why there is
+  none. A preview runs in the agent's own handler: it holds other questions for its few
+  seconds, never the heartbeats (those come from the agent's ``Presence`` child).
 - ``StepCancel`` (told by a run that gave up on an attempt): the attempt, if it still runs
   here, is stopped (see below) and recorded ``interrupted`` with the reason; otherwise
   nothing happens.
@@ -26,18 +28,18 @@ Redelivery and restarts (the ledger, ``chiffon.agents.ledger``): an attempt alre
 step id and attempt, whatever the envelope) never runs twice — while it runs, the new sender
 becomes its recipient; once finished, its stored result is told again. An attempt that a
 previous process of this agent started and never finished is taken over at start: what is
-left of its Ansible is killed and it is recorded ``interrupted``, which is what a status
-question or a redelivery then hears. With a ``journal``, an envelope already processed (the
-inbox) is ignored as before.
+left of it is killed (the executor's ``leftovers``) and it is recorded ``interrupted``, which
+is what a status question or a redelivery then hears. With a ``journal``, an envelope already
+processed (the inbox) is ignored as before.
 
 One attempt of a step at a time (a step is its run and its position in the plan; each
 attempt has a step id of its own): the orchestrator sends attempt M only once it has given up
 on attempt N < M, but an agent cut off from the broker may still run N when M arrives. N is
-then *superseded* before M starts: its playbook stopped, whatever is left of that attempt's
-Ansible (and only that attempt's) killed, recorded ``interrupted`` ("superseded by attempt
-M"), and that result told to its recipient (the run ignores a result for an attempt it no
-longer waits for). An execute older than an attempt of the same step that the ledger holds is
-refused with a failed result, and nothing runs.
+then *superseded* before M starts: halted (its executor's ``run`` cancelled), whatever is left
+of that attempt (and only that attempt) killed, recorded ``interrupted`` ("superseded by
+attempt M"), and that result told to its recipient (the run ignores a result for an attempt
+it no longer waits for). An execute older than an attempt of the same step that the ledger
+holds is refused with a failed result, and nothing runs.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ import dataclasses
 import importlib.metadata
 import time
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,28 +64,17 @@ from chiffon.actors import (
     Terminated,
     handler,
 )
+from chiffon.agents.attempts import AttemptFinished, AttemptRunner, Halt, Recipient, RunAttempt
 from chiffon.agents.capacity import NOTHING, free, shortfalls, total
 from chiffon.agents.errors import AgentError, AttemptOutdated, LedgerUnavailable
-from chiffon.agents.infra.ansible import playbook_variables, run_playbook
-from chiffon.agents.infra.errors import DigestMismatch, InfraError, UnknownPlaybook
-from chiffon.agents.infra.processes import attempt_marker, kill_processes_naming
-from chiffon.agents.infra.runner import (
-    AttemptFinished,
-    Halt,
-    Recipient,
-    RunStep,
-    StepRunner,
-    Workshop,
-    failed,
-    interrupted,
-)
+from chiffon.agents.executor import Executor, failed, interrupted
+from chiffon.agents.kinds import host_capability, kind_named
 from chiffon.agents.ledger import Attempt, Ledger
 from chiffon.agents.presence import Identity, Presence, Reannounce
 from chiffon.agents.resources import Sampler, SystemSampler
-from chiffon.catalog import Catalog
+from chiffon.errors import ChiffonError
 from chiffon.ownership import is_alive, this_process
 from chiffon.protocol import (
-    AgentKind,
     AgentsDiscover,
     CapacityOffer,
     CapacityQuery,
@@ -93,7 +83,6 @@ from chiffon.protocol import (
     ResourceSample,
     StepCancel,
     StepExecute,
-    StepFailure,
     StepPreview,
     StepPreviewResult,
     StepResult,
@@ -102,9 +91,6 @@ from chiffon.protocol import (
 )
 
 log = structlog.get_logger("chiffon.agents")
-
-NO_CHANGES = "no changes"
-"""A preview's answer when check mode found nothing to change."""
 
 LEDGER_KEEP_S = 7 * 24 * 3600.0
 """How long finished attempts stay in the ledger for status questions."""
@@ -126,50 +112,46 @@ class _Running:
     halt: Halt
 
 
-class InfraAgent(Actor):
-    """Runs catalog playbooks for the orchestrator, on this machine.
+class Agent(Actor):
+    """Carries out steps with ``executor`` for the orchestrator, on this machine.
 
-    ``target_root`` is where localhost targets write (``chiffon_target_root``); each attempt
-    runs in its own directory under ``work_dir``; ``output_cap`` bounds the output kept per
-    step. The ledger is ``state_dir/ledger-<name>.sqlite3`` (``state_dir`` defaults to
-    ``work_dir``). With a ``registry`` the agent announces itself there as ``name`` (of
-    ``kind``) and sends a heartbeat every ``heartbeat_interval_s``; ``sampler`` measures the
+    The ledger is ``state_dir/ledger-<name>.sqlite3``. With a ``registry`` the agent
+    announces itself there as ``name``, of ``kind`` (one of ``chiffon.agents.kinds.KINDS``),
+    declaring the kind's capabilities and a ``host:<name>`` one for each host the executor
+    works on, and sends a heartbeat every ``heartbeat_interval_s``; ``sampler`` measures the
     machine (default: ``SystemSampler``). ``journal``, when given, also de-duplicates
     redelivered envelopes by id.
 
-    ``on_start`` raises ``LedgerUnavailable`` when the ledger cannot be opened and
-    ``ResourceFileInvalid`` when a ``FileSampler``'s file is invalid: the agent does not start.
+    Raises ``ValueError`` for an unknown kind. ``on_start`` raises ``LedgerUnavailable`` when
+    the ledger cannot be opened and ``ResourceFileInvalid`` when a ``FileSampler``'s file is
+    invalid: the agent does not start.
     """
 
-    # A runner is never restarted: that would run its playbook a second time.
+    # A runner is never restarted: that would run its step a second time.
     supervisor_strategy = OneForOne(decider=lambda exc: Directive.STOP)
 
     def __init__(
         self,
-        catalog: Catalog,
+        executor: Executor,
         *,
-        target_root: Path,
-        work_dir: Path,
-        output_cap: int,
+        state_dir: Path,
         journal: Journal | None = None,
         name: str = "infra",
-        kind: AgentKind = "infra",
-        state_dir: Path | None = None,
+        kind: str = "infra",
         sampler: Sampler | None = None,
         registry: ActorRef | None = None,
         heartbeat_interval_s: float = 5.0,
         hold_s: float = 30.0,
         version: str | None = None,
     ) -> None:
-        self.catalog = catalog
-        self.workshop = Workshop(catalog, target_root, work_dir, output_cap)
-        self.target_root = target_root
-        self.work_dir = work_dir
-        self.output_cap = output_cap
+        declared = kind_named(kind).capabilities + tuple(
+            host_capability(host) for host in executor.hosts or ()
+        )
+        self.executor = executor
         self.journal = journal
         self.name = name
-        self.identity = Identity(name, kind, version or chiffon_version())
-        self.ledger_path = (state_dir or work_dir) / f"ledger-{name}.sqlite3"
+        self.identity = Identity(name, kind, version or chiffon_version(), declared)
+        self.ledger_path = state_dir / f"ledger-{name}.sqlite3"
         self.sampler: Sampler = sampler if sampler is not None else SystemSampler()
         self.registry = registry
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -248,21 +230,21 @@ class InfraAgent(Actor):
             await self.redelivered(seen, sender)
             return
         try:
-            self._check(message.playbook, message.variables, message.digest)
-        except InfraError as exc:
+            self.executor.check(message.playbook, message.hosts, message.variables, message.digest)
+        except ChiffonError as exc:
             await self.finished(failed(message, f"refused: {exc}"), Recipient(sender))
             return
         held = self.holds.pop(message.step_id, None)
-        needs = held[0] if held is not None else self.needs_of(message.playbook)
+        needs = held[0] if held is not None else self.executor.needs(message.playbook)
         recipient = Recipient(sender)
         halt = Halt()
         runner = await self.context.spawn(
-            StepRunner, self.workshop, message, recipient, halt,
+            AttemptRunner, self.executor, message, recipient, halt,
             name=f"{self.name}.step-{message.step_id}-{message.attempt}",
         )  # fmt: skip
         self.context.watch(runner)
         self.running[key] = _Running(message, needs, recipient, runner, halt)
-        await runner.tell(RunStep())
+        await runner.tell(RunAttempt())
 
     @handler
     async def cancel(self, message: StepCancel) -> None:
@@ -277,17 +259,16 @@ class InfraAgent(Actor):
         await self.stop_attempt(key, f"cancelled by the orchestrator: {message.reason}")
 
     async def stop_attempt(self, key: tuple[uuid.UUID, int], why: str) -> None:
-        """Stop a running attempt before anything else happens here: its playbook cancelled
-        (its runner waits, within ``CANCEL_GRACE_S``, for ansible-playbook to stop), then
-        whatever still works in that attempt's directory killed; recorded ``interrupted``
-        saying ``why`` and told to its recipient — or, had it just ended, its own result."""
+        """Stop a running attempt before anything else happens here: halted (its runner
+        waits for the executor to stop what it started), then whatever is left of it killed
+        (the executor's ``leftovers``); recorded ``interrupted`` saying ``why`` and told to
+        its recipient — or, had it just ended, its own result."""
         running = self.running.pop(key)
         message = running.message
         self.context.unwatch(running.runner)
         running.halt(why)
         await running.runner.stop()
-        marker = attempt_marker(message.step_id, message.attempt)
-        killed = await asyncio.to_thread(kill_processes_naming, marker)
+        killed = await asyncio.to_thread(self.executor.leftovers, message.step_id, message.attempt)
         log.warning(
             "attempt stopped", step_id=str(message.step_id), attempt=message.attempt,
             reason=why, leftovers_killed=killed,
@@ -358,8 +339,7 @@ class InfraAgent(Actor):
     async def take_over(self, attempt: Attempt) -> StepResult:
         """An attempt a dead process of this agent started: kill what is left of it, and
         record it interrupted."""
-        marker = attempt_marker(attempt.step_id, attempt.attempt)
-        killed = await asyncio.to_thread(kill_processes_naming, marker)
+        killed = await asyncio.to_thread(self.executor.leftovers, attempt.step_id, attempt.attempt)
         if killed:
             log.warning(
                 "killed what was left of an interrupted attempt",
@@ -446,54 +426,22 @@ class InfraAgent(Actor):
 
     @handler
     async def preview(self, message: StepPreview) -> StepPreviewResult:
-        """The step's check-mode diff, ``"no changes"``, why the dry run failed, or why the
-        step would be refused (``refused``)."""
+        """The step's dry run (the executor's), or why the step would be refused
+        (``refused``)."""
         try:
-            self._check(message.playbook, message.variables, message.digest)
-        except InfraError as exc:
+            self.executor.check(message.playbook, message.hosts, message.variables, message.digest)
+        except ChiffonError as exc:
             return StepPreviewResult(text=f"no dry run: {exc}", refused=True)
-        outcome = await run_playbook(
-            self.catalog,
-            message.playbook,
-            message.hosts,
-            message.variables,
-            target_root=self.target_root,
-            work_dir=self.work_dir / "preview" / uuid.uuid4().hex,
-            check=True,
-            output_cap=self.output_cap,
-        )
-        if outcome.status == "failed":
-            failure = outcome.failure
-            where = "" if failure is None else _where(failure)
-            error = "" if failure is None else f": {failure.error}"
-            return StepPreviewResult(text=_capped(f"the dry run failed{where}{error}"))
-        return StepPreviewResult(text=_capped(outcome.diff or NO_CHANGES))
+        return await self.executor.preview(message)
 
     @handler
     async def discover(self, _: AgentsDiscover) -> None:
         if self.presence is not None:
             await self.presence.tell(Reannounce())
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    def needs_of(self, playbook: str) -> Needs:
-        entry = self.catalog.entries.get(playbook)
-        if entry is None:
-            return NOTHING
-        return Needs(**entry.resources.model_dump())
-
-    def _check(self, playbook: str, variables: Mapping[str, Any], digest: str | None) -> None:
-        if playbook not in self.catalog.entries:
-            raise UnknownPlaybook(playbook)
-        playbook_variables(self.catalog, playbook, variables)
-        if digest is not None:
-            current = self.catalog.digest(playbook)
-            if current != digest:
-                raise DigestMismatch(playbook, digest, current)
-
 
 async def preview_plan(agent: ActorRef, plan: Plan, *, timeout: float = 300.0) -> tuple[str, ...]:
-    """Each step's dry run, in order, asked of ``agent`` (an ``InfraAgent``): what
+    """Each step's dry run, in order, asked of ``agent`` (an ``Agent``): what
     ``PlanProposed.dry_run`` holds. A step the agent refuses gets the reason instead.
 
     Raises ``AskTimeout`` when one step's dry run takes longer than ``timeout`` seconds.
@@ -512,16 +460,3 @@ async def preview_plan(agent: ActorRef, plan: Plan, *, timeout: float = 300.0) -
 def _same_step(a: StepExecute, b: StepExecute) -> bool:
     """Attempts of one step: the same run, the same place in its plan."""
     return a.run_id == b.run_id and a.position == b.position
-
-
-def _capped(text: str, limit: int = 65536) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
-
-
-def _where(failure: StepFailure) -> str:
-    parts = []
-    if failure.host:
-        parts.append(f"host {failure.host}")
-    if failure.task:
-        parts.append(f'task "{failure.task}"')
-    return f" ({', '.join(parts)})" if parts else ""
