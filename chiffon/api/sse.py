@@ -105,8 +105,9 @@ class EventStreamResponse(Response, Generic[E]):
             tg.start_soon(self._until_stopped, tg.cancel_scope)
             await self._stream(send)
             tg.cancel_scope.cancel()
-        # A stream ended by the client or the server has no more body to send; one that ran
-        # to its end closes the response properly.
+        # A client that left gets nothing more; a stream that ran to its end, or that the
+        # server's stop ended, closes the response properly (a clean end of the chunked body,
+        # which an EventSource answers by reconnecting).
         if not self._cut:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -147,5 +148,4 @@ class EventStreamResponse(Response, Generic[E]):
 
     async def _until_stopped(self, scope: anyio.CancelScope) -> None:
         await self.stop.wait()
-        self._cut = True
         scope.cancel()

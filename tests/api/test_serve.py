@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,28 @@ def test_serve_refuses_plain_http_off_loopback(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "is not HOST:PORT" in done.stderr
+
+
+def test_an_open_event_stream_ends_when_serve_stops(machine_dsn: str, tmp_path: Path) -> None:
+    env = environment(machine_dsn, tmp_path)
+    with chiffon_serve(env) as served:
+        with httpx.Client(base_url=served.base_url, timeout=60) as client:
+            answer = client.post(
+                "/api/v1/runs", json={"request": "Deploy Uptime Kuma", "dry_run": False},
+                headers=served.bearer,
+            )  # fmt: skip
+            assert answer.status_code == 202, answer.text
+            events_url = answer.json()["events"]
+            seen: list[str] = []
+            with client.stream("GET", events_url, headers=served.bearer) as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                for line in stream.iter_lines():
+                    seen.append(line)
+                    if line == "event: plan.proposed":
+                        # The run now waits for a decision: its stream would go on for ever.
+                        served.process.send_signal(signal.SIGTERM)
+                # The loop ends: the server closed the stream as it stopped.
+        assert served.process.wait(timeout=60) == 0
+    assert "event: plan.proposed" in seen
+    assert "event: end" not in seen  # not the run's end: the client will reconnect
+    assert not any("timeout graceful shutdown exceeded" in line for line in served.lines)

@@ -8,6 +8,7 @@ database.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
@@ -16,7 +17,15 @@ from pydantic import AwareDatetime, BaseModel, Field
 from chiffon.api.auth import Reader, Runner, identity_of, rate_limit
 from chiffon.api.context import ApiContext, context
 from chiffon.api.v1.models import Body
-from chiffon.runs import Page, PlanPreview, RunDescription, RunFilters, RunSummary
+from chiffon.runs import (
+    Page,
+    PlanPreview,
+    RunDescription,
+    RunFilters,
+    RunHandle,
+    RunNotFound,
+    RunSummary,
+)
 from chiffon.runs.listing import MAX_LIMIT
 
 router = APIRouter(tags=["runs"])
@@ -33,6 +42,7 @@ DEFAULT_WINDOW = dt.timedelta(days=7)
 """What a listing without ``since``, ``until`` or a cursor covers: a homelab's week."""
 
 Planner = Literal["auto", "catalog", "llm"]
+_IDEMPOTENCY = uuid.UUID("9f1c3c52-8a4e-4f0e-9a57-2f4c1f0d6b1e")
 
 
 class SubmitRun(Body):
@@ -78,13 +88,38 @@ async def submit(
         ),
     ] = None,
 ) -> Submitted:
-    handle = await ctx.system.runs.submit(
-        body.request, by=identity_of(request, principal), planner=body.planner,
-        high_value=body.high_value, dry_run=body.dry_run, idempotency_key=idempotency_key,
-    )  # fmt: skip
+    by = identity_of(request, principal)
+    run_id = None if idempotency_key is None else _idempotent_id(principal.user, idempotency_key)
+    handle = await _existing(ctx, run_id)
+    if handle is None:
+        try:
+            handle = await ctx.system.runs.submit(
+                body.request, by=by, planner=body.planner, high_value=body.high_value,
+                dry_run=body.dry_run, run_id=run_id,
+            )  # fmt: skip
+        except Exception:
+            # The same key submitted twice at once: the other one made the run.
+            handle = await _existing(ctx, run_id)
+            if handle is None:
+                raise
     location = f"/api/v1/runs/{handle.id}"
     response.headers["Location"] = location
     return Submitted(id=str(handle.id), location=location, events=f"{location}/events")
+
+
+def _idempotent_id(user: str, key: str) -> uuid.UUID:
+    """The run id an idempotency key stands for: the same user and key, the same run, with
+    nothing to store (a second submit finds the run the first one made)."""
+    return uuid.uuid5(_IDEMPOTENCY, f"{user}\n{key}")
+
+
+async def _existing(ctx: ApiContext, run_id: uuid.UUID | None) -> RunHandle | None:
+    if run_id is None:
+        return None
+    try:
+        return await ctx.system.runs.get(run_id)
+    except RunNotFound:
+        return None
 
 
 @router.get("/runs", summary="Runs, newest first, a page at a time")
