@@ -129,6 +129,7 @@ async def test_an_idempotency_key_answers_the_first_run(machine_dsn: str, tmp_pa
             assert answers[0].json()["id"] == answers[1].json()["id"]
             other = await submitted(api, bob)
             assert other != answers[0].json()["id"]
+            await awaiting(api, bob, other)
             cancelled = await api.client.post(f"/api/v1/runs/{other}/cancel", headers=bob.bearer)
             assert cancelled.status_code == 202, cancelled.text
 
