@@ -1,9 +1,10 @@
 """The playbook catalog and its inventory, loaded from a directory.
 
 A catalog directory holds ``catalog.yml`` (the entries: id, description, tags, services,
-typed variables with defaults, resource needs), the playbooks it names, and an Ansible YAML
-inventory. Loading parses YAML only: Ansible itself is imported by the agent that runs the
-playbooks, never by planning.
+typed variables with defaults, resource needs), the playbooks it names, and an Ansible
+inventory, INI or YAML (``chiffon.catalog.inventory``; ``inventory:`` in catalog.yml names
+it, ``inventory.yml`` by default). Loading parses files only: Ansible itself is imported by
+the agent that runs the playbooks, never by planning.
 
 A loaded catalog may also hold *staged* entries: playbooks generated for a run
 (``chiffon.playbooks.generation``) whose files are still in a staging directory laid out
@@ -15,7 +16,6 @@ catalog's files on disk change only when an approved entry is installed.
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.catalog.errors import CatalogError
+from chiffon.catalog.inventory import Inventory, load_inventory
 
 VariableType = Literal["str", "int", "float", "bool", "list"]
 Risk = Literal["low", "medium", "high"]
@@ -78,28 +79,6 @@ class CatalogEntry(_Model):
         description="What carries its steps out (an executor of chiffon.agents.kinds): "
         "`ansible` runs the playbook; `shell-check` runs the read-only probes the file declares.",
     )
-
-
-class Inventory(_Model):
-    """Hosts and groups of an Ansible YAML inventory (``all.children``, ``hosts``)."""
-
-    path: Path
-    groups: dict[str, tuple[str, ...]] = Field(
-        description="Group -> its hosts, children flattened."
-    )
-
-    @cached_property
-    def hosts(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for members in self.groups.values():
-            seen.update(dict.fromkeys(members))
-        return tuple(seen)
-
-    def resolve(self, target: str) -> tuple[str, ...]:
-        """The hosts a target (host or group) names; empty when it names nothing."""
-        if target in self.groups:
-            return self.groups[target]
-        return (target,) if target in self.hosts else ()
 
 
 class Catalog(_Model):
@@ -203,29 +182,6 @@ class Catalog(_Model):
             self._version += 1
 
 
-def _groups(data: Any, path: Path) -> dict[str, tuple[str, ...]]:
-    """Flatten an Ansible YAML inventory into group -> hosts (children included)."""
-    if not isinstance(data, dict) or "all" not in data:
-        raise CatalogError(f"{path}: an Ansible YAML inventory must start with `all:`")
-    groups: dict[str, list[str]] = {}
-
-    def walk(name: str, node: Any) -> list[str]:
-        node = node or {}
-        if not isinstance(node, dict):
-            raise CatalogError(f"{path}: group {name!r} must be a mapping")
-        members = list((node.get("hosts") or {}).keys())
-        for child, child_node in (node.get("children") or {}).items():
-            for host in walk(child, child_node):
-                if host not in members:
-                    members.append(host)
-        groups.setdefault(name, [])
-        groups[name].extend(h for h in members if h not in groups[name])
-        return members
-
-    walk("all", data["all"])
-    return {name: tuple(members) for name, members in groups.items()}
-
-
 def load_catalog(root: Path | str) -> Catalog:
     """Load ``root/catalog.yml`` and its inventory. Raises ``CatalogError`` naming the file
     and the problem."""
@@ -240,13 +196,9 @@ def load_catalog(root: Path | str) -> Catalog:
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogError(f"{index}: expected a mapping with an `entries` list")
     inventory_path = root / str(data.get("inventory", "inventory.yml"))
-    try:
-        inventory_data = yaml.load(
-            inventory_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-    except FileNotFoundError:
-        raise CatalogError(f"{index}: inventory {inventory_path} does not exist") from None
-    inventory = Inventory(path=inventory_path, groups=_groups(inventory_data, inventory_path))
+    if not inventory_path.exists():
+        raise CatalogError(f"{index}: inventory {inventory_path} does not exist")
+    inventory = load_inventory(inventory_path)
     entries: dict[str, CatalogEntry] = {}
     for n, raw in enumerate(data["entries"]):
         try:
