@@ -199,6 +199,8 @@ class Catalog(_Model):
             raise CatalogError(f"cannot stage {entry.id!r}: the catalog already has it")
         if not (root / entry.playbook).is_file():
             raise CatalogError(f"cannot stage {entry.id!r}: {root / entry.playbook} is missing")
+        if (outside := outside_of(root.resolve(), entry.playbook)) is not None:
+            raise CatalogError(f"cannot stage {entry.id!r}: its playbook resolves to {outside}")
         if not self.inventory.resolve(entry.hosts):
             raise CatalogError(
                 f"cannot stage {entry.id!r}: it targets {entry.hosts!r}, which the inventory lacks"
@@ -283,11 +285,24 @@ def load_catalog(root: Path | str) -> Catalog:
         if not (root / entry.playbook).is_file():
             at = _line_of(index, ("entries", n, "playbook"))
             raise CatalogError(f"{at}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+        if (outside := outside_of(root, entry.playbook)) is not None:
+            at = _line_of(index, ("entries", n, "playbook"))
+            raise CatalogError(
+                f"{at}: entry {entry.id!r}: playbook {entry.playbook} is outside the catalog "
+                f"(it resolves to {outside}): an entry's files stay under {root}"
+            )
         entries[entry.id] = entry
     try:
         return Catalog(root=root, entries=entries, inventory=inventory)
     except ValidationError as exc:
         raise CatalogError(f"{index}: {exc.errors()[0]['msg']}") from None
+
+
+def outside_of(root: Path, relative: str) -> Path | None:
+    """Where ``root / relative`` really is (``..`` and symlinks followed) when that is not
+    under ``root`` (which is resolved); ``None`` when it is."""
+    real = (root / relative).resolve()
+    return None if real.is_relative_to(root) else real
 
 
 def read_inventory(path: Path, index: Path) -> Inventory:
