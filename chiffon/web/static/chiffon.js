@@ -67,7 +67,7 @@
     // inline style.
     var hostSheet = new CSSStyleSheet();
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([hostSheet]);
-    var dropped = 0;
+    var dropped = Number(live.dataset.trimmed || 0);
     var pending = [];
     var scheduled = false;
 
@@ -109,6 +109,7 @@
     if (failedOnly) {
       failedOnly.addEventListener("change", function () {
         log.classList.toggle("failed-only", failedOnly.checked);
+        tail(); // what is left to see may be shorter or longer: keep the end in view
       });
     }
     if (hostFilter) {
@@ -117,6 +118,7 @@
         hostSheet.replaceSync(
           host ? '#log .line:not([data-host="' + CSS.escape(host) + '"]) { display: none; }' : ""
         );
+        tail();
       });
     }
     tail();
