@@ -74,7 +74,7 @@ def test_a_missing_collection_is_one_finding_from_ansible_lint_too() -> None:
             message=f"couldn't resolve module/action 'community.docker.docker_{kind}'. This "
             "often indicates a misspelling, missing collection, or incorrect module path.",
             severity="error",
-        )  # fmt: skip
+        )
         for n, kind in enumerate(["container", "image", "container"])
     ]
     other = LintFinding("name[missing]", "site.yml", 1, "All tasks should be named.", "warning")
