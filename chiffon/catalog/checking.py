@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from chiffon.catalog.entries import CatalogEntry, Variable, read_inventory
+from chiffon.catalog.entries import CatalogEntry, Variable, outside_of, read_inventory
 from chiffon.catalog.errors import CatalogError
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -126,6 +126,11 @@ def check_catalog_file(path: Path | str) -> tuple[list[Problem], int]:
         entries[entry.id] = (n, entry)
         if not (root / entry.playbook).is_file():
             report(("entries", n, "playbook"), f"{where}: playbook {entry.playbook} is missing")
+        elif (outside := outside_of(root.resolve(), entry.playbook)) is not None:
+            report(
+                ("entries", n, "playbook"),
+                f"{where}: playbook {entry.playbook} is outside the catalog ({outside})",
+            )
         if inventory is not None and not inventory.resolve(entry.hosts):
             report(
                 ("entries", n, "hosts"),

@@ -29,7 +29,7 @@ import structlog
 from chiffon.actors import handler
 from chiffon.agents.routing import QueryStep
 from chiffon.errors import ChiffonError
-from chiffon.orchestrator.decisions import CANCEL_REQUESTED, TO_STATE, decide
+from chiffon.orchestrator.decisions import CANCEL_REQUESTED, TO_STATE, cancel_pending, decide
 from chiffon.orchestrator.event_log import Notice
 from chiffon.orchestrator.events import FINISHED, RunEvent
 from chiffon.orchestrator.execution import IN_FLIGHT, Execution
@@ -61,6 +61,9 @@ class StartRun:
 
     cause: uuid.UUID
     resume: bool = False
+    propose_again: bool = True
+    """Resuming a run awaiting approval, propose its plan again (a session shows it); off,
+    the open proposal stands and the run waits for a decision from any channel."""
     durability = "transient"
 
 
@@ -133,7 +136,7 @@ class RunActor(Execution):
     async def on_start_run(self, message: StartRun) -> None:
         try:
             if message.resume:
-                await self.resume(message.cause)
+                await self.resume(message.cause, propose_again=message.propose_again)
             else:
                 await self.move("planning", message.cause)
                 await self.propose(message.cause, feedback=None)
@@ -322,8 +325,23 @@ class RunActor(Execution):
         events = await self.s.events.stored(self.run_id, after=0)
         asked = next((e for e in reversed(events) if e.kind == CANCEL_REQUESTED), None)
         by = asked.data.get("by", "someone") if asked is not None else "someone"
+        channel = asked.data.get("channel", "api") if asked is not None else "api"
         reason = f"cancelled by {by}"
         cause = uuid.uuid4()
+        if self.status == "awaiting_approval":
+            # The proposal opened after the cancel was asked for: close it with the run, so
+            # nobody can decide on a cancelled run's plan.
+            store, log_ = self.s.store, self.s.events
+            if await cancel_pending(store, log_, self.run_id, by=by, channel=channel):
+                self.status = "cancelled"
+                await self.skip_pending(cause, reason)
+                await self.finish("cancelled", None, reason=reason, recorded=True)
+                return
+            if await self.decided() is not None:
+                # A decision took it first: act on it, then on the cancel.
+                await self.on_heard(Heard("decision"))
+                await self.context.self_ref.tell(Heard(CANCEL_REQUESTED))
+                return
         for step in list(self.steps):
             if step.status in IN_FLIGHT:
                 await self.cancel_attempt(step, reason)
@@ -332,7 +350,7 @@ class RunActor(Execution):
 
     # -- resuming --------------------------------------------------------------------------
 
-    async def resume(self, cause: uuid.UUID) -> None:
+    async def resume(self, cause: uuid.UUID, *, propose_again: bool = True) -> None:
         """Pick the run up from its stored state (DESIGN.md's recovery rules)."""
         run = await self.s.store.run(self.run_id)
         self.status = run.status
@@ -351,7 +369,14 @@ class RunActor(Execution):
             await self.propose(cause, feedback=feedback)
             return
         if run.status == "awaiting_approval":
-            await self.send_proposal()
+            pending = await self.s.store.pending(self.run_id)
+            if propose_again or pending is None:
+                await self.send_proposal()
+            else:
+                # Proposing again would extend its deadline and replace its check-mode diff:
+                # the proposal stands, and expires when it was due.
+                self.status = "awaiting_approval"
+                self.arm_timer(pending.plan_hash, (pending.respond_by - now()).total_seconds())
             return
         assert self.plan_hash is not None
         self.approval = await self.s.store.latest_approval(self.run_id, self.plan_hash)
