@@ -15,6 +15,7 @@ catalog's files on disk change only when an approved entry is installed.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ VariableType = Literal["str", "int", "float", "bool", "list", "duration", "size"
 "15m", "2h", "7d", "2w", "1y", "1h30m"); ``size``: a number with a byte unit ("512MB", "5GB").
 A bare number is refused for both: "1800" does not say whether it is seconds or minutes."""
 Risk = Literal["low", "medium", "high"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Model(BaseModel):
@@ -93,6 +95,31 @@ class CatalogEntry(_Model):
         description="What carries its steps out (an executor of chiffon.agents.kinds): "
         "`ansible` runs the playbook; `shell-check` runs the read-only probes the file declares.",
     )
+    run_tags: tuple[str, ...] = Field(
+        default=(),
+        description="Ansible tags the playbook runs with (`ansible-playbook --tags`): how an "
+        "entry of a site playbook runs one role of it, not the whole playbook.",
+    )
+    flags: dict[str, bool | int | str] = Field(
+        default_factory=dict,
+        description="Extra variables every run of this entry sets, whatever the plan says: the "
+        "feature flags (`jellyfin_enabled: true`) a site playbook's `when:` selects roles by.",
+    )
+
+    @model_validator(mode="after")
+    def _flags_are_not_variables(self) -> CatalogEntry:
+        for name in self.flags:
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"flag {name!r} is not an Ansible variable name")
+            if name in self.variables:
+                raise ValueError(
+                    f"{name!r} is both a flag (fixed) and a variable (set by plans): keep one"
+                )
+        for tag in self.run_tags:
+            if not tag.strip() or "," in tag:
+                raise ValueError(f"run tag {tag!r} must be one non-empty tag without commas")
+        return self
+
     removal: Removal | None = Field(
         default=None, description="The playbook that removes what this entry deploys."
     )
@@ -225,6 +252,8 @@ class Catalog(_Model):
             raise CatalogError(f"cannot stage {entry.id!r}: the catalog already has it")
         if not (root / entry.playbook).is_file():
             raise CatalogError(f"cannot stage {entry.id!r}: {root / entry.playbook} is missing")
+        if (outside := outside_of(root.resolve(), entry.playbook)) is not None:
+            raise CatalogError(f"cannot stage {entry.id!r}: its playbook resolves to {outside}")
         if not self.inventory.resolve(entry.hosts):
             raise CatalogError(
                 f"cannot stage {entry.id!r}: it targets {entry.hosts!r}, which the inventory lacks"
@@ -300,17 +329,12 @@ def load_catalog(root: Path | str) -> Catalog:
     except FileNotFoundError:
         raise CatalogError(f"{root} is not a catalog: it has no catalog.yml") from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{index} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{index}:{mark.line + 1}" if mark is not None else str(index)
+        raise CatalogError(f"{at}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogError(f"{index}: expected a mapping with an `entries` list")
-    inventory_path = root / str(data.get("inventory", "inventory.yml"))
-    try:
-        inventory_data = yaml.load(
-            inventory_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-    except FileNotFoundError:
-        raise CatalogError(f"{index}: inventory {inventory_path} does not exist") from None
-    inventory = Inventory(path=inventory_path, groups=_groups(inventory_data, inventory_path))
+    inventory = read_inventory(root / str(data.get("inventory", "inventory.yml")), index)
     entries: dict[str, CatalogEntry] = {}
     for n, raw in enumerate(data["entries"]):
         try:
@@ -318,21 +342,64 @@ def load_catalog(root: Path | str) -> Catalog:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise CatalogError(f"{index}: entry {n + 1}: {where}: {first['msg']}") from None
+            at = _line_of(index, ("entries", n, *first["loc"]))
+            raise CatalogError(f"{at}: entry {n + 1}: {where}: {first['msg']}") from None
         if entry.removes is not None:
+            at = _line_of(index, ("entries", n, "removes"))
             raise CatalogError(
-                f"{index}: entry {entry.id!r}: `removes` is set by the catalog from another "
+                f"{at}: entry {entry.id!r}: `removes` is set by the catalog from another "
                 "entry's `removal`, not written in catalog.yml"
             )
-        derived = _with_removal(entry, index)
-        for one in derived:
+        for one in _with_removal(entry, index):
+            where_id = ("entries", n, "removal") if one.removes else ("entries", n, "id")
             if one.id in entries:
-                raise CatalogError(f"{index}: entry id {one.id!r} appears twice")
+                at = _line_of(index, where_id)
+                raise CatalogError(f"{at}: entry id {one.id!r} appears twice")
+            key = (
+                ("entries", n, "removal", "playbook") if one.removes else ("entries", n, "playbook")
+            )
+            what = "removal playbook" if one.removes else "playbook"
             if not (root / one.playbook).is_file():
-                what = "removal playbook" if one.removes else "playbook"
-                raise CatalogError(f"{index}: entry {entry.id!r}: {what} {one.playbook} is missing")
+                at = _line_of(index, key)
+                raise CatalogError(f"{at}: entry {entry.id!r}: {what} {one.playbook} is missing")
+            if (outside := outside_of(root, one.playbook)) is not None:
+                at = _line_of(index, key)
+                raise CatalogError(
+                    f"{at}: entry {entry.id!r}: {what} {one.playbook} is outside the catalog "
+                    f"(it resolves to {outside}): an entry's files stay under {root}"
+                )
             entries[one.id] = one
     try:
         return Catalog(root=root, entries=entries, inventory=inventory)
     except ValidationError as exc:
         raise CatalogError(f"{index}: {exc.errors()[0]['msg']}") from None
+
+
+def outside_of(root: Path, relative: str) -> Path | None:
+    """Where ``root / relative`` really is (``..`` and symlinks followed) when that is not
+    under ``root`` (which is resolved); ``None`` when it is."""
+    real = (root / relative).resolve()
+    return None if real.is_relative_to(root) else real
+
+
+def read_inventory(path: Path, index: Path) -> Inventory:
+    """The inventory at ``path`` (named by the catalog ``index``). Raises ``CatalogError``."""
+    try:
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except FileNotFoundError:
+        raise CatalogError(f"{index}: inventory {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path} is not valid YAML: {exc}") from None
+    return Inventory(path=path, groups=_groups(data, path))
+
+
+def _line_of(index: Path, loc: tuple[Any, ...]) -> str:
+    """``index:LINE`` for the value at ``loc`` (only on an error path: it reads the file
+    again)."""
+    from chiffon.catalog.checking import line_at
+
+    try:
+        node = yaml.compose(index.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return str(index)
+    return f"{index}:{line_at(node, loc)}" if node is not None else str(index)
