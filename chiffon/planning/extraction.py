@@ -129,7 +129,7 @@ def _as_duration(m: re.Match[str]) -> str | None:
     unit = (groups.get("unit") or "").lower()
     if not unit:
         return None
-    from chiffon.planning.units import DURATION_UNITS
+    from chiffon.catalog.units import DURATION_UNITS
 
     canonical = DURATION_UNITS.get(unit) or DURATION_UNITS.get(unit.rstrip("s"))
     if canonical is None:
@@ -138,7 +138,7 @@ def _as_duration(m: re.Match[str]) -> str | None:
 
 
 def _size(m: re.Match[str]) -> str:
-    from chiffon.planning.units import SIZE_UNITS
+    from chiffon.catalog.units import SIZE_UNITS
 
     return f"{int(float(m.group('n')))}{SIZE_UNITS[m.group('u').lower()]}"
 

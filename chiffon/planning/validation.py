@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chiffon.catalog import Catalog, CatalogEntry, Variable
+from chiffon.catalog.units import UnitError, duration, size
 from chiffon.planning.errors import InvalidPlan
-from chiffon.planning.units import UnitError, duration, size
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import Scalar, VariableValue
 
