@@ -1,9 +1,10 @@
 """The playbook catalog and its inventory, loaded from a directory.
 
 A catalog directory holds ``catalog.yml`` (the entries: id, description, tags, services,
-typed variables with defaults, resource needs), the playbooks it names, and an Ansible YAML
-inventory. Loading parses YAML only: Ansible itself is imported by the agent that runs the
-playbooks, never by planning.
+typed variables with defaults, resource needs), the playbooks it names, and an Ansible
+inventory, INI or YAML (``chiffon.catalog.inventory``; ``inventory:`` in catalog.yml names
+it, ``inventory.yml`` by default). Loading parses files only: Ansible itself is imported by
+the agent that runs the playbooks, never by planning.
 
 A loaded catalog may also hold *staged* entries: playbooks generated for a run
 (``chiffon.playbooks.generation``) whose files are still in a staging directory laid out
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.catalog.errors import CatalogError
+from chiffon.catalog.inventory import Inventory, load_inventory
 
 VariableType = Literal["str", "int", "float", "bool", "list", "duration", "size"]
 """``duration``: a number with a time unit, in the form Prometheus and systemd read ("30s",
@@ -147,28 +148,6 @@ class CatalogEntry(_Model):
         )
 
 
-class Inventory(_Model):
-    """Hosts and groups of an Ansible YAML inventory (``all.children``, ``hosts``)."""
-
-    path: Path
-    groups: dict[str, tuple[str, ...]] = Field(
-        description="Group -> its hosts, children flattened."
-    )
-
-    @cached_property
-    def hosts(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for members in self.groups.values():
-            seen.update(dict.fromkeys(members))
-        return tuple(seen)
-
-    def resolve(self, target: str) -> tuple[str, ...]:
-        """The hosts a target (host or group) names; empty when it names nothing."""
-        if target in self.groups:
-            return self.groups[target]
-        return (target,) if target in self.hosts else ()
-
-
 class Catalog(_Model):
     """A loaded catalog: its root directory, entries by id, and inventory."""
 
@@ -284,29 +263,6 @@ class Catalog(_Model):
             self._version += 1
 
 
-def _groups(data: Any, path: Path) -> dict[str, tuple[str, ...]]:
-    """Flatten an Ansible YAML inventory into group -> hosts (children included)."""
-    if not isinstance(data, dict) or "all" not in data:
-        raise CatalogError(f"{path}: an Ansible YAML inventory must start with `all:`")
-    groups: dict[str, list[str]] = {}
-
-    def walk(name: str, node: Any) -> list[str]:
-        node = node or {}
-        if not isinstance(node, dict):
-            raise CatalogError(f"{path}: group {name!r} must be a mapping")
-        members = list((node.get("hosts") or {}).keys())
-        for child, child_node in (node.get("children") or {}).items():
-            for host in walk(child, child_node):
-                if host not in members:
-                    members.append(host)
-        groups.setdefault(name, [])
-        groups[name].extend(h for h in members if h not in groups[name])
-        return members
-
-    walk("all", data["all"])
-    return {name: tuple(members) for name, members in groups.items()}
-
-
 def _with_removal(entry: CatalogEntry, index: Path) -> list[CatalogEntry]:
     try:
         removal = entry.removal_entry()
@@ -383,14 +339,12 @@ def outside_of(root: Path, relative: str) -> Path | None:
 
 
 def read_inventory(path: Path, index: Path) -> Inventory:
-    """The inventory at ``path`` (named by the catalog ``index``). Raises ``CatalogError``."""
-    try:
-        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except FileNotFoundError:
-        raise CatalogError(f"{index}: inventory {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{path} is not valid YAML: {exc}") from None
-    return Inventory(path=path, groups=_groups(data, path))
+    """The inventory at ``path`` (named by the catalog ``index``), INI or YAML
+    (``chiffon.catalog.inventory``). Raises ``CatalogError``; ``InventoryError`` names the
+    inventory's file and line."""
+    if not path.exists():
+        raise CatalogError(f"{index}: inventory {path} does not exist")
+    return load_inventory(path)
 
 
 def _line_of(index: Path, loc: tuple[Any, ...]) -> str:
