@@ -73,6 +73,16 @@ class RemoteExecutor:
         the processes working on it."""
         if self.kind != "shell-check":
             return lab.sleeping_module(name)
+        # Once the worker said it waits: one whose agent is killed before its first line dies
+        # writing it (nobody reads its pipe), and would pass for taken over.
+        wait_until(
+            lambda: lab.records.fetch(
+                "SELECT 1 FROM run_events WHERE run_id = $1 AND kind = 'step.output'"
+                " AND data ->> 'step_id' = $2 AND data ->> 'event' = 'probe_waiting'",
+                step["run_id"], str(step["id"]),
+            ),
+            f"{name}'s probe worker to wait",
+        )  # fmt: skip
         # The attempt's worker (not a dry run's, which names the agent's work directory too).
         marker = attempt_marker(step["id"], step["attempt"])
         return wait_until(lambda: processes_naming(marker) or None, f"{name}'s probe worker to run")
