@@ -71,6 +71,9 @@ class StartRun:
 
     cause: uuid.UUID
     resume: bool = False
+    propose_again: bool = True
+    """Resuming a run awaiting approval, propose its plan again (a session shows it); off,
+    the open proposal stands and the run waits for a decision from any channel."""
     durability = "transient"
 
 
@@ -145,7 +148,7 @@ class RunActor(Actor):
     @handler(StartRun)
     async def on_start_run(self, message: StartRun) -> None:
         if message.resume:
-            await self.resume(message.cause)
+            await self.resume(message.cause, propose_again=message.propose_again)
         else:
             await self.run.move("planning", message.cause)
             await self.propose(message.cause, feedback=None)
@@ -373,7 +376,7 @@ class RunActor(Actor):
 
     # -- resuming --------------------------------------------------------------------------
 
-    async def resume(self, cause: uuid.UUID) -> None:
+    async def resume(self, cause: uuid.UUID, *, propose_again: bool = True) -> None:
         """Pick the run up from its stored state (DESIGN.md's recovery rules)."""
         run = self.run
         record = await self.s.store.run(self.run_id)
@@ -393,7 +396,18 @@ class RunActor(Actor):
             await self.propose(cause, feedback=feedback)
             return
         if record.status == "awaiting_approval":
-            await self.send_proposal()
+            pending = await self.s.store.pending(self.run_id)
+            if propose_again or pending is None:
+                await self.send_proposal()
+            else:
+                # Proposing again would extend its deadline and replace its check-mode diff:
+                # the proposal stands, and expires when it was due.
+                run.status = "awaiting_approval"
+                self.context.send_after(
+                    (pending.respond_by - now()).total_seconds(),
+                    ApprovalTimeout(pending.plan_hash),
+                    key=ApprovalTimeout,
+                )
             return
         assert run.plan_hash is not None
         run.approval = await self.s.store.latest_approval(self.run_id, run.plan_hash)
