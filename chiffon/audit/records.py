@@ -101,6 +101,17 @@ class StepRecord(_Record):
     def changed(self) -> int:
         return sum(s.changed for s in self.stats.values())
 
+    @property
+    def hosts_run(self) -> tuple[str, ...]:
+        """The hosts Ansible's recap names for this attempt: the hosts it ran on."""
+        return tuple(self.stats)
+
+    @property
+    def outside_plan(self) -> tuple[str, ...]:
+        """Hosts the attempt ran on that its approved step does not name (none, always:
+        every run is limited to the plan's hosts; the audit shows it)."""
+        return tuple(h for h in self.stats if h not in self.hosts)
+
 
 class FailureRecord(_Record):
     """Where and why a step failed: the post-mortem's starting point."""

@@ -16,6 +16,7 @@ catalog's files on disk change only when an approved entry is installed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +24,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.catalog.errors import CatalogError
-from chiffon.catalog.inventory import Inventory, load_inventory
+from chiffon.catalog.inventory import Inventory, SourcedValue, load_inventory
+from chiffon.catalog.plays import Play, read_plays, repository_values
 
 VariableType = Literal["str", "int", "float", "bool", "list"]
 Risk = Literal["low", "medium", "high"]
@@ -118,6 +120,37 @@ class Catalog(_Model):
     def playbook_path(self, entry_id: str) -> Path:
         """The playbook file of an entry, found by id (never a path joined from a message)."""
         return self.base(entry_id) / self.entries[entry_id].playbook
+
+    @property
+    def requirements_dir(self) -> Path:
+        """Chiffon's own directory for the repository's ``requirements.yml``: ``roles/`` and
+        ``collections/`` installed there by ``chiffon catalog requirements --install``, which
+        ansible-playbook is pointed at. Inside the catalog root, ignored by git (its own
+        ``.gitignore``), so the repository's files are left as they are."""
+        return self.root / ".chiffon" / "requirements"
+
+    def plays(self, entry_id: str) -> list[Play]:
+        """The plays of the entry's playbook (``chiffon.catalog.plays.read_plays``)."""
+        return read_plays(self.playbook_path(entry_id))
+
+    def repository_values(
+        self,
+        entry_id: str,
+        hosts: Sequence[str],
+        variables: Mapping[str, Any] | None = None,
+    ) -> dict[str, dict[str, SourcedValue]]:
+        """For each variable the entry declares, the value the repository itself gives each
+        of ``hosts`` and where (``chiffon.catalog.plays.repository_values``)."""
+        entry = self.entries[entry_id]
+        return repository_values(
+            self.base(entry_id),
+            self.playbook_path(entry_id),
+            self.inventory,
+            entry.variables,
+            hosts,
+            step_variables=variables,
+            extra_roles=[self.requirements_dir / "roles"],
+        )
 
     def files(self, entry_id: str) -> list[Path]:
         """The entry's playbook and every file under its directory's roles, templates and

@@ -620,14 +620,18 @@ class _VarsDir:
     def load(self, kind: str, name: str, scope: str) -> Vars:
         merged: Vars = {}
         for path in self.files(kind, name):
-            text = _read(path)
-            if text.lstrip().startswith(_VAULT_HEADER):
-                self.encrypted.append(path)
-                continue
-            node = _compose(path, text)
-            if node is not None:
-                merged.update(_yaml_vars(node, path, scope, f"the variables of {scope}"))
+            merged.update(self.load_file(path, scope))
         return merged
+
+    def load_file(self, path: Path, scope: str) -> Vars:
+        """One vars file's variables; none (and ``path`` noted in ``encrypted``) for a file
+        encrypted whole with ansible-vault."""
+        text = _read(path)
+        if text.lstrip().startswith(_VAULT_HEADER):
+            self.encrypted.append(path)
+            return {}
+        node = _compose(path, text)
+        return {} if node is None else _yaml_vars(node, path, scope, f"the variables of {scope}")
 
 
 def load_inventory(path: Path | str) -> Inventory:

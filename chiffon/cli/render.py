@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.catalog import Catalog
-    from chiffon.protocol import Plan, RunFinished
+    from chiffon.protocol import Plan, RunFinished, StepSummary
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 STATUS_STYLE = {
@@ -109,7 +109,7 @@ def print_summary(console: Console, summary: RunFinished) -> None:
     for n, step in enumerate(summary.steps):
         s = step.stats
         table.add_row(
-            str(n + 1), step.playbook, step.status, ", ".join(step.hosts), str(s.ok),
+            str(n + 1), step.playbook, step.status, _touched(step), str(s.ok),
             str(s.changed), str(s.failed), str(s.unreachable),
         )  # fmt: skip
     if summary.steps:
@@ -118,6 +118,16 @@ def print_summary(console: Console, summary: RunFinished) -> None:
     console.print(
         f"run {summary.run_id} [{style}]{summary.status}[/]{reason}  "
         f"{summary.seconds:.1f} s  ${summary.cost_usd:.4f}"
+    )
+
+
+def _touched(step: StepSummary) -> str:
+    """The hosts Ansible ran the step on (its recap); the approved ones until it has run.
+    A host the plan does not name is marked, though the run's ``--limit`` keeps it out."""
+    if not step.touched:
+        return ", ".join(step.hosts)
+    return ", ".join(
+        h if h in step.hosts else f"[bold red]{h} (not approved)[/]" for h in step.touched
     )
 
 
@@ -130,7 +140,7 @@ def summary_json(summary: RunFinished) -> dict[str, Any]:
         "steps": [
             {
                 "playbook": s.playbook, "status": s.status, "hosts": list(s.hosts),
-                "attempt": s.attempt,
+                "touched": list(s.touched), "attempt": s.attempt,
                 "stats": {
                     "ok": s.stats.ok, "changed": s.stats.changed, "failed": s.stats.failed,
                     "unreachable": s.stats.unreachable,

@@ -476,7 +476,7 @@ class RunActor(Execution):
             out.append(
                 StepSummary(
                     playbook=step.playbook, status=step.status, hosts=step.hosts, stats=totals,
-                    attempt=step.attempt,
+                    attempt=step.attempt, touched=tuple(step.stats or {}),
                 )
             )  # fmt: skip
         return out
@@ -501,6 +501,8 @@ class RunActor(Execution):
                 files[f"steps/{step.position + 1}-{step.playbook}-a{step.attempt}.json"] = {
                     "status": step.status, "hosts": list(step.hosts), "stats": step.stats,
                     "reason": step.reason,
+                    # What the audit proves: the hosts approved are the hosts Ansible ran on.
+                    "hosts_approved": list(step.hosts), "hosts_run": list(step.stats or {}),
                 }  # fmt: skip
             if summary is not None:
                 files["summary.json"] = json.loads(summary.model_dump_json())
