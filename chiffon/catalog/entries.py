@@ -16,6 +16,7 @@ catalog's files on disk change only when an approved entry is installed.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from chiffon.catalog.plays import Play, read_plays, repository_values
 
 VariableType = Literal["str", "int", "float", "bool", "list"]
 Risk = Literal["low", "medium", "high"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Model(BaseModel):
@@ -81,6 +83,30 @@ class CatalogEntry(_Model):
         description="What carries its steps out (an executor of chiffon.agents.kinds): "
         "`ansible` runs the playbook; `shell-check` runs the read-only probes the file declares.",
     )
+    run_tags: tuple[str, ...] = Field(
+        default=(),
+        description="Ansible tags the playbook runs with (`ansible-playbook --tags`): how an "
+        "entry of a site playbook runs one role of it, not the whole playbook.",
+    )
+    flags: dict[str, bool | int | str] = Field(
+        default_factory=dict,
+        description="Extra variables every run of this entry sets, whatever the plan says: the "
+        "feature flags (`jellyfin_enabled: true`) a site playbook's `when:` selects roles by.",
+    )
+
+    @model_validator(mode="after")
+    def _flags_are_not_variables(self) -> CatalogEntry:
+        for name in self.flags:
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"flag {name!r} is not an Ansible variable name")
+            if name in self.variables:
+                raise ValueError(
+                    f"{name!r} is both a flag (fixed) and a variable (set by plans): keep one"
+                )
+        for tag in self.run_tags:
+            if not tag.strip() or "," in tag:
+                raise ValueError(f"run tag {tag!r} must be one non-empty tag without commas")
+        return self
 
 
 class Catalog(_Model):
@@ -185,6 +211,8 @@ class Catalog(_Model):
             raise CatalogError(f"cannot stage {entry.id!r}: the catalog already has it")
         if not (root / entry.playbook).is_file():
             raise CatalogError(f"cannot stage {entry.id!r}: {root / entry.playbook} is missing")
+        if (outside := outside_of(root.resolve(), entry.playbook)) is not None:
+            raise CatalogError(f"cannot stage {entry.id!r}: its playbook resolves to {outside}")
         if not self.inventory.resolve(entry.hosts):
             raise CatalogError(
                 f"cannot stage {entry.id!r}: it targets {entry.hosts!r}, which the inventory lacks"
@@ -225,13 +253,12 @@ def load_catalog(root: Path | str) -> Catalog:
     except FileNotFoundError:
         raise CatalogError(f"{root} is not a catalog: it has no catalog.yml") from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{index} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{index}:{mark.line + 1}" if mark is not None else str(index)
+        raise CatalogError(f"{at}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogError(f"{index}: expected a mapping with an `entries` list")
-    inventory_path = root / str(data.get("inventory", "inventory.yml"))
-    if not inventory_path.exists():
-        raise CatalogError(f"{index}: inventory {inventory_path} does not exist")
-    inventory = load_inventory(inventory_path)
+    inventory = read_inventory(root / str(data.get("inventory", "inventory.yml")), index)
     entries: dict[str, CatalogEntry] = {}
     for n, raw in enumerate(data["entries"]):
         try:
@@ -239,13 +266,50 @@ def load_catalog(root: Path | str) -> Catalog:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise CatalogError(f"{index}: entry {n + 1}: {where}: {first['msg']}") from None
+            at = _line_of(index, ("entries", n, *first["loc"]))
+            raise CatalogError(f"{at}: entry {n + 1}: {where}: {first['msg']}") from None
         if entry.id in entries:
-            raise CatalogError(f"{index}: entry id {entry.id!r} appears twice")
+            at = _line_of(index, ("entries", n, "id"))
+            raise CatalogError(f"{at}: entry id {entry.id!r} appears twice")
         if not (root / entry.playbook).is_file():
-            raise CatalogError(f"{index}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+            at = _line_of(index, ("entries", n, "playbook"))
+            raise CatalogError(f"{at}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+        if (outside := outside_of(root, entry.playbook)) is not None:
+            at = _line_of(index, ("entries", n, "playbook"))
+            raise CatalogError(
+                f"{at}: entry {entry.id!r}: playbook {entry.playbook} is outside the catalog "
+                f"(it resolves to {outside}): an entry's files stay under {root}"
+            )
         entries[entry.id] = entry
     try:
         return Catalog(root=root, entries=entries, inventory=inventory)
     except ValidationError as exc:
         raise CatalogError(f"{index}: {exc.errors()[0]['msg']}") from None
+
+
+def outside_of(root: Path, relative: str) -> Path | None:
+    """Where ``root / relative`` really is (``..`` and symlinks followed) when that is not
+    under ``root`` (which is resolved); ``None`` when it is."""
+    real = (root / relative).resolve()
+    return None if real.is_relative_to(root) else real
+
+
+def read_inventory(path: Path, index: Path) -> Inventory:
+    """The inventory at ``path`` (named by the catalog ``index``), INI or YAML
+    (``chiffon.catalog.inventory``). Raises ``CatalogError``; ``InventoryError`` names the
+    inventory's file and line."""
+    if not path.exists():
+        raise CatalogError(f"{index}: inventory {path} does not exist")
+    return load_inventory(path)
+
+
+def _line_of(index: Path, loc: tuple[Any, ...]) -> str:
+    """``index:LINE`` for the value at ``loc`` (only on an error path: it reads the file
+    again)."""
+    from chiffon.catalog.checking import line_at
+
+    try:
+        node = yaml.compose(index.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return str(index)
+    return f"{index}:{line_at(node, loc)}" if node is not None else str(index)

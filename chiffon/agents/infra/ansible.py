@@ -130,7 +130,9 @@ async def run_playbook(
         passed = extra_vars(catalog, entry_id, hosts, variables)
     except CatalogError as exc:
         raise PlaybookRunError(f"cannot read the playbook of {entry_id}: {exc}") from exc
-    extravars: dict[str, Any] = {**passed, "chiffon_target_root": str(target_root)}
+    entry = catalog.entries[entry_id]
+    # The entry's flags select what a site playbook runs: a plan does not unset them.
+    extravars: dict[str, Any] = {**passed, **entry.flags, "chiffon_target_root": str(target_root)}
     if hosts:
         extravars[CHIFFON_HOSTS] = ",".join(hosts)
     kwargs = _runner_kwargs(catalog, entry_id, extravars, work_dir, check, tuple(hosts))
@@ -215,6 +217,7 @@ def _runner_kwargs(
         "cmdline": "--check --diff" if check else None,
         # The plan's hosts, and no other: ansible-runner passes it as --limit.
         "limit": ",".join(hosts) if hosts else None,
+        "tags": ",".join(catalog.entries[entry_id].run_tags) or None,
         "quiet": True,
         "settings": {"suppress_output_file": True, "pexpect_timeout": _POLL_S},
         "ident": "run",
