@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from chiffon.protocol import HostStats
 
@@ -101,6 +101,7 @@ class StepRecord(_Record):
     def changed(self) -> int:
         return sum(s.changed for s in self.stats.values())
 
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use
     @property
     def hosts_run(self) -> tuple[str, ...]:
         """The hosts Ansible's recap names for this attempt: the hosts it ran on."""

@@ -306,6 +306,7 @@ class RunActor(Execution):
             else:
                 reason = (
                     f"rejected by {record.approver}"
+                    + (f": {record.feedback}" if record.feedback else "")
                     if record.decision == "reject"
                     else "no decision before the approval expired"
                 )
