@@ -47,7 +47,11 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
     for n, (step, variables) in enumerate(
         zip(plan.steps, shown_variables(plan, catalog), strict=True)
     ):
-        shown = ", ".join(f"{k}={v}" for k, v in variables.items())
+        sources = catalog.variable_sources(step.playbook, step.hosts, step.variables)
+        shown = "\n".join(
+            [f"{k}={v}" + _from(sources.get(k)) for k, v in variables.items()]
+            + [f"{k}: {where}" for k, where in sources.items() if k not in variables]
+        )
         table.add_row(str(n + 1), step.playbook, ", ".join(step.hosts), shown, step.reason)
     console.print(table)
     risk = RISK_STYLE.get(plan.risk, "")
@@ -56,6 +60,13 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
         f"planner {plan.planner}  plan {digest[:19]}…"
     )
     print_generated(console, plan, catalog)
+
+
+def _from(source: str | None) -> str:
+    # A value the repository sets is left to it (not an extra var): say where it is set.
+    if source is None or source in ("plan", "catalog default"):
+        return "" if source is None else f" [dim]({source})[/]"
+    return f" [dim](from {source})[/]"
 
 
 def print_generated(console: Console, plan: Plan, catalog: Catalog) -> None:

@@ -347,8 +347,13 @@ def _shown(plan: Plan, catalog: Catalog) -> dict[str, Any]:
     from chiffon.cli.render import shown_variables
 
     data = plan.model_dump(mode="json")
-    for step, variables in zip(data["steps"], shown_variables(plan, catalog), strict=True):
+    for step, variables, planned in zip(
+        data["steps"], shown_variables(plan, catalog), plan.steps, strict=True
+    ):
         step["variables"] = variables
+        step["variable_sources"] = catalog.variable_sources(
+            planned.playbook, planned.hosts, planned.variables
+        )
     return data
 
 

@@ -41,7 +41,7 @@ from chiffon.agents.infra.events import (
 from chiffon.agents.infra.processes import inside, kill_processes_naming
 from chiffon.agents.infra.redaction import Redactor
 from chiffon.catalog import Catalog, CatalogError
-from chiffon.catalog.plays import CHIFFON_HOSTS, ansible_cfg_paths, same_value
+from chiffon.catalog.plays import CHIFFON_HOSTS, ansible_cfg_paths
 from chiffon.protocol import StepFailure
 
 CANCEL_GRACE_S = 30.0
@@ -82,19 +82,7 @@ def extra_vars(
     Raises ``UnknownPlaybook`` and ``UndeclaredVariable`` as ``playbook_variables`` does.
     """
     playbook_variables(catalog, entry_id, variables)
-    entry = catalog.entries[entry_id]
-    repository = catalog.repository_values(entry_id, hosts, variables) if hosts else {}
-    out: dict[str, Any] = {}
-    for name, var in entry.variables.items():
-        own = repository.get(name, {})
-        everywhere = bool(hosts) and all(h in own for h in hosts)
-        if name in variables:
-            value = variables[name]
-            if not (everywhere and all(same_value(value, own[h].value) for h in hosts)):
-                out[name] = value
-        elif var.default is not None and not everywhere:
-            out[name] = var.default
-    return out
+    return catalog.passed_variables(entry_id, hosts, variables)
 
 
 async def run_playbook(
@@ -277,6 +265,13 @@ def repository_env(catalog: Catalog, entry_id: str) -> dict[str, str]:
     return env
 
 
+def _head(error: str, suffix: str) -> str:
+    # The start says why (Ansible's "[ERROR]: …" line): a long error loses its end.
+    if len(error) + len(suffix) <= MAX_ERROR:
+        return error + suffix
+    return error[: MAX_ERROR - len(suffix) - 1] + "…" + suffix
+
+
 def _outcome(
     runner: Any,
     recorder: EventRecorder,
@@ -303,7 +298,7 @@ def _outcome(
             failure = StepFailure(error=recorder.no_hosts)
         if failure is None:
             error = recorder.last_error() or f"ansible-playbook ended with status {runner.status}"
-            failure = StepFailure(error=redactor.text(f"{error} (exit code {rc})")[-MAX_ERROR:])
+            failure = StepFailure(error=_head(redactor.text(error), f" (exit code {rc})"))
         failure = failure.model_copy(update={"output_tail": tail[-MAX_FAILURE_TAIL:]})
     return PlaybookOutcome(
         status="succeeded" if succeeded else "failed",
