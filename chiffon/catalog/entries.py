@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from chiffon.catalog.errors import CatalogError
 from chiffon.catalog.inventory import Inventory, SourcedValue, load_inventory
 from chiffon.catalog.plays import Play, read_plays, repository_values, same_value
+from chiffon.catalog.requirements import Missing, missing_for
 
 VariableType = Literal["str", "int", "float", "bool", "list"]
 Risk = Literal["low", "medium", "high"]
@@ -177,6 +178,15 @@ class Catalog(_Model):
             step_variables=variables,
             extra_roles=[self.requirements_dir / "roles"],
         )
+
+    def missing_requirements(self, entry_id: str) -> list[Missing]:
+        """The roles and collections the entry's playbook needs that are not installed
+        (``chiffon.catalog.requirements.missing_for``). Raises ``CatalogError`` for a
+        playbook that cannot be read."""
+        return missing_for(
+            self.base(entry_id), self.playbook_path(entry_id),
+            requirements_dir=self.requirements_dir, catalog_root=self.root,
+        )  # fmt: skip
 
     def passed_variables(
         self, entry_id: str, hosts: Sequence[str], variables: Mapping[str, Any]

@@ -29,6 +29,7 @@ from chiffon.catalog.inventory import (
     EVERYWHERE,
     Inventory,
     SourcedValue,
+    Stamp,
     Vars,
     Vaulted,
     _compose,
@@ -36,6 +37,8 @@ from chiffon.catalog.inventory import (
     _line,
     _read,
     _VarsDir,
+    cached_yaml,
+    stamp,
 )
 
 CHIFFON_HOSTS = "chiffon_hosts"
@@ -78,14 +81,24 @@ class PlaybookReadError(CatalogError):
     code = "playbook_unreadable"
 
 
+_PLAYS: dict[Path, tuple[tuple[Stamp, ...], list[Play]]] = {}
+
+
 def read_plays(playbook: Path) -> list[Play]:
     """The plays of ``playbook`` in order, ``import_playbook`` of literal files followed.
     Raises ``PlaybookReadError`` (or ``InventoryError`` for a vars file) naming the file and
-    line of what cannot be read."""
-    return list(_plays(playbook, set()))
+    line of what cannot be read. Read again only when one of its files changed."""
+    hit = _PLAYS.get(playbook)
+    if hit is not None and all(stamp(Path(s[0])) == s for s in hit[0]):
+        return list(hit[1])
+    files: list[Path] = []
+    plays = list(_plays(playbook, set(), files))
+    _PLAYS[playbook] = (tuple(stamp(f) for f in files), plays)
+    return list(plays)
 
 
-def _plays(path: Path, seen: set[Path]) -> Iterable[Play]:
+def _plays(path: Path, seen: set[Path], files: list[Path]) -> Iterable[Play]:
+    files.append(path)
     if path.resolve() in seen:
         raise PlaybookReadError(f"{path}: imports itself")
     seen = seen | {path.resolve()}
@@ -105,14 +118,14 @@ def _plays(path: Path, seen: set[Path]) -> Iterable[Play]:
                     f"{path}:{_line(item)}: import_playbook {imported!r} is templated: "
                     "Chiffon cannot tell which plays it holds before the run"
                 )
-            yield from _plays(path.parent / imported, seen)
+            yield from _plays(path.parent / imported, seen, files)
             continue
         hosts = play.get("hosts")
         if isinstance(hosts, list):
             hosts = ",".join(str(h) for h in hosts)
         if not isinstance(hosts, str) or not hosts.strip():
             raise PlaybookReadError(f"{path}:{_line(item)}: the play has no hosts")
-        variables = _play_vars(path, item, play)
+        variables = _play_vars(path, item, play, files)
         yield Play(
             file=path,
             line=_line(item),
@@ -123,7 +136,7 @@ def _plays(path: Path, seen: set[Path]) -> Iterable[Play]:
         )
 
 
-def _play_vars(path: Path, node: yaml.Node, play: Mapping[str, Any]) -> Vars:
+def _play_vars(path: Path, node: yaml.Node, play: Mapping[str, Any], files: list[Path]) -> Vars:
     scope = f"play {play.get('name') or ''}".strip()
     found: Vars = {}
     assert isinstance(node, yaml.MappingNode)
@@ -138,6 +151,7 @@ def _play_vars(path: Path, node: yaml.Node, play: Mapping[str, Any]) -> Vars:
         if not isinstance(name, str) or "{{" in name:
             continue  # templated: chosen at run time
         file = path.parent / name
+        files.append(file)
         if file.is_file():
             vars_dir = _VarsDir(file.parent)
             found.update(vars_dir.load_file(file, f"vars_files of {scope}"))
@@ -232,7 +246,10 @@ def role_dependencies(role: Path) -> list[str]:
     """The roles ``meta/main.yml`` of ``role`` depends on (literal names)."""
     out: list[str] = []
     for file in _role_files(role, "meta"):
-        data = yaml.safe_load(_read(file)) or {}
+        try:
+            data = cached_yaml(file) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # the playbook checks and Ansible itself say what is wrong there
         for dep in data.get("dependencies") or () if isinstance(data, dict) else ():
             name = (dep.get("role") or dep.get("name")) if isinstance(dep, dict) else dep
             if isinstance(name, str) and "{{" not in name:

@@ -143,6 +143,10 @@ def plan(
     if json_output:
         shown = _shown(preview.plan, cat)
         out: dict[str, Any] = {"status": "planned", "plan_hash": preview.plan_hash, "plan": shown}
+        # Per step, where each variable's value comes from (the plan itself stays a Plan).
+        out["variable_sources"] = [
+            cat.variable_sources(s.playbook, s.hosts, s.variables) for s in preview.plan.steps
+        ]
         if dry_run is not None:
             out["dry_run"] = list(dry_run)
         typer.echo(_dumps(out))
@@ -347,13 +351,8 @@ def _shown(plan: Plan, catalog: Catalog) -> dict[str, Any]:
     from chiffon.cli.render import shown_variables
 
     data = plan.model_dump(mode="json")
-    for step, variables, planned in zip(
-        data["steps"], shown_variables(plan, catalog), plan.steps, strict=True
-    ):
+    for step, variables in zip(data["steps"], shown_variables(plan, catalog), strict=True):
         step["variables"] = variables
-        step["variable_sources"] = catalog.variable_sources(
-            planned.playbook, planned.hosts, planned.variables
-        )
     return data
 
 

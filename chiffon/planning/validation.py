@@ -10,6 +10,8 @@ again gives the same plan:
   hosts, so each host must be one a play of the playbook targets (a play of ``hosts:
   media`` cannot run "on pi2" when pi2 is not in media), and a ``hosts:`` templated with
   anything but ``chiffon_hosts``, the step's variables or a ``default('…')`` is refused;
+- a role or collection the playbook needs that is not installed is refused, with Ansible's
+  line for it and the command that installs it (``chiffon catalog requirements --install``);
 - a variable the planner did not set takes the repository's own value when the repository
   gives every host of the step the same one (group_vars, host_vars, role defaults, play
   vars), is left to the repository when its hosts' values differ or cannot be read before
@@ -33,6 +35,7 @@ from typing import Any
 
 from chiffon.catalog import Catalog, CatalogEntry, CatalogError, SourcedValue, Variable
 from chiffon.catalog.plays import Unresolvable, pattern_hosts, play_hosts
+from chiffon.catalog.requirements import fix_command
 from chiffon.planning.errors import InvalidPlan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import Scalar, VariableValue
@@ -91,6 +94,7 @@ def validate_plan(
         repository = _repository(catalog, entry, hosts, step.variables, where, reasons)
         variables = _variables(step.variables, entry, where, reasons, repository, hosts)
         _targeted(catalog, entry, hosts, variables, where, reasons)
+        _installed(catalog, entry, where, reasons)
         try:
             step_digest = digest(entry.id)
         except OSError as exc:
@@ -210,6 +214,22 @@ def _targeted(
             f"{where}: no play of {entry.playbook} runs on "
             f"{', '.join(repr(h) for h in missing)}, so the run would do nothing there: "
             f"{described or 'it has no plays'}"
+        )
+
+
+def _installed(catalog: Catalog, entry: CatalogEntry, where: str, reasons: list[str]) -> None:
+    """Every role and collection the playbook needs is installed: said before approval, in
+    Ansible's words, with the command that installs it."""
+    if not _checked_playbook(catalog, entry):
+        return
+    try:
+        missing = catalog.missing_requirements(entry.id)
+    except CatalogError:
+        return  # _targeted reported the unreadable playbook
+    for item in missing:
+        reasons.append(
+            f"{where}: {item.kind} {item.name} (used at {item.used_at}) is not installed: "
+            f"{item.reason}. Fix: {fix_command(catalog.root, item)}"
         )
 
 

@@ -49,11 +49,13 @@ def test_plan_check_shows_the_diff_on_the_planned_host_only_and_changes_nothing(
     (step,) = out["plan"]["steps"]
     assert step["hosts"] == ["pi2"]
     # Where each value comes from: none is the plan's, so none is passed as an extra var.
-    assert step["variable_sources"] == {
-        "jellyfin_port": "roles/jellyfin/defaults/main.yml:1 (role jellyfin defaults)",
-        "jellyfin_config_dir": "inventory/group_vars/media.yml:2 (group media)",
-        "jellyfin_cache_mb": "inventory/host_vars/pi2.yml:1 (host pi2)",
-    }
+    assert out["variable_sources"] == [
+        {
+            "jellyfin_port": "roles/jellyfin/defaults/main.yml:1 (role jellyfin defaults)",
+            "jellyfin_config_dir": "inventory/group_vars/media.yml:2 (group media)",
+            "jellyfin_cache_mb": "inventory/host_vars/pi2.yml:1 (host pi2)",
+        }
+    ]
     (diff,) = out["dry_run"]
     assert "jellyfin.conf" in diff
     assert "+config_dir=/mnt/usb/jellyfin" in diff  # the repository's group_vars
