@@ -29,7 +29,10 @@ from chiffon.catalog.inventory import Inventory, SourcedValue, load_inventory
 from chiffon.catalog.plays import Play, read_plays, repository_values, same_value
 from chiffon.catalog.requirements import Missing, missing_for
 
-VariableType = Literal["str", "int", "float", "bool", "list"]
+VariableType = Literal["str", "int", "float", "bool", "list", "duration", "size"]
+"""``duration``: a number with a time unit, in the form Prometheus and systemd read ("30s",
+"15m", "2h", "7d", "2w", "1y", "1h30m"); ``size``: a number with a byte unit ("512MB", "5GB").
+A bare number is refused for both: "1800" does not say whether it is seconds or minutes."""
 Risk = Literal["low", "medium", "high"]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -55,6 +58,18 @@ class Resources(_Model):
     cpu_cores: float = 0.0
     memory_mb: int = 0
     gpu_vram_mb: int = 0
+
+
+class Removal(_Model):
+    """How an entry is taken away again: its own playbook (stop the service, delete what the
+    deploy wrote), with its own variables. The catalog turns it into the entry
+    ``remove-<id>``, which plans run like any other; a request to remove an entry without one
+    is refused, never planned as a deploy."""
+
+    playbook: str = Field(description="Path of the removal playbook, relative to the catalog root.")
+    description: str = ""
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    risk: Risk = "medium"
 
 
 class CatalogEntry(_Model):
@@ -109,6 +124,32 @@ class CatalogEntry(_Model):
                 raise ValueError(f"run tag {tag!r} must be one non-empty tag without commas")
         return self
 
+    removal: Removal | None = Field(
+        default=None, description="The playbook that removes what this entry deploys."
+    )
+    removes: str | None = Field(
+        default=None,
+        description="Set by the catalog on the entry it makes from another's `removal`: the id "
+        "of the entry it removes. Not written in catalog.yml.",
+    )
+
+    def removal_entry(self) -> CatalogEntry | None:
+        """The entry ``remove-<id>`` made from ``removal``; None without one."""
+        if self.removal is None:
+            return None
+        r = self.removal
+        return CatalogEntry(
+            id=f"remove-{self.id}",
+            playbook=r.playbook,
+            description=r.description or f"Remove {self.id}: the removal playbook of {self.id}.",
+            services=self.services,
+            hosts=self.hosts,
+            variables=dict(r.variables),
+            risk=r.risk,
+            executor=self.executor,
+            removes=self.id,
+        )
+
 
 class Catalog(_Model):
     """A loaded catalog: its root directory, entries by id, and inventory."""
@@ -131,6 +172,18 @@ class Catalog(_Model):
                     f"entry {entry.id!r} targets {entry.hosts!r}, which the inventory lacks"
                 )
         return self
+
+    def deployable(self) -> list[str]:
+        """The ids of the entries that deploy something (every entry but the removals the
+        catalog made from ``removal``), in catalog order."""
+        return [e.id for e in self.entries.values() if e.removes is None]
+
+    def removal_of(self, entry_id: str) -> str | None:
+        """The id of the entry that removes ``entry_id``; None when it declares no removal."""
+        entry = self.entries.get(entry_id)
+        if entry is None or entry.removal is None:
+            return None
+        return f"remove-{entry_id}"
 
     @property
     def version(self) -> int:
@@ -301,6 +354,18 @@ class Catalog(_Model):
             self._version += 1
 
 
+def _with_removal(entry: CatalogEntry, index: Path) -> list[CatalogEntry]:
+    try:
+        removal = entry.removal_entry()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CatalogError(
+            f"{index}: entry {entry.id!r}: its removal entry: {where}: {first['msg']}"
+        ) from None
+    return [entry] if removal is None else [entry, removal]
+
+
 def load_catalog(root: Path | str) -> Catalog:
     """Load ``root/catalog.yml`` and its inventory. Raises ``CatalogError`` naming the file
     and the problem."""
@@ -326,19 +391,31 @@ def load_catalog(root: Path | str) -> Catalog:
             where = ".".join(str(p) for p in first["loc"])
             at = _line_of(index, ("entries", n, *first["loc"]))
             raise CatalogError(f"{at}: entry {n + 1}: {where}: {first['msg']}") from None
-        if entry.id in entries:
-            at = _line_of(index, ("entries", n, "id"))
-            raise CatalogError(f"{at}: entry id {entry.id!r} appears twice")
-        if not (root / entry.playbook).is_file():
-            at = _line_of(index, ("entries", n, "playbook"))
-            raise CatalogError(f"{at}: entry {entry.id!r}: playbook {entry.playbook} is missing")
-        if (outside := outside_of(root, entry.playbook)) is not None:
-            at = _line_of(index, ("entries", n, "playbook"))
+        if entry.removes is not None:
+            at = _line_of(index, ("entries", n, "removes"))
             raise CatalogError(
-                f"{at}: entry {entry.id!r}: playbook {entry.playbook} is outside the catalog "
-                f"(it resolves to {outside}): an entry's files stay under {root}"
+                f"{at}: entry {entry.id!r}: `removes` is set by the catalog from another "
+                "entry's `removal`, not written in catalog.yml"
             )
-        entries[entry.id] = entry
+        for one in _with_removal(entry, index):
+            where_id = ("entries", n, "removal") if one.removes else ("entries", n, "id")
+            if one.id in entries:
+                at = _line_of(index, where_id)
+                raise CatalogError(f"{at}: entry id {one.id!r} appears twice")
+            key = (
+                ("entries", n, "removal", "playbook") if one.removes else ("entries", n, "playbook")
+            )
+            what = "removal playbook" if one.removes else "playbook"
+            if not (root / one.playbook).is_file():
+                at = _line_of(index, key)
+                raise CatalogError(f"{at}: entry {entry.id!r}: {what} {one.playbook} is missing")
+            if (outside := outside_of(root, one.playbook)) is not None:
+                at = _line_of(index, key)
+                raise CatalogError(
+                    f"{at}: entry {entry.id!r}: {what} {one.playbook} is outside the catalog "
+                    f"(it resolves to {outside}): an entry's files stay under {root}"
+                )
+            entries[one.id] = one
     try:
         return Catalog(root=root, entries=entries, inventory=inventory)
     except ValidationError as exc:

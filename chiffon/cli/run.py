@@ -12,6 +12,7 @@ twice) and asks for approval.
 
 from __future__ import annotations
 
+import functools
 import sys
 import uuid
 from pathlib import Path
@@ -216,9 +217,11 @@ def run(
         )
     console = Console(stderr=json_output)
     shown: str | None = None
+    terminal = sys.stdin.isatty()
     if request is not None and effective == "catalog":
+        if terminal:
+            request = _clarified(console, cat, request)
         shown = _show_early(console, cat, request)
-    run_id = uuid.uuid4()
     from chiffon.cli.runner import run as run_async
 
     checker = None
@@ -232,14 +235,23 @@ def run(
             "[dim]--yes: approved without the check-mode preview "
             "(chiffon run --check shows it, changing nothing)[/]"
         )
-    try:
-        summary = run_async(
-            lambda: _run(settings, cat, console, request, resume, run_id, yes, planner,
-                         high_value, shown, checker)
-        )  # fmt: skip
-    except KeyboardInterrupt:
-        which = resume or str(run_id)
-        raise fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
+    while True:
+        run_id = uuid.uuid4()
+        try:
+            summary = run_async(
+                functools.partial(_run, settings, cat, console, request, resume, run_id, yes,
+                                  planner, high_value, shown, checker)
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            which = resume or str(run_id)
+            raise fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
+        question = _question(summary)
+        if question is None or request is None or not terminal:
+            break
+        # The model asked (the catalog planner's questions were answered before the run):
+        # the run is recorded as rejected with its question, and a new one plans the
+        # request with the answer.
+        request = f"{request}. {_ask(console, question)}"
     if checker is not None:
         raise typer.Exit(_checked(console, summary, checker, json_output))
     if json_output:
@@ -253,6 +265,13 @@ def run(
     from chiffon.cli.playbooks import review_after_run
 
     review_after_run(settings, cat, summary, console)
+    if _question(summary) is not None:
+        # Without a terminal no one can answer: say so, beside the recorded rejection.
+        typer.echo(
+            "chiffon: the planner needs an answer to plan this request, and without a "
+            "terminal no one can be asked: run it at a terminal, or say more in the request.",
+            err=True,
+        )
     raise typer.Exit(EXIT.get(summary.status, 1))
 
 
@@ -278,6 +297,53 @@ def _checked(console: Console, summary: RunFinished, checker: CheckOnly, json_ou
     if not previewed:
         return EXIT.get(summary.status, 1)
     return 1 if dry_run_failed(checker.dry_run) else 0
+
+
+_QUESTION = "needs clarification: "
+_MAX_QUESTIONS = 5
+
+
+def _question(summary: RunFinished) -> str | None:
+    """The planner's question when the run ended for want of an answer, else None."""
+    reason = summary.reason or ""
+    if summary.status == "rejected" and reason.startswith(_QUESTION):
+        return reason[len(_QUESTION) :]
+    return None
+
+
+def _ask(console: Console, question: str, candidates: tuple[str, ...] = ()) -> str:
+    """The answer typed at the terminal to the planner's question; an empty answer or the
+    end of input ends the command (exit 2): nothing was planned."""
+    from chiffon.cli.render import print_question
+
+    print_question(console, question, candidates)
+    try:
+        answer = console.input("[bold]Your answer?[/] (empty to stop) ")
+    except EOFError:
+        answer = ""
+    if not answer.strip():
+        raise fail("no answer: nothing was planned", 2)
+    return answer.strip()
+
+
+def _clarified(console: Console, catalog: Catalog, request: str) -> str:
+    """``request``, with the answers to the catalog planner's questions asked at the
+    terminal (as a modify is answered at the approval prompt), once it plans."""
+    from chiffon.planning.catalog_planner import CatalogPlanner
+
+    planner = CatalogPlanner(catalog)
+    for _ in range(_MAX_QUESTIONS):
+        preview = _catalog_plan(catalog, request)
+        if preview.status != "needs_clarification":
+            return request
+        assert preview.question is not None
+        request = planner.answered(request, _ask(console, preview.question, preview.candidates))
+        console.print(f"[dim]planning again: {request}[/]", highlight=False)
+    raise fail(
+        f"still unclear after {_MAX_QUESTIONS} answers, so nothing was planned: say it all in "
+        "one request",
+        2,
+    )
 
 
 def _show_early(console: Console, catalog: Catalog, request: str) -> str | None:

@@ -36,6 +36,7 @@ from typing import Any
 from chiffon.catalog import Catalog, CatalogEntry, CatalogError, SourcedValue, Variable
 from chiffon.catalog.plays import Unresolvable, pattern_hosts, play_hosts
 from chiffon.catalog.requirements import fix_command
+from chiffon.catalog.units import UnitError, duration, size
 from chiffon.planning.errors import InvalidPlan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import Scalar, VariableValue
@@ -363,6 +364,11 @@ def _typed(value: Any, type_: str) -> Scalar:
         if not math.isfinite(number):
             raise wrong
         return number
+    if type_ in ("duration", "size"):
+        try:
+            return duration(value) if type_ == "duration" else size(value)
+        except UnitError as exc:
+            raise _Bad(str(exc)) from None
     if type_ == "bool":
         if isinstance(value, bool):
             return value
