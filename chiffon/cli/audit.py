@@ -237,6 +237,17 @@ def dead_letters(
 TAIL_LINES = 20
 
 
+def _hosts_run(step: StepRecord) -> str:
+    """The hosts Ansible ran on, ``= approved`` when they are the approved ones."""
+    if not step.stats:
+        return "-"
+    if step.outside_plan:
+        return ", ".join(step.hosts_run) + " (NOT the approved hosts)"
+    if set(step.hosts_run) == set(step.hosts):
+        return ", ".join(step.hosts_run) + " (= approved)"
+    return ", ".join(step.hosts_run)
+
+
 def _stats(step: StepRecord) -> str:
     if not step.stats:
         return "-"
@@ -303,7 +314,8 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
         console.print(f"  earlier plan revision {plan.revision}: {plan.plan_hash}")
     if timeline.steps:
         steps = Table(title="steps", title_justify="left", box=None, header_style="bold")
-        for name in ("#", "playbook", "attempt", "status", "hosts", "per-host stats"):
+        for name in ("#", "playbook", "attempt", "status", "hosts approved", "hosts run",
+                     "per-host stats"):  # fmt: skip
             steps.add_column(name)
         for step in timeline.steps:
             steps.add_row(
@@ -312,6 +324,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
                 str(step.attempt),
                 step.status + (f" ({step.reason})" if step.reason else ""),
                 ", ".join(step.hosts),
+                _hosts_run(step),
                 _stats(step),
             )
         console.print(steps)
