@@ -98,6 +98,11 @@ def shoot_all(url: str, user: str, password: str, out: Path, *, runs: bool) -> N
             for name, path in PAGES:
                 page.goto(url + path)
                 shoot(page, out, name)
+            page.goto(f"{url}/runs/new")
+            page.fill("#request", KUMA)
+            page.click("button[value=preview]")
+            page.wait_for_load_state()
+            shoot(page, out, "new-request-preview")
             page.goto(f"{url}/tokens")
             page.select_option("#scope", "run")
             page.click("text=Make token")
