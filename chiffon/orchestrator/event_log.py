@@ -63,9 +63,7 @@ class EventLog:
     def __init__(self, database: Database) -> None:
         self.db = database
         self._watchers: dict[uuid.UUID, list[Watcher]] = {}
-        self._mine: collections.OrderedDict[tuple[uuid.UUID, int], None] = (
-            collections.OrderedDict()
-        )
+        self._mine: collections.OrderedDict[tuple[uuid.UUID, int], None] = collections.OrderedDict()
         """Events written here whose notice has not come back yet: their watchers are
         handed them whole, so the notice would only send each to the store for nothing."""
         self.listening = False
