@@ -47,6 +47,8 @@ def bench(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     runs: Annotated[int, typer.Option(help="api: runs in the database while listing.")] = 10_000,
     subscribers: Annotated[int, typer.Option(help="api: clients of one run's events.")] = 100,
+    events: Annotated[int, typer.Option(help="api: events streamed (100 a second).")] = 300,
+    starts: Annotated[int, typer.Option(help="api: timed starts of chiffon serve.")] = 3,
 ) -> None:
     """Measure Chiffon's hot paths against the raw libraries in the same run.
 
@@ -66,7 +68,11 @@ def bench(
     names = [s.value for s in Scenario if s not in (Scenario.all, Scenario.api)]
     chosen = names if scenario is Scenario.all else [scenario.value]
     if scenario is Scenario.api:
-        results = run(lambda: _api(messages, concurrency, max(1, repeat), runs, subscribers))
+        results = run(
+            lambda: _api(
+                messages, concurrency, max(1, repeat), runs, subscribers, events, max(1, starts)
+            )
+        )
         if json_output:
             from chiffon.bench.report import to_json
 
@@ -127,15 +133,25 @@ async def _measure(
 
 
 async def _api(
-    messages: int | None, concurrency: int | None, repeat: int, runs: int, subscribers: int
+    messages: int | None,
+    concurrency: int | None,
+    repeat: int,
+    runs: int,
+    subscribers: int,
+    events: int,
+    starts: int,
 ) -> list[Result]:
     from chiffon.bench.api import api
+    from chiffon.logs import configure_logging
     from chiffon.settings import Settings
 
+    settings = Settings.load()
+    level = settings.log_level if "log_level" in settings.model_fields_set else "warning"
+    configure_logging(level, settings.log_format)  # the system's notes go to stderr, quietly
     return await api(
-        Settings.load(), requests=messages or _DEFAULT_MESSAGES["api"],
+        settings, requests=messages or _DEFAULT_MESSAGES["api"],
         connections=concurrency or _DEFAULT_CONCURRENCY["api"], runs=runs,
-        subscribers=subscribers, repeat=repeat,
+        subscribers=subscribers, events=events, starts=starts, repeat=repeat,
     )  # fmt: skip
 
 
