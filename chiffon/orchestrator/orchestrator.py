@@ -4,16 +4,20 @@ Start-up reconciliation (DESIGN.md's recovery rules): every run not in a termina
 owning process is gone is taken over — a run that was planning, or executing steps, becomes
 ``interrupted``; a run awaiting approval stays awaiting. An attempt that was out on an agent
 of the dead process (a local agent) becomes ``interrupted`` — it is never re-run without a new
-attempt record — once what is left of its Ansible is killed (ansible-playbook and its workers
-run in sessions of their own and outlive a killed ``chiffon``): ``interrupted`` means stopped,
-and a new attempt never runs beside the old one. An attempt out on a remote agent is left as
-it is: that agent may still be running it, and is asked when the run resumes.
+attempt record. What is left of it (ansible-playbook's workers, a probe worker: they run in
+sessions of their own and outlive a killed ``chiffon``) is not the orchestrator's to kill: the
+local agent of this process took the dead process's unfinished attempts over from its ledger
+as it started, before the orchestrator, killing them through its executor's ``leftovers``; so
+``interrupted`` means stopped, and a new attempt never runs beside the old one. An attempt out
+on a remote agent is left as it is: that agent may still be running it, and is asked when the
+run resumes.
 
 ``ResumeRun`` (``chiffon run --resume``) picks a run up: an attempt on a remote agent is asked
 after (finished: its result; still running: waited for; unknown or no answer: interrupted),
 an interrupted step gets a new attempt if the approval still holds, otherwise the plan is
 proposed again. With ``resume_taken`` (``chiffon serve``), the runs reconciliation took over
-while they were executing are resumed at once, with no session.
+while they were executing are resumed at once, with no session, and those awaiting approval
+get an actor that waits for the decision (their proposal stands, deadline unchanged).
 """
 
 from __future__ import annotations
@@ -74,16 +78,17 @@ class Orchestrator(Actor):
     @handler(ResumeTaken)
     async def on_resume_taken(self, message: ResumeTaken) -> None:
         """Resume a run taken over from a dead process, with no session (``chiffon serve``):
-        one that was executing goes on; one awaiting approval waits for a person."""
+        one that was executing goes on; one awaiting approval waits for a decision from any
+        channel (without an actor here, its approval would leave it ``approved`` forever)."""
         record = await self.s.store.run(message.run_id)
-        if record.status != "interrupted" or record.plan_hash is None:
+        if record.status not in ("interrupted", "awaiting_approval") or record.plan_hash is None:
             return
         run = await self.context.spawn(
             RunActor, record.id, self.s, planner=record.planner,
             high_value=record.high_value, budget_usd=record.budget_usd, dry_run=False,
             name=f"run-{record.id}",
         )  # fmt: skip
-        await run.tell(StartRun(self.cause(), resume=True))
+        await run.tell(StartRun(self.cause(), resume=True, propose_again=False))
 
     async def reconcile(self) -> list[uuid.UUID]:
         """Take over the unfinished runs of dead processes; returns their ids."""

@@ -25,15 +25,12 @@ def import_repository(root: Path | str) -> tuple[str, Draft, Repository]:
 
 
 def _inventory_groups(path: Path) -> tuple[dict[str, tuple[str, ...]] | None, str | None]:
-    import yaml
-
-    from chiffon.catalog.entries import _groups
     from chiffon.catalog.errors import CatalogError
+    from chiffon.catalog.inventory import load_inventory
 
     try:
-        data = yaml.safe_load(path.read_text())
-        return _groups(data, path), None
-    except (CatalogError, yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        return dict(load_inventory(path).groups), None
+    except CatalogError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return None, f"inventory {path.name} not read: {first}"
 
