@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +25,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.catalog.errors import CatalogError
-from chiffon.catalog.inventory import Inventory, load_inventory
+from chiffon.catalog.inventory import Inventory, SourcedValue, load_inventory
+from chiffon.catalog.plays import Play, read_plays, repository_values, same_value
+from chiffon.catalog.requirements import Missing, missing_for
 
 VariableType = Literal["str", "int", "float", "bool", "list", "duration", "size"]
 """``duration``: a number with a time unit, in the form Prometheus and systemd read ("30s",
@@ -197,6 +200,94 @@ class Catalog(_Model):
     def playbook_path(self, entry_id: str) -> Path:
         """The playbook file of an entry, found by id (never a path joined from a message)."""
         return self.base(entry_id) / self.entries[entry_id].playbook
+
+    @property
+    def requirements_dir(self) -> Path:
+        """Chiffon's own directory for the repository's ``requirements.yml``: ``roles/`` and
+        ``collections/`` installed there by ``chiffon catalog requirements --install``, which
+        ansible-playbook is pointed at. Inside the catalog root, ignored by git (its own
+        ``.gitignore``), so the repository's files are left as they are."""
+        return self.root / ".chiffon" / "requirements"
+
+    def plays(self, entry_id: str) -> list[Play]:
+        """The plays of the entry's playbook (``chiffon.catalog.plays.read_plays``)."""
+        return read_plays(self.playbook_path(entry_id))
+
+    def repository_values(
+        self,
+        entry_id: str,
+        hosts: Sequence[str],
+        variables: Mapping[str, Any] | None = None,
+    ) -> dict[str, dict[str, SourcedValue]]:
+        """For each variable the entry declares, the value the repository itself gives each
+        of ``hosts`` and where (``chiffon.catalog.plays.repository_values``)."""
+        entry = self.entries[entry_id]
+        return repository_values(
+            self.base(entry_id),
+            self.playbook_path(entry_id),
+            self.inventory,
+            entry.variables,
+            hosts,
+            step_variables=variables,
+            extra_roles=[self.requirements_dir / "roles"],
+        )
+
+    def missing_requirements(self, entry_id: str) -> list[Missing]:
+        """The roles and collections the entry's playbook needs that are not installed
+        (``chiffon.catalog.requirements.missing_for``). Raises ``CatalogError`` for a
+        playbook that cannot be read."""
+        return missing_for(
+            self.base(entry_id), self.playbook_path(entry_id),
+            requirements_dir=self.requirements_dir, catalog_root=self.root,
+        )  # fmt: skip
+
+    def passed_variables(
+        self, entry_id: str, hosts: Sequence[str], variables: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The step's variables Ansible must be given as extra vars (which override
+        everything else): a value the step sets that is not what the repository already
+        gives each of ``hosts``, and a declared default the repository does not set on every
+        host. A value equal to the repository's own is left out, the repository's
+        precedence kept. Raises ``CatalogError`` for a playbook that cannot be read."""
+        entry = self.entries[entry_id]
+        repository = self.repository_values(entry_id, hosts, variables) if hosts else {}
+        out: dict[str, Any] = {}
+        for name, var in entry.variables.items():
+            own = repository.get(name, {})
+            everywhere = bool(hosts) and all(h in own for h in hosts)
+            if name in variables:
+                value = variables[name]
+                if not (everywhere and all(same_value(value, own[h].value) for h in hosts)):
+                    out[name] = value
+            elif var.default is not None and not everywhere:
+                out[name] = var.default
+        return out
+
+    def variable_sources(
+        self, entry_id: str, hosts: Sequence[str], variables: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """Where each declared variable's value comes from on a run of the step: ``plan``
+        (passed as an extra var), ``catalog default`` (passed: the repository lacks it), or
+        the repository's own place (``group_vars/media.yml:2 (group media)``; ``per host:
+        …`` when hosts differ). A variable nobody sets is absent. Unreadable playbook:
+        empty (validation says why)."""
+        try:
+            passed = self.passed_variables(entry_id, hosts, variables)
+            repository = self.repository_values(entry_id, hosts, variables) if hosts else {}
+        except CatalogError:
+            return {}
+        root = self.base(entry_id)
+        out: dict[str, str] = {}
+        for name in self.entries[entry_id].variables:
+            if name in passed:
+                out[name] = "plan" if name in variables else "catalog default"
+                continue
+            places = {h: v.where(root) for h, v in repository.get(name, {}).items()}
+            if len(set(places.values())) == 1:
+                out[name] = next(iter(places.values()))
+            elif places:
+                out[name] = "per host: " + "; ".join(f"{h} {w}" for h, w in places.items())
+        return out
 
     def files(self, entry_id: str) -> list[Path]:
         """The entry's playbook and every file under its directory's roles, templates and

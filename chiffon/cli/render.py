@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.catalog import Catalog
-    from chiffon.protocol import Plan, RunFinished
+    from chiffon.protocol import Plan, RunFinished, StepSummary
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 STATUS_STYLE = {
@@ -42,12 +42,16 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
     table.add_column("#", justify="right")
     table.add_column("playbook", style="bold")
     table.add_column("hosts")
-    table.add_column("variables")
+    table.add_column("variables", overflow="fold")  # a source path is never cut
     table.add_column("why", style="dim")
     for n, (step, variables) in enumerate(
         zip(plan.steps, shown_variables(plan, catalog), strict=True)
     ):
-        shown = ", ".join(f"{k}={v}" for k, v in variables.items())
+        sources = catalog.variable_sources(step.playbook, step.hosts, step.variables)
+        shown = "\n".join(
+            [f"{k}={v}" + _from(sources.get(k)) for k, v in variables.items()]
+            + [f"{k}: {where}" for k, where in sources.items() if k not in variables]
+        )
         table.add_row(str(n + 1), step.playbook, ", ".join(step.hosts), shown, step.reason)
     console.print(table)
     risk = RISK_STYLE.get(plan.risk, "")
@@ -56,6 +60,13 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
         f"planner {plan.planner}  plan {digest[:19]}…"
     )
     print_generated(console, plan, catalog)
+
+
+def _from(source: str | None) -> str:
+    # A value the repository sets is left to it (not an extra var): say where it is set.
+    if source is None or source in ("plan", "catalog default"):
+        return "" if source is None else f" [dim]({source})[/]"
+    return f" [dim](from {source.rsplit(' (', 1)[0]})[/]"  # the file:line; the scope is in --json
 
 
 def print_generated(console: Console, plan: Plan, catalog: Catalog) -> None:
@@ -109,7 +120,7 @@ def print_summary(console: Console, summary: RunFinished) -> None:
     for n, step in enumerate(summary.steps):
         s = step.stats
         table.add_row(
-            str(n + 1), step.playbook, step.status, ", ".join(step.hosts), str(s.ok),
+            str(n + 1), step.playbook, step.status, _touched(step), str(s.ok),
             str(s.changed), str(s.failed), str(s.unreachable),
         )  # fmt: skip
     if summary.steps:
@@ -118,6 +129,16 @@ def print_summary(console: Console, summary: RunFinished) -> None:
     console.print(
         f"run {summary.run_id} [{style}]{summary.status}[/]{reason}  "
         f"{summary.seconds:.1f} s  ${summary.cost_usd:.4f}"
+    )
+
+
+def _touched(step: StepSummary) -> str:
+    """The hosts Ansible ran the step on (its recap); the approved ones until it has run.
+    A host the plan does not name is marked, though the run's ``--limit`` keeps it out."""
+    if not step.touched:
+        return ", ".join(step.hosts)
+    return ", ".join(
+        h if h in step.hosts else f"[bold red]{h} (not approved)[/]" for h in step.touched
     )
 
 
@@ -130,7 +151,7 @@ def summary_json(summary: RunFinished) -> dict[str, Any]:
         "steps": [
             {
                 "playbook": s.playbook, "status": s.status, "hosts": list(s.hosts),
-                "attempt": s.attempt,
+                "touched": list(s.touched), "attempt": s.attempt,
                 "stats": {
                     "ok": s.stats.ok, "changed": s.stats.changed, "failed": s.stats.failed,
                     "unreachable": s.stats.unreachable,

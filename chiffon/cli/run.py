@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.catalog import Catalog
+    from chiffon.cli.prompt import CheckOnly
     from chiffon.protocol import Plan, RunFinished
     from chiffon.runs import Channel, PlanPreview
     from chiffon.settings import Settings
@@ -44,6 +45,14 @@ PlannerOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+CheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Show what the plan would change (ansible-playbook --check --diff on the plan's "
+        "hosts) and stop: nothing is changed, no terminal needed. Exit 1 if a dry run failed.",
+    ),
+]
 
 
 def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, str]:
@@ -82,8 +91,12 @@ def plan(
     catalog: CatalogOption = None,
     planner: PlannerOption = "auto",
     json_output: JsonOption = False,
+    check: CheckOption = False,
 ) -> None:
-    """Plan a request against the catalog and show the validated plan. Nothing is executed."""
+    """Plan a request against the catalog and show the validated plan. Nothing is executed.
+
+    With --check, the plan's check-mode preview (its diff) is run here, with no database.
+    """
     from rich.console import Console
 
     settings, cat, effective = _setup(catalog, planner)
@@ -121,13 +134,49 @@ def plan(
         raise typer.Exit(2)
     assert preview.plan is not None
     assert preview.plan_hash is not None
+    dry_run: tuple[str, ...] | None = None
+    if not json_output:
+        from chiffon.cli.render import print_plan
+
+        print_plan(console, preview.plan, preview.plan_hash, cat)
+    if check:
+        dry_run = _check_here(settings, cat, preview.plan)
     if json_output:
         shown = _shown(preview.plan, cat)
-        typer.echo(_dumps({"status": "planned", "plan_hash": preview.plan_hash, "plan": shown}))
-        return
-    from chiffon.cli.render import print_plan
+        out: dict[str, Any] = {"status": "planned", "plan_hash": preview.plan_hash, "plan": shown}
+        # Per step, where each variable's value comes from (the plan itself stays a Plan).
+        out["variable_sources"] = [
+            cat.variable_sources(s.playbook, s.hosts, s.variables) for s in preview.plan.steps
+        ]
+        if dry_run is not None:
+            out["dry_run"] = list(dry_run)
+        typer.echo(_dumps(out))
+    elif dry_run is not None:
+        from chiffon.cli.render import print_dry_run
 
-    print_plan(console, preview.plan, preview.plan_hash, cat)
+        print_dry_run(console, preview.plan, dry_run)
+    if dry_run is not None:
+        from chiffon.runs.preview import dry_run_failed
+
+        raise typer.Exit(1 if dry_run_failed(dry_run) else 0)
+
+
+def _check_here(settings: Settings, catalog: Catalog, plan: Plan) -> tuple[str, ...]:
+    import anyio
+
+    from chiffon.errors import ChiffonError
+    from chiffon.runs.preview import check_offline
+
+    async def go() -> tuple[str, ...]:
+        return await check_offline(
+            catalog, plan, target_root=settings.target_root_dir,
+            work_dir=settings.home / "work" / "check", output_cap=settings.output_cap_bytes,
+        )  # fmt: skip
+
+    try:
+        return anyio.run(go)
+    except ChiffonError as exc:
+        raise fail(f"the dry run could not start: {exc}", 1) from None
 
 
 def run(
@@ -144,20 +193,27 @@ def run(
         str | None, typer.Option("--resume", help="Resume a stopped run (id or unique prefix).")
     ] = None,
     json_output: JsonOption = False,
+    check: CheckOption = False,
 ) -> None:
     """Plan a request, ask for approval, execute it, and record everything.
 
-    Exit status: 0 succeeded, 1 failed, 2 rejected or invalid, 3 expired or interrupted.
+    With --check the run is planned and previewed by the agents, the preview shown and the
+    run recorded as declined (check only): nothing is executed.
+
+    Exit status: 0 succeeded (with --check: previewed), 1 failed (a dry run failed), 2
+    rejected or invalid, 3 expired or interrupted.
     """
     from rich.console import Console
 
     if (request is None) == (resume is None):
         raise fail("give a REQUEST, or --resume RUN_ID")
+    if check and yes:
+        raise fail("--check previews and stops; --yes approves: give one of them")
     settings, cat, effective = _setup(catalog, planner)
-    if not yes and not sys.stdin.isatty():
+    if not yes and not check and not sys.stdin.isatty():
         raise fail(
             "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
-            "explicitly"
+            "explicitly, or --check to see what the plan would change"
         )
     console = Console(stderr=json_output)
     shown: str | None = None
@@ -168,12 +224,23 @@ def run(
         shown = _show_early(console, cat, request)
     from chiffon.cli.runner import run as run_async
 
+    checker = None
+    if check:
+        from chiffon.cli.prompt import CheckOnly
+
+        checker = CheckOnly(console, show=not json_output)
+    elif yes and not json_output:
+        # Said, not skipped silently: --yes approves without the check-mode preview.
+        console.print(
+            "[dim]--yes: approved without the check-mode preview "
+            "(chiffon run --check shows it, changing nothing)[/]"
+        )
     while True:
         run_id = uuid.uuid4()
         try:
             summary = run_async(
                 functools.partial(_run, settings, cat, console, request, resume, run_id, yes,
-                                  planner, high_value, shown)
+                                  planner, high_value, shown, checker)
             )  # fmt: skip
         except KeyboardInterrupt:
             which = resume or str(run_id)
@@ -185,6 +252,8 @@ def run(
         # the run is recorded as rejected with its question, and a new one plans the
         # request with the answer.
         request = f"{request}. {_ask(console, question)}"
+    if checker is not None:
+        raise typer.Exit(_checked(console, summary, checker, json_output))
     if json_output:
         from chiffon.cli.render import summary_json
 
@@ -204,6 +273,30 @@ def run(
             err=True,
         )
     raise typer.Exit(EXIT.get(summary.status, 1))
+
+
+def _checked(console: Console, summary: RunFinished, checker: CheckOnly, json_output: bool) -> int:
+    """The exit status of ``run --check``: 0 previewed, 1 a dry run failed, else the run's."""
+    from chiffon.runs.preview import dry_run_failed
+
+    previewed = checker.plan_hash is not None and summary.status == "rejected"
+    if json_output:
+        from chiffon.cli.render import summary_json
+
+        out = summary_json(summary)
+        out["check"] = True
+        out["plan_hash"] = checker.plan_hash
+        out["dry_run"] = list(checker.dry_run)
+        typer.echo(_dumps(out))
+    elif previewed:
+        console.print(f"run {summary.run_id}: previewed, nothing executed (recorded)")
+    else:
+        from chiffon.cli.render import print_summary
+
+        print_summary(console, summary)
+    if not previewed:
+        return EXIT.get(summary.status, 1)
+    return 1 if dry_run_failed(checker.dry_run) else 0
 
 
 _QUESTION = "needs clarification: "
@@ -275,6 +368,7 @@ async def _run(
     planner: str,
     high_value: bool,
     shown: str | None,
+    checker: CheckOnly | None = None,
 ) -> RunFinished:
     from chiffon.assembly import System
     from chiffon.cli.progress import RunDisplay
@@ -287,7 +381,9 @@ async def _run(
     configure_logging(level, settings.log_format)
     display = RunDisplay(console, catalog, shown_hash=shown)
     approver: Any
-    if yes:
+    if checker is not None:
+        approver = checker
+    elif yes:
         approver = AutoApprove()
     else:
         from chiffon.cli.prompt import TerminalApprover

@@ -304,6 +304,7 @@ class RunActor(Actor):
         else:
             reason = (
                 f"rejected by {record.approver}"
+                + (f": {record.feedback}" if record.feedback else "")
                 if record.decision == "reject"
                 else "no decision before the approval expired"
             )
@@ -526,7 +527,7 @@ class RunActor(Actor):
             out.append(
                 StepSummary(
                     playbook=step.playbook, status=step.status, hosts=step.hosts, stats=totals,
-                    attempt=step.attempt,
+                    attempt=step.attempt, touched=tuple(step.stats or {}),
                 )
             )  # fmt: skip
         return out
@@ -552,6 +553,8 @@ class RunActor(Actor):
                 files[f"steps/{step.position + 1}-{step.playbook}-a{step.attempt}.json"] = {
                     "status": step.status, "hosts": list(step.hosts), "stats": step.stats,
                     "reason": step.reason,
+                    # What the audit proves: the hosts approved are the hosts Ansible ran on.
+                    "hosts_approved": list(step.hosts), "hosts_run": list(step.stats or {}),
                 }  # fmt: skip
             if summary is not None:
                 files["summary.json"] = json.loads(summary.model_dump_json())

@@ -82,5 +82,5 @@ def test_run_without_yes_on_a_pipe_exits_2_with_one_sentence(home_env: dict[str,
     (line,) = done.stderr.strip().splitlines()
     assert line == (
         "chiffon: stdin is not a terminal, so no one can be asked to approve: pass --yes to "
-        "approve explicitly"
+        "approve explicitly, or --check to see what the plan would change"
     )
