@@ -14,6 +14,7 @@
   "use strict";
 
   var FLUSH_MS = 50;
+  var flushLog = null; // set by setupLog: appends what waits for the next frame, now
 
   function resumeUrl(url, live) {
     var last = live && live.dataset.lastEvent;
@@ -54,6 +55,7 @@
   });
   document.addEventListener("htmx:sseClose", function (e) {
     if (e.target.id !== "live" || !e.detail || e.detail.type !== "message") return;
+    if (flushLog) flushLog(); // "finished" means every line is on the page
     setState("ended", "finished");
   });
 
@@ -94,6 +96,7 @@
 
     function flush() {
       scheduled = false;
+      if (!pending.length) return;
       log.insertAdjacentHTML("beforeend", pending.join(""));
       pending = [];
       trim();
@@ -122,6 +125,7 @@
       });
     }
     tail();
+    flushLog = flush;
 
     return function (event) {
       var id = Number(event.lastEventId);
