@@ -56,9 +56,9 @@ def _print_json(value: Any) -> None:
 def _console() -> Console:
     """Rich output with markup off (playbook output has [brackets]); piped output is not cut
     to 80 columns, so ids and errors survive ``| grep``."""
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
-    console = Console(highlight=False, soft_wrap=False, markup=False, emoji=False)
+    console = make_console(highlight=False, soft_wrap=False, markup=False, emoji=False)
     if not console.is_terminal:
         console.width = max(console.width, 160)
     return console

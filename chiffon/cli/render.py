@@ -21,17 +21,11 @@ STATUS_STYLE = {
 
 
 def shown_variables(plan: Plan, catalog: Catalog) -> list[dict[str, Any]]:
-    """Each step's variables with secret values replaced by ``***``."""
-    out = []
-    for step in plan.steps:
-        declared = catalog.entries[step.playbook].variables
-        out.append(
-            {
-                k: ("***" if k in declared and declared[k].secret else v)
-                for k, v in step.variables.items()
-            }
-        )
-    return out
+    """Each step's variables with secret values replaced by ``***`` (and secrets left at
+    their catalog default said to be: ``render_variables``)."""
+    from chiffon.planning.validation import render_variables
+
+    return [render_variables(step, catalog) for step in plan.steps]
 
 
 def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> None:

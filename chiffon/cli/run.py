@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from chiffon.cli.runner import fail
+from chiffon.errors import ChiffonError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -67,13 +68,19 @@ def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, s
     return settings, catalog, effective
 
 
-def _catalog_plan(catalog: Catalog, request: str) -> PlanPreview:
-    """The catalog planner's validated plan, question or reasons (no database)."""
+def _catalog_plan(catalog: Catalog, request: str, settings: Settings) -> PlanPreview:
+    """The catalog planner's validated plan, question or reasons (no database), its secrets
+    sealed as a run keeps them (so that its hash is the run's)."""
     import anyio
 
     from chiffon.runs.preview import plan_offline
+    from chiffon.sealing import Sealer
 
-    return anyio.run(plan_offline, catalog, request)
+    try:
+        sealer = Sealer.from_file(settings.sealing_key_path)
+    except ChiffonError as exc:
+        raise fail(str(exc)) from None
+    return anyio.run(plan_offline, catalog, request, sealer)
 
 
 def plan(
@@ -83,11 +90,11 @@ def plan(
     json_output: JsonOption = False,
 ) -> None:
     """Plan a request against the catalog and show the validated plan. Nothing is executed."""
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
     settings, cat, effective = _setup(catalog, planner)
     if effective == "catalog":
-        preview = _catalog_plan(cat, request)
+        preview = _catalog_plan(cat, request, settings)
     else:
         from chiffon.cli.runner import with_runs
 
@@ -96,7 +103,7 @@ def plan(
             lambda runs: runs.preview(request, planner=chosen), configured=settings,
             catalog=cat, code=1,
         )  # fmt: skip
-    console = Console(stderr=json_output)
+    console = make_console(stderr=json_output)
     if preview.status == "invalid":
         if json_output:
             typer.echo(_dumps({"status": "invalid", "reasons": list(preview.reasons)}))
@@ -148,7 +155,7 @@ def run(
 
     Exit status: 0 succeeded, 1 failed, 2 rejected or invalid, 3 expired or interrupted.
     """
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
     if (request is None) == (resume is None):
         raise fail("give a REQUEST, or --resume RUN_ID")
@@ -158,10 +165,10 @@ def run(
             "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
             "explicitly"
         )
-    console = Console(stderr=json_output)
+    console = make_console(stderr=json_output)
     shown: str | None = None
     if request is not None and effective == "catalog":
-        shown = _show_early(console, cat, request)
+        shown = _show_early(console, cat, request, settings)
     run_id = uuid.uuid4()
     from chiffon.cli.runner import run as run_async
 
@@ -187,11 +194,11 @@ def run(
     raise typer.Exit(EXIT.get(summary.status, 1))
 
 
-def _show_early(console: Console, catalog: Catalog, request: str) -> str | None:
+def _show_early(console: Console, catalog: Catalog, request: str, settings: Settings) -> str | None:
     """The catalog plan, on screen before the system starts; its hash, or None."""
     from chiffon.cli.render import print_plan
 
-    preview = _catalog_plan(catalog, request)
+    preview = _catalog_plan(catalog, request, settings)
     if preview.plan is None or preview.plan_hash is None:
         return None  # the run records the rejection and says why
     print_plan(console, preview.plan, preview.plan_hash, catalog)

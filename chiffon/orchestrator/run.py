@@ -37,6 +37,7 @@ from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
 from chiffon.planning.errors import InvalidPlan, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanRequest
+from chiffon.planning.sealing import seal_plan
 from chiffon.planning.validation import validate_plan
 from chiffon.playbooks.generation.staging import discard_staged, install_staged
 from chiffon.protocol import (
@@ -50,6 +51,7 @@ from chiffon.protocol import (
     plan_hash,
 )
 from chiffon.protocol.messages import RunOutcome
+from chiffon.sealing import shown
 
 log = structlog.get_logger("chiffon.run")
 
@@ -144,10 +146,13 @@ class RunActor(Execution):
         """Plan, validate, store the revision, and propose it for a decision."""
         run = await self.s.store.run(self.run_id)
         planner = self.s.planner_for(self.planner_choice, self.high_value)
+        sealer = self.s.sealer
         try:
+            # The request is stored sealed; the planner reads what was typed.
+            text = sealer.open_text(run.request) if sealer is not None else run.request
             outcome = await planner.plan(
                 PlanRequest(
-                    text=run.request, run_id=self.run_id, feedback=feedback, previous=self.plan,
+                    text=text, run_id=self.run_id, feedback=feedback, previous=self.plan,
                     high_value=self.high_value, budget_usd=self.budget_usd,
                 )
             )  # fmt: skip
@@ -166,6 +171,8 @@ class RunActor(Execution):
         except InvalidPlan as exc:
             await self.finish("rejected", cause, reason=str(exc))
             return
+        if sealer is not None:
+            plan = seal_plan(plan, self.s.catalog, sealer, request=run.request)
         digest = plan_hash(plan)
         self.revision = run.revision + 1
         services = sorted(
@@ -486,7 +493,7 @@ class RunActor(Execution):
             return
         try:
             run = await self.s.store.run(self.run_id)
-            files: dict[str, Any] = {"request.md": f"# Request\n\n{run.request}\n"}
+            files: dict[str, Any] = {"request.md": f"# Request\n\n{shown(run.request)}\n"}
             if self.plan is not None:
                 files["plan.json"] = {
                     "revision": self.revision, "plan_hash": self.plan_hash,
