@@ -157,14 +157,35 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_url(value.get_secret_value(), ("postgresql", "postgres"))
+        return value
+
+    @field_validator("amqp_url", mode="after")
+    @classmethod
+    def _amqp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_url(value.get_secret_value(), ("amqp", "amqps"))
+        return value
+
+    @field_validator(
+        "llm_local_api_base", "llm_external_api_base", "llm_local_quota_url", mode="after"
+    )
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_url(value, ("http", "https"))
+        return value
+
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> Settings:
         url = self.amqp_url.get_secret_value() if self.amqp_url is not None else None
         if url is None:
             return self
         parts = urlsplit(url)
-        if parts.scheme not in ("amqp", "amqps"):
-            raise ValueError(f"must be an amqp:// or amqps:// URL, not {parts.scheme or url!r}")
         host = parts.hostname or "localhost"
         if parts.scheme == "amqp" and not _loopback(host) and not self.amqp_plain_remote:
             raise ValueError(
@@ -208,6 +229,23 @@ class Settings(BaseSettings):
             if self.sealing_key_file is not None
             else self.home / "sealing.key"
         )
+
+
+def _check_url(url: str, schemes: tuple[str, ...]) -> None:
+    """Raise ``ValueError`` with one sentence (never the URL: it may hold a password) unless
+    ``url`` is a URL of one of ``schemes`` whose host and port parse."""
+    try:
+        parts = urlsplit(url)
+        if "," not in parts.netloc:  # libpq's multi-host form has no single host or port
+            parts.hostname  # noqa: B018 - raises for a malformed IPv6 literal
+            parts.port  # noqa: B018 - raises for a port that is not 0-65535
+    except ValueError as exc:
+        reason = str(exc).split(" as ")[0]  # urllib quotes the bad port text after "as"
+        raise ValueError(f"its host or port does not parse ({reason})") from None
+    if parts.scheme not in schemes:
+        shown = " or ".join(f"{scheme}://" for scheme in schemes)
+        given = f"{parts.scheme}://" if parts.scheme else "one without a scheme"
+        raise ValueError(f"must be a {shown} URL, not {given}")
 
 
 def _loopback(host: str) -> bool:

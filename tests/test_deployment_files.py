@@ -282,6 +282,40 @@ def unknown_chiffon_commands(
     return problems
 
 
+def serve_problems(compose: Mapping[str, Any]) -> list[str]:
+    """A service running ``chiffon serve`` listens where its port is published from, on an
+    address off the container's loopback (else nothing outside it reaches the API) with TLS
+    or ``--insecure-http`` (as the command itself requires), publishes plain HTTP on the
+    host's loopback only, and checks its health on ``/health`` at that port."""
+    from chiffon.api.server import is_loopback, parse_listen
+
+    problems = []
+    for service, definition in _chiffon_services(compose).items():
+        argv = as_argv(definition.get("command"))
+        if argv[:1] != ["serve"]:
+            continue
+        listen = argv[argv.index("--listen") + 1] if "--listen" in argv[:-1] else "127.0.0.1:8080"
+        host, port = parse_listen(listen)
+        tls = "--tls-cert" in argv and "--tls-key" in argv
+        if is_loopback(host):
+            problems.append(f"compose service {service!r} listens on {listen}, inside only")
+        elif not tls and "--insecure-http" not in argv:
+            problems.append(f"compose service {service!r} listens off loopback without TLS")
+        published = [str(p).rsplit(":", 2) for p in definition.get("ports") or ()]
+        mine = [p for p in published if p[-1].split("/")[0] == str(port)]
+        if not mine:
+            problems.append(f"compose service {service!r} does not publish its port {port}")
+        for parts in mine:
+            if not tls and (len(parts) < 3 or not is_loopback(parts[0])):
+                problems.append(
+                    f"compose service {service!r} publishes plain HTTP beyond the host's loopback"
+                )
+        test = " ".join(as_argv((definition.get("healthcheck") or {}).get("test")))
+        if f":{port}/health" not in test:
+            problems.append(f"compose service {service!r} does not check /health on port {port}")
+    return problems
+
+
 def containerfile_problems(text: str) -> list[str]:
     instructions = containerfile_instructions(text)
     stages = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
@@ -361,6 +395,13 @@ def test_the_chiffon_services_run_real_or_planned_subcommands(
 ) -> None:
     assert set(_chiffon_services(compose)) == {"orchestrator", "agent"}
     assert unknown_chiffon_commands(compose, containerfile, chiffon_subcommands()) == []
+
+
+def test_the_serve_service_publishes_its_port_and_checks_health_on_it(
+    compose: dict[str, Any],
+) -> None:
+    assert as_argv(compose["services"]["orchestrator"]["command"])[0] == "serve"
+    assert serve_problems(compose) == []
 
 
 def test_the_orchestrator_database_url_is_composed_from_the_required_password(
@@ -505,6 +546,27 @@ def test_an_unknown_chiffon_subcommand_is_reported(bad_compose: dict[str, Any]) 
     assert problems == [
         "compose service 'app' runs `chiffon serv`",
         "compose service 'app' checks health with ['CMD', 'chiffon', 'status']",
+    ]
+
+
+def test_a_serve_service_unreachable_or_unchecked_is_reported() -> None:
+    inside = load_compose(
+        "services:\n  o:\n    build: .\n    command: [serve]\n"
+        "    healthcheck: {test: [CMD, chiffon, db, current]}\n"
+    )
+    assert serve_problems(inside) == [
+        "compose service 'o' listens on 127.0.0.1:8080, inside only",
+        "compose service 'o' does not publish its port 8080",
+        "compose service 'o' does not check /health on port 8080",
+    ]
+    exposed = load_compose(
+        "services:\n  o:\n    build: .\n    command: [serve, --listen, '0.0.0.0:9000']\n"
+        "    ports: ['9000:9000']\n"
+        "    healthcheck: {test: [CMD, curl, 'http://127.0.0.1:9000/health']}\n"
+    )
+    assert serve_problems(exposed) == [
+        "compose service 'o' listens off loopback without TLS",
+        "compose service 'o' publishes plain HTTP beyond the host's loopback",
     ]
 
 

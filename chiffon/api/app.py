@@ -52,6 +52,14 @@ def build_app(options: ApiOptions) -> FastAPI:
         redoc_url=None,
     )
     problems.install(app)
+    openapi = app.openapi
+
+    def documented() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.problems_only(openapi())
+        return app.openapi_schema
+
+    app.openapi = documented  # type: ignore[method-assign]
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(v1.router, prefix="/api/v1")

@@ -47,6 +47,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_decided": 409,
     "not_awaiting_approval": 409,
     "not_cancellable": 409,
+    "run_ended": 409,
+    "illegal_transition": 409,
+    "invalid_decision": 422,
     "approval_expired": 410,
     "idempotency_conflict": 422,
     "invalid_plan": 422,
@@ -238,16 +241,38 @@ def _validation_item(item: Mapping[str, Any]) -> dict[str, str]:
     return {"where": where, "message": message, "type": str(item.get("type", ""))}
 
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": phrase}
-    for status, phrase in (
-        (400, "Bad request"),
-        (401, "Not authenticated"),
-        (403, "Not allowed"),
-        (413, "Body too large"),
-        (422, "Invalid request"),
-        (429, "Too many requests"),
-        (503, "Unavailable"),
-    )
-}
+def answers(described: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem documents: each status with what it means there."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        status: {"model": Problem, "content": {MEDIA_TYPE: {"schema": schema}}, "description": d}
+        for status, d in described.items()
+    }
+
+
+def problems_only(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with each problem answer described as ``application/problem+json`` only:
+    FastAPI lists a response ``model`` under ``application/json`` too, which no problem is."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            for answer in operation.get("responses", {}).values():
+                content = answer.get("content", {})
+                if MEDIA_TYPE in content:
+                    content.pop("application/json", None)
+    return document
+
+
+RESPONSES = answers(
+    {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Not allowed",
+        413: "Body too large",
+        422: "Invalid request",
+        429: "Too many requests",
+        503: "Unavailable",
+    }
+)
 """The problem answers every API route may give, for the OpenAPI document."""
+
+RUN_NOT_FOUND = answers({404: "No run has this id (or id prefix)"})

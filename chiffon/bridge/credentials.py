@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import urllib.parse
 from pathlib import Path
 
 from chiffon.bridge.errors import CredentialsError, UnknownAgent
@@ -160,10 +161,17 @@ def permissions(credentials: AgentCredentials, topology: Topology | None = None)
     )  # fmt: skip
 
 
+def vhost_of(url: str) -> str:
+    """The virtual host an ``amqp[s]://`` URL names (its path, percent-decoded): ``/`` when
+    it names none, as AMQP clients take it."""
+    return urllib.parse.unquote(urllib.parse.urlsplit(url).path[1:]) or "/"
+
+
 def rabbitmqctl_commands(
-    credentials: AgentCredentials, *, vhost: str = "/", topology: Topology | None = None
+    credentials: AgentCredentials, *, vhost: str, topology: Topology | None = None
 ) -> list[list[str]]:
-    """The ``rabbitmqctl`` commands that create the agent's user with its ``permissions``."""
+    """The ``rabbitmqctl`` commands that create the agent's user with its ``permissions`` on
+    ``vhost`` (the orchestrator's: ``vhost_of`` its URL)."""
     user = credentials.amqp_user
     allowed = permissions(credentials, topology)
     return [

@@ -6,10 +6,11 @@ broker (``tests/bridge/test_inbound.py``). In this order, each failure a ``Refus
 reason: size (``oversize``), the ``user_id`` the broker vouches for (``unauthenticated``),
 the signature headers (``unsigned``), the key they name (``unknown_sender``), the HMAC over
 the exact bytes (``forged``), the envelopes (``not_json``, ``not_a_frame``, ``unknown_kind``,
-``wrong_version``, ``invalid_body``), their senders against key and user, and the agent a
-body names against the key (``forged``), the recipient (``no_recipient``), an id twice in
-one message or a time outside the accepted window (``replayed``). A check that breaks on
-the input with an unexpected exception refuses it as ``unreadable``, naming the exception.
+``wrong_version``, ``invalid_body``), their senders against key and user, an agent's reply
+address against its own queue, and the agent a body names against the key (``forged``), the
+recipient (``no_recipient``), an id twice in one message or a time outside the accepted
+window (``replayed``). A check that breaks on the input with an unexpected exception refuses
+it as ``unreadable``, naming the exception.
 
 What needs storage — whether an id was already processed — is the bridge's (its inbox).
 """
@@ -91,7 +92,14 @@ def _check(
     except DecodeError as exc:
         raise Refused(exc.code, str(exc)) from None
     trust.incoming_key(key_id, user_id, [e.sender for e in envelopes])
+    own_route = trust.reply_route(key_id)
     for envelope in envelopes:
+        if own_route is not None and envelope.reply_to not in (None, own_route):
+            raise Refused(
+                "forged",
+                f"agent {key_id} gave {envelope.reply_to!r} as its reply address, not its own "
+                f"queue's {own_route!r}",
+            )
         # An agent speaks for itself only: a body naming an agent (announce, heartbeat,
         # goodbye, offers, reports) must name the one whose key signed it.
         named = envelope.body.__dict__.get("name")  # a field, if the kind has one

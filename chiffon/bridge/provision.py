@@ -16,7 +16,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from chiffon.bridge.credentials import AgentCredentials, permissions, rabbitmqctl_commands
+from chiffon.bridge.credentials import (
+    AgentCredentials,
+    permissions,
+    rabbitmqctl_commands,
+    vhost_of,
+)
 from chiffon.bridge.errors import BridgeError
 from chiffon.bridge.topology import Topology
 
@@ -47,7 +52,7 @@ def management_api(
     parts = urllib.parse.urlsplit(url)
     scheme = "https" if parts.scheme == "amqps" else "http"
     base = f"{scheme}://{parts.hostname or 'localhost'}:15672/api"
-    vhost = urllib.parse.quote(urllib.parse.unquote(parts.path[1:]) or "/", safe="")
+    vhost = urllib.parse.quote(vhost_of(url), safe="")
     login = f"{urllib.parse.unquote(parts.username or 'guest')}:"
     login += urllib.parse.unquote(parts.password or "guest")
     auth = "Basic " + base64.b64encode(login.encode()).decode()
@@ -78,9 +83,10 @@ def management_api(
     return True
 
 
-def run_rabbitmqctl(credentials: AgentCredentials) -> None:
-    """Run the ``rabbitmqctl`` commands here. Raises ``BridgeError`` naming the failing one."""
-    for command in rabbitmqctl_commands(credentials):
+def run_rabbitmqctl(credentials: AgentCredentials, url: str) -> None:
+    """Run the ``rabbitmqctl`` commands here, on ``url``'s virtual host. Raises
+    ``BridgeError`` naming the failing one."""
+    for command in rabbitmqctl_commands(credentials, vhost=vhost_of(url)):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         if done.returncode != 0 and "user_already_exists" not in done.stderr + done.stdout:
             shown = " ".join(command[:3])

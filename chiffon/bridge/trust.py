@@ -37,6 +37,11 @@ class Trust(Protocol):
         and envelope senders are acceptable. Raises ``Refused``."""
         ...
 
+    def reply_route(self, key_id: str) -> str | None:
+        """The one ``reply_to`` a message signed with ``key_id`` may carry (its sender's own
+        queue), or ``None`` when any is accepted."""
+        ...
+
 
 class OrchestratorTrust:
     """An orchestrator instance: talks to the agents of its keyring."""
@@ -44,6 +49,7 @@ class OrchestratorTrust:
     def __init__(self, instance: str, keyring: Keyring, topology: Topology) -> None:
         self.instance = instance
         self.keyring = keyring
+        self.topology = topology
         self.identity = f"orchestrator:{instance}"
         self.route = topology.orchestrator_route(instance)
         self.queue = topology.orchestrator_queue(instance)
@@ -72,6 +78,11 @@ class OrchestratorTrust:
                 )
         return credentials.key
 
+    def reply_route(self, key_id: str) -> str | None:
+        # An agent is answered (and routed work) at its own queue only: otherwise one agent
+        # could name another's queue and have that one run its work under its name.
+        return self.topology.agent_route(key_id)
+
 
 class AgentTrust:
     """An agent: talks to the orchestrators with its own key."""
@@ -94,3 +105,7 @@ class AgentTrust:
             if not sender.startswith("orchestrator:"):
                 raise Refused("forged", f"an envelope claims to be from {sender!r}")
         return self.credentials.key
+
+    def reply_route(self, key_id: str) -> str | None:
+        # The orchestrators' users are trusted to name their own instance's queue.
+        return None

@@ -1,12 +1,11 @@
-"""The playbook catalog: its entries, inventory and variables (``entries``), the vocabulary
-a request is matched against (``matching``) and its error. A neutral package: planning,
-the playbook checks and generation, the agents and the orchestrator all read the catalog,
-and it imports none of them."""
+"""The playbook catalog: its entries and variables (``entries``), the Ansible inventory read
+without Ansible (``inventory``), the vocabulary a request is matched against (``matching``)
+and its errors. A neutral package: planning, the playbook checks and generation, the agents
+and the orchestrator all read the catalog, and it imports none of them."""
 
 from chiffon.catalog.entries import (
     Catalog,
     CatalogEntry,
-    Inventory,
     Resources,
     Risk,
     Variable,
@@ -14,15 +13,26 @@ from chiffon.catalog.entries import (
     load_catalog,
 )
 from chiffon.catalog.errors import CatalogError
+from chiffon.catalog.inventory import (
+    Inventory,
+    InventoryError,
+    SourcedValue,
+    Vaulted,
+    load_inventory,
+)
 
 __all__ = [
     "Catalog",
     "CatalogEntry",
     "CatalogError",
     "Inventory",
+    "InventoryError",
     "Resources",
     "Risk",
+    "SourcedValue",
     "Variable",
     "VariableType",
+    "Vaulted",
     "load_catalog",
+    "load_inventory",
 ]

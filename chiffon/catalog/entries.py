@@ -1,9 +1,10 @@
 """The playbook catalog and its inventory, loaded from a directory.
 
 A catalog directory holds ``catalog.yml`` (the entries: id, description, tags, services,
-typed variables with defaults, resource needs), the playbooks it names, and an Ansible YAML
-inventory. Loading parses YAML only: Ansible itself is imported by the agent that runs the
-playbooks, never by planning.
+typed variables with defaults, resource needs), the playbooks it names, and an Ansible
+inventory, INI or YAML (``chiffon.catalog.inventory``; ``inventory:`` in catalog.yml names
+it, ``inventory.yml`` by default). Loading parses files only: Ansible itself is imported by
+the agent that runs the playbooks, never by planning.
 
 A loaded catalog may also hold *staged* entries: playbooks generated for a run
 (``chiffon.playbooks.generation``) whose files are still in a staging directory laid out
@@ -15,7 +16,7 @@ catalog's files on disk change only when an approved entry is installed.
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,9 +24,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.catalog.errors import CatalogError
+from chiffon.catalog.inventory import Inventory, load_inventory
 
 VariableType = Literal["str", "int", "float", "bool", "list"]
 Risk = Literal["low", "medium", "high"]
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Model(BaseModel):
@@ -78,28 +81,30 @@ class CatalogEntry(_Model):
         description="What carries its steps out (an executor of chiffon.agents.kinds): "
         "`ansible` runs the playbook; `shell-check` runs the read-only probes the file declares.",
     )
-
-
-class Inventory(_Model):
-    """Hosts and groups of an Ansible YAML inventory (``all.children``, ``hosts``)."""
-
-    path: Path
-    groups: dict[str, tuple[str, ...]] = Field(
-        description="Group -> its hosts, children flattened."
+    run_tags: tuple[str, ...] = Field(
+        default=(),
+        description="Ansible tags the playbook runs with (`ansible-playbook --tags`): how an "
+        "entry of a site playbook runs one role of it, not the whole playbook.",
+    )
+    flags: dict[str, bool | int | str] = Field(
+        default_factory=dict,
+        description="Extra variables every run of this entry sets, whatever the plan says: the "
+        "feature flags (`jellyfin_enabled: true`) a site playbook's `when:` selects roles by.",
     )
 
-    @cached_property
-    def hosts(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for members in self.groups.values():
-            seen.update(dict.fromkeys(members))
-        return tuple(seen)
-
-    def resolve(self, target: str) -> tuple[str, ...]:
-        """The hosts a target (host or group) names; empty when it names nothing."""
-        if target in self.groups:
-            return self.groups[target]
-        return (target,) if target in self.hosts else ()
+    @model_validator(mode="after")
+    def _flags_are_not_variables(self) -> CatalogEntry:
+        for name in self.flags:
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"flag {name!r} is not an Ansible variable name")
+            if name in self.variables:
+                raise ValueError(
+                    f"{name!r} is both a flag (fixed) and a variable (set by plans): keep one"
+                )
+        for tag in self.run_tags:
+            if not tag.strip() or "," in tag:
+                raise ValueError(f"run tag {tag!r} must be one non-empty tag without commas")
+        return self
 
 
 class Catalog(_Model):
@@ -173,6 +178,8 @@ class Catalog(_Model):
             raise CatalogError(f"cannot stage {entry.id!r}: the catalog already has it")
         if not (root / entry.playbook).is_file():
             raise CatalogError(f"cannot stage {entry.id!r}: {root / entry.playbook} is missing")
+        if (outside := outside_of(root.resolve(), entry.playbook)) is not None:
+            raise CatalogError(f"cannot stage {entry.id!r}: its playbook resolves to {outside}")
         if not self.inventory.resolve(entry.hosts):
             raise CatalogError(
                 f"cannot stage {entry.id!r}: it targets {entry.hosts!r}, which the inventory lacks"
@@ -203,29 +210,6 @@ class Catalog(_Model):
             self._version += 1
 
 
-def _groups(data: Any, path: Path) -> dict[str, tuple[str, ...]]:
-    """Flatten an Ansible YAML inventory into group -> hosts (children included)."""
-    if not isinstance(data, dict) or "all" not in data:
-        raise CatalogError(f"{path}: an Ansible YAML inventory must start with `all:`")
-    groups: dict[str, list[str]] = {}
-
-    def walk(name: str, node: Any) -> list[str]:
-        node = node or {}
-        if not isinstance(node, dict):
-            raise CatalogError(f"{path}: group {name!r} must be a mapping")
-        members = list((node.get("hosts") or {}).keys())
-        for child, child_node in (node.get("children") or {}).items():
-            for host in walk(child, child_node):
-                if host not in members:
-                    members.append(host)
-        groups.setdefault(name, [])
-        groups[name].extend(h for h in members if h not in groups[name])
-        return members
-
-    walk("all", data["all"])
-    return {name: tuple(members) for name, members in groups.items()}
-
-
 def load_catalog(root: Path | str) -> Catalog:
     """Load ``root/catalog.yml`` and its inventory. Raises ``CatalogError`` naming the file
     and the problem."""
@@ -236,17 +220,12 @@ def load_catalog(root: Path | str) -> Catalog:
     except FileNotFoundError:
         raise CatalogError(f"{root} is not a catalog: it has no catalog.yml") from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"{index} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        at = f"{index}:{mark.line + 1}" if mark is not None else str(index)
+        raise CatalogError(f"{at}: not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise CatalogError(f"{index}: expected a mapping with an `entries` list")
-    inventory_path = root / str(data.get("inventory", "inventory.yml"))
-    try:
-        inventory_data = yaml.load(
-            inventory_path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-    except FileNotFoundError:
-        raise CatalogError(f"{index}: inventory {inventory_path} does not exist") from None
-    inventory = Inventory(path=inventory_path, groups=_groups(inventory_data, inventory_path))
+    inventory = read_inventory(root / str(data.get("inventory", "inventory.yml")), index)
     entries: dict[str, CatalogEntry] = {}
     for n, raw in enumerate(data["entries"]):
         try:
@@ -254,13 +233,50 @@ def load_catalog(root: Path | str) -> Catalog:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise CatalogError(f"{index}: entry {n + 1}: {where}: {first['msg']}") from None
+            at = _line_of(index, ("entries", n, *first["loc"]))
+            raise CatalogError(f"{at}: entry {n + 1}: {where}: {first['msg']}") from None
         if entry.id in entries:
-            raise CatalogError(f"{index}: entry id {entry.id!r} appears twice")
+            at = _line_of(index, ("entries", n, "id"))
+            raise CatalogError(f"{at}: entry id {entry.id!r} appears twice")
         if not (root / entry.playbook).is_file():
-            raise CatalogError(f"{index}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+            at = _line_of(index, ("entries", n, "playbook"))
+            raise CatalogError(f"{at}: entry {entry.id!r}: playbook {entry.playbook} is missing")
+        if (outside := outside_of(root, entry.playbook)) is not None:
+            at = _line_of(index, ("entries", n, "playbook"))
+            raise CatalogError(
+                f"{at}: entry {entry.id!r}: playbook {entry.playbook} is outside the catalog "
+                f"(it resolves to {outside}): an entry's files stay under {root}"
+            )
         entries[entry.id] = entry
     try:
         return Catalog(root=root, entries=entries, inventory=inventory)
     except ValidationError as exc:
         raise CatalogError(f"{index}: {exc.errors()[0]['msg']}") from None
+
+
+def outside_of(root: Path, relative: str) -> Path | None:
+    """Where ``root / relative`` really is (``..`` and symlinks followed) when that is not
+    under ``root`` (which is resolved); ``None`` when it is."""
+    real = (root / relative).resolve()
+    return None if real.is_relative_to(root) else real
+
+
+def read_inventory(path: Path, index: Path) -> Inventory:
+    """The inventory at ``path`` (named by the catalog ``index``), INI or YAML
+    (``chiffon.catalog.inventory``). Raises ``CatalogError``; ``InventoryError`` names the
+    inventory's file and line."""
+    if not path.exists():
+        raise CatalogError(f"{index}: inventory {path} does not exist")
+    return load_inventory(path)
+
+
+def _line_of(index: Path, loc: tuple[Any, ...]) -> str:
+    """``index:LINE`` for the value at ``loc`` (only on an error path: it reads the file
+    again)."""
+    from chiffon.catalog.checking import line_at
+
+    try:
+        node = yaml.compose(index.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError):
+        return str(index)
+    return f"{index}:{line_at(node, loc)}" if node is not None else str(index)

@@ -15,6 +15,7 @@ from chiffon.cli import (
     agents,
     audit,
     bench,
+    catalog,
     db,
     decide,
     playbooks,
@@ -41,6 +42,7 @@ app.command("agents")(agents.agents)
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(playbooks.app, name="playbooks")
+app.add_typer(catalog.app, name="catalog")
 audit.app.command("suggestions")(playbooks.suggestions)
 app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")

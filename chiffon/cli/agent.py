@@ -116,12 +116,12 @@ def add(
         elif provision.management_api(url, made):
             how = f"RabbitMQ user {made.amqp_user} created through the management API"
         elif apply:
-            provision.run_rabbitmqctl(made)
+            provision.run_rabbitmqctl(made, url)
             how = f"RabbitMQ user {made.amqp_user} created with rabbitmqctl"
         else:
             how = "no management API answered; run these on the broker's host:\n" + "\n".join(
                 "  " + " ".join(_quote(part) for part in command)
-                for command in creds.rabbitmqctl_commands(made)
+                for command in creds.rabbitmqctl_commands(made, vhost=creds.vhost_of(url))
             )
         saved = creds.save(made, settings.agent_keys_path)
     except ChiffonError as exc:

@@ -58,11 +58,21 @@ async def prune(dsn: str, before: dt.datetime, *, dry_run: bool = False) -> Prun
     return Pruned(messages=int(messages), inbox=int(inbox), before=before)
 
 
+MAX_AGE = dt.timedelta(days=36_525)
+"""A hundred years: the longest age ``parse_age`` takes (longer ones reach before year 1)."""
+
+
 def parse_age(text: str) -> dt.timedelta:
-    """``30d``, ``12h``, ``90m`` or ``2w`` as a timedelta. Raises ``ValueError`` naming the
-    expected form."""
+    """``30d``, ``12h``, ``90m`` or ``2w`` as a timedelta, at most ``MAX_AGE``. Raises
+    ``ValueError`` naming the expected form."""
     units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
     number, unit = text[:-1], text[-1:]
-    if unit not in units or not number.isdigit() or int(number) <= 0:
+    if unit not in units or not (number.isascii() and number.isdigit()) or int(number) <= 0:
         raise ValueError(f"{text!r} is not an age like 30d, 12h, 90m or 2w")
-    return dt.timedelta(**{units[unit]: int(number)})
+    try:
+        age = dt.timedelta(**{units[unit]: int(number)})
+    except OverflowError:
+        age = MAX_AGE + MAX_AGE
+    if age > MAX_AGE:
+        raise ValueError(f"{text!r} is longer than a hundred years (36525d)")
+    return age

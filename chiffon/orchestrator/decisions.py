@@ -23,8 +23,10 @@ from chiffon.errors import ChiffonError
 from chiffon.orchestrator.errors import (
     AlreadyDecided,
     ApprovalExpired,
+    IllegalTransition,
     InvalidDecision,
     NotAwaitingApproval,
+    NotCancellable,
     RunEnded,
     StaleRevision,
 )
@@ -127,58 +129,77 @@ class Cancelled:
 async def cancel(
     store: RunStore, events: EventLog, run_id: uuid.UUID, *, by: str, channel: str
 ) -> Cancelled:
-    """Cancel a run. Awaiting approval, it ends ``cancelled`` at once (the pending approval
-    is decided ``cancelled``: a decision racing with it finds it decided). Driven by a live
-    process, that process is asked to stop it (``run.cancel``): its step in flight is
-    cancelled, the rest skipped. Driven by nobody, it ends ``cancelled`` here. Raises
+    """Cancel a run, in any state short of its end. Awaiting approval with its proposal
+    open, it ends ``cancelled`` at once (the pending approval is decided ``cancelled``: a
+    decision racing with it finds it decided). Driven by a live process, that process is
+    asked to stop it (``run.cancel``): its step in flight is cancelled, the rest skipped, a
+    proposal it opens meanwhile closed. Driven by nobody, it ends ``cancelled`` here. Raises
     ``RunEnded``, ``RunNotFound``."""
-    run = await store.run(run_id)
-    if run.status in RUN_TERMINAL:
-        raise RunEnded(run_id, run.status)
     reason = f"cancelled by {by}"
-    if run.status == "awaiting_approval":
-        at = now()
-        async with store.db.transaction() as tx:
-            row = await tx.fetch_one(
-                update(approvals)
-                .where(and_(approvals.c.run_id == run_id, approvals.c.decision == "pending"))
-                .values(
-                    decision="cancelled",
-                    approver=by,
-                    channel=channel,
-                    decided_at=at,
-                    expires_at=at,
-                )
-                .returning(*approvals.c)
-            )
-            if row is None:
-                record = None
-            else:
-                record = ApprovalRecord.of(row)
-                await store.transition_run(
-                    run_id, "awaiting_approval", "cancelled", message_id=None, reason=reason,
-                    db=tx,
-                )  # fmt: skip
-                event = await events.insert(tx, run_id, "decision", decision_data(record))
-        if record is None:  # decided first: say by whom
-            raise await refusal(store, run_id, run.revision, run.plan_hash or "")
-        events.publish(event)
-        if not is_alive(run.owner):
-            await _finished(store, events, run_id, reason)
+    for _ in range(3):
+        run = await store.run(run_id)
+        if run.status in RUN_TERMINAL:
+            raise RunEnded(run_id, run.status)
+        if run.status == "awaiting_approval":
+            record = await cancel_pending(store, events, run_id, by=by, channel=channel)
+            if record is not None:
+                if not is_alive(run.owner):
+                    await _finished(store, events, run_id, reason)
+                return Cancelled(now=True)
+            # No open proposal: the run turned awaiting_approval and its proposal is still
+            # being made (the dry run), or a decision took it first. Neither ends the run.
+            run = await store.run(run_id)
+            if run.status in RUN_TERMINAL:
+                raise RunEnded(run_id, run.status)
+        if is_alive(run.owner):
+            await events.append(run_id, CANCEL_REQUESTED, {"by": by, "channel": channel})
+            return Cancelled(now=False)
+        try:
+            await _cancel_undriven(store, run.status, run_id, reason)
+        except IllegalTransition:
+            continue  # another process moved it meanwhile: look again
+        await _finished(store, events, run_id, reason)
         return Cancelled(now=True)
-    if is_alive(run.owner):
-        await events.append(run_id, CANCEL_REQUESTED, {"by": by, "channel": channel})
-        return Cancelled(now=False)
-    # Nobody drives it (its process died): nothing runs, so it ends here.
+    raise NotCancellable(run_id, "its state kept changing while it was being cancelled")
+
+
+async def cancel_pending(
+    store: RunStore, events: EventLog, run_id: uuid.UUID, *, by: str, channel: str
+) -> ApprovalRecord | None:
+    """Decide the run's pending approval ``cancelled`` and end the run ``cancelled``, in one
+    transaction; ``None`` when it has no pending approval (none yet, or decided first)."""
+    at = now()
+    async with store.db.transaction() as tx:
+        row = await tx.fetch_one(
+            update(approvals)
+            .where(and_(approvals.c.run_id == run_id, approvals.c.decision == "pending"))
+            .values(decision="cancelled", approver=by, channel=channel, decided_at=at,
+                    expires_at=at)
+            .returning(*approvals.c)
+        )  # fmt: skip
+        if row is None:
+            return None
+        record = ApprovalRecord.of(row)
+        await store.transition_run(
+            run_id, "awaiting_approval", "cancelled", message_id=None,
+            reason=f"cancelled by {by}", db=tx,
+        )  # fmt: skip
+        event = await events.insert(tx, run_id, "decision", decision_data(record))
+    events.publish(event)
+    return record
+
+
+async def _cancel_undriven(
+    store: RunStore, status: RunState, run_id: uuid.UUID, reason: str
+) -> None:
+    """Nobody drives the run (its process died): nothing runs, so it ends here."""
     for step in await store.steps(run_id):
         if step.status in ("pending", "dispatched", "running"):
             to_state: StepState = "skipped" if step.status == "pending" else "cancelled"
             await store.transition_step(
                 step.id, step.status, to_state, message_id=None, reason=reason
             )
-    await store.transition_run(run_id, run.status, "cancelled", message_id=None, reason=reason)
-    await _finished(store, events, run_id, reason)
-    return Cancelled(now=True)
+    await store.transition_run(run_id, status, "cancelled", message_id=None, reason=reason)
 
 
 async def _finished(store: RunStore, events: EventLog, run_id: uuid.UUID, reason: str) -> None:

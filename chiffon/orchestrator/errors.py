@@ -125,6 +125,17 @@ class RunEnded(ChiffonError):
         self.status = status
 
 
+class NotCancellable(ChiffonError):
+    """Raised when a cancel could not take: the run kept changing state under it (another
+    process moving it each time it looked). Trying again may succeed (HTTP 409)."""
+
+    code = "not_cancellable"
+    retryable = True
+
+    def __init__(self, run_id: object, why: str) -> None:
+        super().__init__(f"run {run_id} was not cancelled: {why}; try again")
+
+
 class NotAwaitingApproval(ChiffonError):
     """Raised when a decision reaches a run that has no plan awaiting approval (it is still
     planning, or running, or has ended) and nobody decided on its current plan (HTTP 409)."""

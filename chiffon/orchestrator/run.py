@@ -29,7 +29,7 @@ import structlog
 from chiffon.actors import handler
 from chiffon.agents.routing import QueryStep
 from chiffon.errors import ChiffonError
-from chiffon.orchestrator.decisions import CANCEL_REQUESTED, TO_STATE, decide
+from chiffon.orchestrator.decisions import CANCEL_REQUESTED, TO_STATE, cancel_pending, decide
 from chiffon.orchestrator.event_log import Notice
 from chiffon.orchestrator.events import FINISHED, RunEvent
 from chiffon.orchestrator.execution import IN_FLIGHT, Execution
@@ -333,8 +333,23 @@ class RunActor(Execution):
         events = await self.s.events.stored(self.run_id, after=0)
         asked = next((e for e in reversed(events) if e.kind == CANCEL_REQUESTED), None)
         by = asked.data.get("by", "someone") if asked is not None else "someone"
+        channel = asked.data.get("channel", "api") if asked is not None else "api"
         reason = f"cancelled by {by}"
         cause = uuid.uuid4()
+        if self.status == "awaiting_approval":
+            # The proposal opened after the cancel was asked for: close it with the run, so
+            # nobody can decide on a cancelled run's plan.
+            store, log_ = self.s.store, self.s.events
+            if await cancel_pending(store, log_, self.run_id, by=by, channel=channel):
+                self.status = "cancelled"
+                await self.skip_pending(cause, reason)
+                await self.finish("cancelled", None, reason=reason, recorded=True)
+                return
+            if await self.decided() is not None:
+                # A decision took it first: act on it, then on the cancel.
+                await self.on_heard(Heard("decision"))
+                await self.context.self_ref.tell(Heard(CANCEL_REQUESTED))
+                return
         for step in list(self.steps):
             if step.status in IN_FLIGHT:
                 await self.cancel_attempt(step, reason)

@@ -27,7 +27,14 @@ from aiormq.exceptions import ChannelAccessRefused, ChannelPreconditionFailed
 
 from chiffon.actors import Actor, ActorSystem, handler
 from chiffon.bridge.bridge import Bridge
-from chiffon.bridge.credentials import AgentCredentials, Keyring, create, rabbitmqctl_commands, save
+from chiffon.bridge.credentials import (
+    AgentCredentials,
+    Keyring,
+    create,
+    rabbitmqctl_commands,
+    save,
+    vhost_of,
+)
 from chiffon.bridge.dead_letters import DeadLetter
 from chiffon.bridge.inbox import MemoryInbox
 from chiffon.bridge.provision import management_api
@@ -82,7 +89,7 @@ async def agent_user(users: UsersBroker, made_by: str) -> AsyncIterator[Broker]:
         await declare_orchestrator_queue(channel, topology, instance)
     try:
         if made_by == "rabbitmqctl":
-            for command in rabbitmqctl_commands(credentials, topology=topology):
+            for command in rabbitmqctl_commands(credentials, vhost="/", topology=topology):
                 assert command[0] == "rabbitmqctl"
                 await anyio.to_thread.run_sync(users.rabbitmqctl, command[1:])
         elif users.node is not None:
@@ -299,3 +306,39 @@ async def test_a_bridge_runs_as_the_agents_user_and_dead_letters_with_it(
             (letter,) = recorded
             assert (letter.code, letter.user_id) == ("unsigned", "guest")
             assert letter.queue == broker.topology.agent_queue(broker.credentials.name)
+
+
+async def test_an_agents_user_is_made_on_the_vhost_the_orchestrators_url_names(
+    users_broker: UsersBroker,
+) -> None:
+    """Issue 17: `chiffon agent add --apply` granted on vhost ``/`` whatever the URL said, so
+    the agent was refused on its own vhost and could write on the wrong one."""
+    if users_broker.node is None:
+        pytest.skip("a vhost of the test's own needs rabbitmqctl on the session's own node")
+    tag = secrets.token_hex(4)
+    vhost = f"lab-{tag}"
+    url = users_broker.url.rstrip("/") + "/" + vhost
+    assert vhost_of(url) == vhost
+    assert vhost_of(users_broker.url) == "/"
+    credentials = create(f"vhost-{tag}", orchestrator_users=("guest",))
+    commands = rabbitmqctl_commands(credentials, vhost=vhost_of(url))
+    assert all(c[c.index("-p") + 1] == vhost for c in commands if "-p" in c)
+    users_broker.rabbitmqctl(["add_vhost", vhost])
+    try:
+        users_broker.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+        for command in commands:
+            await anyio.to_thread.run_sync(users_broker.rabbitmqctl, command[1:])
+        topology = Topology()
+        async with await aio_pika.connect(url) as guest:
+            await declare_exchanges(await guest.channel(), topology)
+            await declare_agent_queue(await guest.channel(), topology, credentials.name)
+        agent_url = url_for(url, credentials.amqp_user, credentials.amqp_password)
+        async with await aio_pika.connect(agent_url) as agent:
+            channel = await agent.channel()
+            await channel.get_queue(topology.agent_queue(credentials.name))  # its own: allowed
+        elsewhere = url_for(users_broker.url, credentials.amqp_user, credentials.amqp_password)
+        with pytest.raises(Exception, match=r"Connection\.Close"):  # access to vhost refused
+            await aio_pika.connect(elsewhere)
+    finally:
+        users_broker.delete_user(credentials.amqp_user)
+        users_broker.rabbitmqctl(["delete_vhost", vhost])

@@ -636,6 +636,28 @@ async def test_an_announcement_signed_with_another_key_is_dead_lettered_as_forge
         assert registry.announced == []
 
 
+async def test_an_announcement_giving_another_agents_queue_as_its_address_is_refused_as_forged(
+    amqp_url: str, tmp_path: Path
+) -> None:
+    """Issue 17's attack: agent A announced with ``reply_to: agent.<B>`` and the registry
+    routed the next run's work to B's queue under A's name. Refused at the bridge now."""
+    letters = Letters()
+    async with orchestrator_only(amqp_url, tmp_path, agent=NAME, record=letters.record) as side:
+        registry = Registry()
+        await side.system.spawn(lambda: registry, name="registry")
+        agent = ForeignAgent(amqp_url, side.credentials.to_json(), exchange=side.topology.exchange)
+        agent.route = "agent.victim"  # every envelope it sends names the victim's queue
+        try:
+            await agent.start()
+            with anyio.fail_after(WAIT_S):
+                [letter] = await letters.wait(1)
+        finally:
+            await agent.stop()
+        assert (letter.code, letter.kind) == ("forged", "agent.announce")
+        assert "'agent.victim' as its reply address" in letter.reason
+        assert registry.announced == []
+
+
 async def test_the_agent_dead_letters_an_execute_not_signed_with_its_key_into_chiffons_audit(
     amqp_url: str, tmp_path: Path
 ) -> None:

@@ -78,7 +78,7 @@ def refusal(
 def test_a_well_formed_message_passes_with_its_envelopes_in_order(
     orchestrator: OrchestratorTrust, credentials: AgentCredentials
 ) -> None:
-    first, second = envelope(), envelope(sent_at=NOW_MS - 59_000)
+    first, second = envelope(), envelope(sent_at=NOW_MS - 59_000, reply_to=f"agent.{AGENT}")
     body = packet(first, second)
     envelopes = checked(orchestrator, body, signed(credentials.key, body), credentials.amqp_user)
     assert [str(e.id) for e in envelopes] == [first["id"], second["id"]]
@@ -143,6 +143,19 @@ def test_headers_as_bytes_are_read_as_text(
             "forged",
             f"agent {AGENT} sent a agent.goodbye in the name of 'other'",
             id="body-names-another-agent",
+        ),
+        pytest.param(
+            lambda c: (packet(envelope(reply_to="agent.other")), c.key, AGENT, c.amqp_user),
+            "forged",
+            f"agent {AGENT} gave 'agent.other' as its reply address, not its own queue's "
+            f"'agent.{AGENT}'",
+            id="reply-to-another-agents-queue",
+        ),
+        pytest.param(
+            lambda c: (packet(envelope(reply_to="orchestrator.test")), c.key, AGENT, c.amqp_user),
+            "forged",
+            None,
+            id="reply-to-the-orchestrators-queue",
         ),
         pytest.param(
             lambda c: (b"{nope", c.key, AGENT, c.amqp_user), "not_json", None, id="not-json"

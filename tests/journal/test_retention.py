@@ -71,9 +71,16 @@ def test_ages_are_read_in_minutes_hours_days_or_weeks(text: str, days: float) ->
     assert parse_age(text) == dt.timedelta(days=days)
 
 
-@pytest.mark.parametrize("text", ["30", "d", "-3d", "3y", ""])
+@pytest.mark.parametrize("text", ["30", "d", "-3d", "3y", "", "\u00b2d"])
 def test_a_malformed_age_names_the_expected_form(text: str) -> None:
     with pytest.raises(ValueError, match="like 30d, 12h, 90m or 2w"):
+        parse_age(text)
+
+
+@pytest.mark.parametrize("text", ["99999999d", "36526d", "999999999999999999999w"])
+def test_an_age_beyond_a_hundred_years_is_refused_in_a_sentence(text: str) -> None:
+    """``db prune --older-than 99999999d`` was an ``OverflowError`` traceback (issue 16)."""
+    with pytest.raises(ValueError, match="longer than a hundred years"):
         parse_age(text)
 
 

@@ -94,7 +94,9 @@ async def run_playbook(
     """
     merged = playbook_variables(catalog, entry_id, variables)
     redactor = Redactor.for_entry(catalog.entries[entry_id], merged)
-    extravars: dict[str, Any] = {**merged, "chiffon_target_root": str(target_root)}
+    entry = catalog.entries[entry_id]
+    # The entry's flags select what a site playbook runs: a plan does not unset them.
+    extravars: dict[str, Any] = {**merged, **entry.flags, "chiffon_target_root": str(target_root)}
     if hosts:
         extravars["chiffon_hosts"] = ",".join(hosts)
     kwargs = _runner_kwargs(catalog, entry_id, extravars, work_dir, check)
@@ -171,6 +173,7 @@ def _runner_kwargs(
         "extravars": extravars,
         "envvars": envvars,
         "cmdline": "--check --diff" if check else None,
+        "tags": ",".join(catalog.entries[entry_id].run_tags) or None,
         "quiet": True,
         "settings": {"suppress_output_file": True, "pexpect_timeout": _POLL_S},
         "ident": "run",

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from chiffon.api.auth import Reader
 from chiffon.api.context import ApiContext, context
+from chiffon.api.problems import RUN_NOT_FOUND
 from chiffon.api.v1.runs import RunId
 from chiffon.audit.dead_letters import DeadLetterRecord
 from chiffon.audit.records import FailureRecord, LlmCallRecord, RunTimeline, ServiceChange
@@ -50,7 +51,12 @@ async def changes(
     return await ctx.system.runs.changes(service, since=_days(since_days), limit=limit)
 
 
-@router.get("/runs/{run_id}/timeline", tags=["audit"], summary="Messages and transitions")
+@router.get(
+    "/runs/{run_id}/timeline",
+    tags=["audit"],
+    summary="Messages and transitions",
+    responses=RUN_NOT_FOUND,
+)
 async def timeline(
     run_id: RunId,
     principal: Reader,
@@ -60,7 +66,12 @@ async def timeline(
     return await ctx.system.runs.timeline(run_id, output_lines=output_lines)
 
 
-@router.get("/runs/{run_id}/model-calls", tags=["audit"], summary="Model calls and their cost")
+@router.get(
+    "/runs/{run_id}/model-calls",
+    tags=["audit"],
+    summary="Model calls and their cost",
+    responses=RUN_NOT_FOUND,
+)
 async def model_calls(run_id: RunId, principal: Reader, ctx: Context) -> Sequence[LlmCallRecord]:
     return await ctx.system.runs.model_calls(run_id)
 

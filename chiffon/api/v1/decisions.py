@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from chiffon.access import InsufficientScope, Principal
 from chiffon.api.auth import Reader, channel_of, client_address, identity_of
 from chiffon.api.context import ApiContext, context
-from chiffon.api.problems import ProblemError
+from chiffon.api.problems import RUN_NOT_FOUND, ProblemError, answers
 from chiffon.api.sse import MEDIA_TYPE, EventStreamResponse, resume_after
 from chiffon.api.v1.models import Body
 from chiffon.api.v1.runs import RunId
@@ -47,11 +47,11 @@ class DecisionBody(Body):
 @router.post(
     "/runs/{run_id}/decisions",
     summary="Approve, reject or modify the plan awaiting approval",
-    responses={
-        409: {"description": "Stale revision (with the current one), already decided, or not "
-                             "awaiting approval"},
-        410: {"description": "The approval window closed"},
-    },
+    responses=answers({
+        404: "No run has this id (or id prefix)",
+        409: "Stale revision (with the current one), already decided, or not awaiting approval",
+        410: "The approval window closed",
+    }),
 )  # fmt: skip
 async def decide(
     run_id: RunId, body: DecisionBody, request: Request, principal: Reader, ctx: Context
@@ -91,7 +91,8 @@ async def _check_four_eyes(handle: RunHandle, principal: Principal) -> None:
     response_model=None,
     responses={200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
                      "description": "An event stream: id, event (the kind), data (JSON); a "
-                                    "final `end` event when the run's events end"}},
+                                    "final `end` event when the run's events end"},
+               **RUN_NOT_FOUND},
 )  # fmt: skip
 async def events(
     run_id: RunId,

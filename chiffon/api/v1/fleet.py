@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from chiffon.api.auth import Approver, Reader, Runner
 from chiffon.api.context import ApiContext, context
-from chiffon.api.problems import ProblemError
+from chiffon.api.problems import ProblemError, answers
 from chiffon.protocol.agents import ResourceSample
 
 router = APIRouter()
@@ -131,7 +131,11 @@ async def suggestions(
     "/suggestions/{suggestion_id}/accept",
     tags=["suggestions"],
     summary="Commit a suggestion's diff on a branch of the playbook repository",
-)
+    responses=answers({
+        404: "No suggestion has this id",
+        409: "The suggestion is not open, or its diff no longer applies",
+    }),
+)  # fmt: skip
 async def accept(suggestion_id: SuggestionId, principal: Approver, ctx: Context) -> Suggestion:
     return _suggestion(await ctx.system.runs.accept_suggestion(suggestion_id))
 
@@ -140,6 +144,7 @@ async def accept(suggestion_id: SuggestionId, principal: Approver, ctx: Context)
     "/suggestions/{suggestion_id}/dismiss",
     tags=["suggestions"],
     summary="Dismiss a suggestion: later checks keep it dismissed",
+    responses=answers({404: "No suggestion has this id"}),
 )
 async def dismiss(suggestion_id: SuggestionId, principal: Runner, ctx: Context) -> Suggestion:
     return _suggestion(await ctx.system.runs.dismiss_suggestion(suggestion_id))

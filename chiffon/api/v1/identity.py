@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from chiffon.access import InsufficientScope, Principal, Scope, TokenInfo, UnknownToken, included
 from chiffon.api.auth import Reader
 from chiffon.api.context import ApiContext, context
+from chiffon.api.problems import answers
 from chiffon.api.v1.models import Body
 
 router = APIRouter(tags=["identity"])
@@ -95,7 +96,11 @@ async def create_token(body: NewToken, principal: Reader, ctx: Context) -> Creat
     return CreatedToken(**Token.of(info).model_dump(), secret=secret)
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke a token of yours (anyone's, for an admin)")
+@router.delete(
+    "/tokens/{token_id}",
+    summary="Revoke a token of yours (anyone's, for an admin)",
+    responses=answers({404: "No token of yours has this id"}),
+)
 async def revoke_token(token_id: TokenId, principal: Reader, ctx: Context) -> Token:
     if not principal.allows("admin") and not await _owns(ctx, principal, token_id):
         raise UnknownToken(token_id)

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from chiffon.api.auth import Reader, Runner, identity_of, rate_limit
 from chiffon.api.context import ApiContext, context
+from chiffon.api.problems import RUN_NOT_FOUND, answers
 from chiffon.api.v1.models import Body
 from chiffon.runs import (
     Page,
@@ -151,7 +152,11 @@ async def list_runs(
     return await ctx.system.runs.list(filters, cursor=cursor, limit=limit)
 
 
-@router.get("/runs/{run_id}", summary="One run: plans, decisions, steps, why it waits, cost")
+@router.get(
+    "/runs/{run_id}",
+    summary="One run: plans, decisions, steps, why it waits, cost",
+    responses=RUN_NOT_FOUND,
+)
 async def describe(run_id: RunId, principal: Reader, ctx: Context) -> RunDescription:
     handle = await ctx.system.runs.get(run_id)
     return await handle.describe()
@@ -161,7 +166,11 @@ async def describe(run_id: RunId, principal: Reader, ctx: Context) -> RunDescrip
     "/runs/{run_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Cancel a run: steps not started do not start, running ones are stopped",
-)
+    responses=answers({
+        404: "No run has this id (or id prefix)",
+        409: "The run has already ended",
+    }),
+)  # fmt: skip
 async def cancel(run_id: RunId, request: Request, principal: Runner, ctx: Context) -> Submitted:
     handle = await ctx.system.runs.get(run_id)
     await handle.cancel(by=identity_of(request, principal))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from chiffon.catalog.secret_names import secret_name
 from chiffon.playbooks.documents import Document, Items, Node, Vaulted, load_document
 from chiffon.playbooks.edits import Edit, diff_of, insert_after, key_column, replace
 from chiffon.playbooks.errors import UnreadableFile
@@ -23,15 +24,6 @@ from chiffon.playbooks.playbook import source_files
 from chiffon.playbooks.rules.context import CATALOG_FILE, Context
 
 RULE = "plaintext-secret"
-_NAME = re.compile(
-    r"(?i)(?:^|[_.-])(?:password|passwd|passphrase|token|secret|api_?key|apikey|private_?key"
-    r"|access_?key|secret_?key|auth_?key|client_?secret|credentials?)(?:$|[_.-])"
-)
-# A name ending like these holds something about a secret (where it is, how long), not it.
-_ABOUT = re.compile(
-    r"(?i)[_.-](?:file|path|dir|url|uri|length|len|ttl|expiry|expires|name|user|username|id"
-    r"|env|var|min|max|size|type|policy|enabled|required|command|mode)$"
-)
 _SHAPES = re.compile(
     r"AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abpr]-[A-Za-z0-9-]{10,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|glpat-[A-Za-z0-9_-]{20}"
@@ -48,13 +40,6 @@ FIX = (
     "Declare it as a catalog variable with `secret: true` (Chiffon redacts it everywhere) and "
     "give its value at run time, or encrypt it with `ansible-vault encrypt_string`."
 )
-
-
-def secret_name(name: str) -> bool:
-    """Whether a variable or argument name says it holds a secret."""
-    if name.startswith("update_") or "expire" in name:
-        return False  # the user module's update_password, password_expire_max…
-    return bool(_NAME.search(name)) and not _ABOUT.search(name)
 
 
 def _plain(value: Any) -> bool:
