@@ -84,7 +84,7 @@ def summarize(kind: str, body: Any) -> str:
 
 def step_label(step: StepRecord) -> str:
     """``step 1 deploy-kuma a2``: how a step is named in a timeline."""
-    return f"step {step.position} {step.playbook} a{step.attempt}"
+    return f"step {step.position + 1} {step.playbook} a{step.attempt}"
 
 
 def merge(

@@ -298,7 +298,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
             steps.add_column(name)
         for step in timeline.steps:
             steps.add_row(
-                str(step.position),
+                str(step.position + 1),
                 step.playbook,
                 str(step.attempt),
                 step.status + (f" ({step.reason})" if step.reason else ""),
@@ -306,7 +306,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
                 _stats(step),
             )
         console.print(steps)
-    labels = {s.id: f"step {s.position} {s.playbook} a{s.attempt}" for s in timeline.steps}
+    labels = {s.id: f"step {s.position + 1} {s.playbook} a{s.attempt}" for s in timeline.steps}
     for failure in timeline.failures:
         where = labels.get(failure.step_id) if failure.step_id else None
         title = f"failure: {where or failure.playbook or 'run'}"
@@ -367,7 +367,7 @@ def _render_changes(console: Console, service: str, found: Sequence[ServiceChang
         for n, step in enumerate(change.steps):
             table.add_row(
                 *(first if n == 0 else ("", "", "")),
-                f"{step.position} {step.playbook} a{step.attempt}",
+                f"{step.position + 1} {step.playbook} a{step.attempt}",
                 step.status,
                 ", ".join(f"{h}={c}" for h, c in step.changed.items()) or "-",
             )

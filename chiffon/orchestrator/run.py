@@ -524,7 +524,9 @@ class RunActor(Execution):
                     for k, v in dataclasses.asdict(self.approval).items()
                 }
             for step in self.steps:
-                files[f"steps/{step.position + 1}-{step.playbook}-a{step.attempt}.json"] = {
+                # Named as chiffon.audit.git_trail.step_file names them: from 01, as shown.
+                name = f"steps/{step.position + 1:02d}-{step.playbook}-a{step.attempt}.json"
+                files[name] = {
                     "status": step.status, "hosts": list(step.hosts), "stats": step.stats,
                     "reason": step.reason,
                 }  # fmt: skip

@@ -104,8 +104,10 @@ def test_the_readme_request_with_yes_deploys_kuma_with_a_monitor_per_portal_and_
         text = words(shown.stdout)
         assert first["run_id"] in text
         assert f"approve by {user} via yes" in text
-        for playbook in PLAYBOOKS:
-            assert f"{playbook} 1 succeeded core" in text
+        for n, playbook in enumerate(PLAYBOOKS, start=1):
+            # Numbered as `chiffon run` numbers them ("step 1/2 uptime-kuma on core").
+            assert f"{n} {playbook} 1 succeeded core" in text
+            assert f"step {n} {playbook} a1" in text
 
         changes = chiffon("audit", "changes", "--service", "uptime-kuma", "--json", env=home_env)
         assert changes.returncode == 0, changes.stderr
