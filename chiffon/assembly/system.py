@@ -98,7 +98,10 @@ class System:
     registry, orchestrator (reconciling runs left by stopped processes) and, with no
     ``CHIFFON_AMQP_URL``, a local agent — and ``run`` and ``resume`` handle infrastructure
     requests end to end. With ``CHIFFON_AMQP_URL`` the steps go to remote agents
-    (``chiffon agent``) through the bridge.
+    (``chiffon agent``) through the bridge. With ``resume_taken`` (``chiffon serve``: a
+    process nobody else drives runs for), the runs it takes over from a stopped process are
+    driven on at once: one that was executing resumes, one awaiting approval waits for a
+    decision from any channel.
     """
 
     def __init__(
@@ -108,10 +111,12 @@ class System:
         default_durability: Durability = Durability.ASYNC,
         configure_logs: bool = True,
         catalog: Catalog | Path | str | None = None,
+        resume_taken: bool = False,
     ) -> None:
         self.settings = settings if settings is not None else Settings.load()
         self._catalog = catalog if catalog is not None else self.settings.catalog
         self._domain: Domain | None = None
+        self._resume_taken = resume_taken
         self._default_durability = default_durability
         self._configure_logs = configure_logs
         self._stack: AsyncExitStack | None = None
@@ -165,7 +170,8 @@ class System:
                     remote = {"bridge": self._bridge, "discovery": discovery}
                 self._domain = domain = await start_domain(
                     settings, self._actors, self._store.database, self._store.journal,
-                    catalog=self._catalog, events=events, **remote,
+                    catalog=self._catalog, events=events, resume_taken=self._resume_taken,
+                    **remote,
                 )  # fmt: skip
                 runs = {
                     "orchestrator": domain.orchestrator, "catalog": domain.catalog,

@@ -111,7 +111,8 @@ async def _serve(
         host, port, tls_cert=tls_cert, tls_key=tls_key, grace_s=settings.shutdown_deadline_s
     )
     bound_host, bound_port = server.bind()
-    async with System(settings, catalog=catalog) as system:
+    # Nobody else drives the runs this server takes over from a stopped one: it does.
+    async with System(settings, catalog=catalog, resume_taken=True) as system:
         stop = anyio.Event()
         app = create_app(system, options=options, stop=stop)
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -13,7 +13,8 @@ it is: that agent may still be running it, and is asked when the run resumes.
 after (finished: its result; still running: waited for; unknown or no answer: interrupted),
 an interrupted step gets a new attempt if the approval still holds, otherwise the plan is
 proposed again. With ``resume_taken`` (``chiffon serve``), the runs reconciliation took over
-while they were executing are resumed at once, with no session.
+while they were executing are resumed at once, with no session, and those awaiting approval
+get an actor that waits for the decision (their proposal stands, deadline unchanged).
 """
 
 from __future__ import annotations
@@ -74,16 +75,17 @@ class Orchestrator(Actor):
     @handler(ResumeTaken)
     async def on_resume_taken(self, message: ResumeTaken) -> None:
         """Resume a run taken over from a dead process, with no session (``chiffon serve``):
-        one that was executing goes on; one awaiting approval waits for a person."""
+        one that was executing goes on; one awaiting approval waits for a decision from any
+        channel (without an actor here, its approval would leave it ``approved`` forever)."""
         record = await self.s.store.run(message.run_id)
-        if record.status != "interrupted" or record.plan_hash is None:
+        if record.status not in ("interrupted", "awaiting_approval") or record.plan_hash is None:
             return
         run = await self.context.spawn(
             RunActor, record.id, self.s, planner=record.planner,
             high_value=record.high_value, budget_usd=record.budget_usd, dry_run=False,
             name=f"run-{record.id}",
         )  # fmt: skip
-        await run.tell(StartRun(self.cause(), resume=True))
+        await run.tell(StartRun(self.cause(), resume=True, propose_again=False))
 
     async def reconcile(self) -> list[uuid.UUID]:
         """Take over the unfinished runs of dead processes; returns their ids."""

@@ -67,6 +67,9 @@ class StartRun:
 
     cause: uuid.UUID
     resume: bool = False
+    propose_again: bool = True
+    """Resuming a run awaiting approval, propose its plan again (a session shows it); off,
+    the open proposal stands and the run waits for a decision from any channel."""
     durability = "transient"
 
 
@@ -139,7 +142,7 @@ class RunActor(Execution):
     async def on_start_run(self, message: StartRun) -> None:
         try:
             if message.resume:
-                await self.resume(message.cause)
+                await self.resume(message.cause, propose_again=message.propose_again)
             else:
                 await self.move("planning", message.cause)
                 await self.propose(message.cause, feedback=None)
@@ -358,7 +361,7 @@ class RunActor(Execution):
 
     # -- resuming --------------------------------------------------------------------------
 
-    async def resume(self, cause: uuid.UUID) -> None:
+    async def resume(self, cause: uuid.UUID, *, propose_again: bool = True) -> None:
         """Pick the run up from its stored state (DESIGN.md's recovery rules)."""
         run = await self.s.store.run(self.run_id)
         self.status = run.status
@@ -377,7 +380,14 @@ class RunActor(Execution):
             await self.propose(cause, feedback=feedback)
             return
         if run.status == "awaiting_approval":
-            await self.send_proposal()
+            pending = await self.s.store.pending(self.run_id)
+            if propose_again or pending is None:
+                await self.send_proposal()
+            else:
+                # Proposing again would extend its deadline and replace its check-mode diff:
+                # the proposal stands, and expires when it was due.
+                self.status = "awaiting_approval"
+                self.arm_timer(pending.plan_hash, (pending.respond_by - now()).total_seconds())
             return
         assert self.plan_hash is not None
         self.approval = await self.s.store.latest_approval(self.run_id, self.plan_hash)

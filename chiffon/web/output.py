@@ -90,7 +90,7 @@ def milestone(kind: str, data: Mapping[str, Any]) -> str | None:
         hosts = ", ".join(data.get("hosts", ()))
         attempt = f" (attempt {data['attempt']})" if int(data.get("attempt", 1)) > 1 else ""
         return (
-            f"── step {data.get('position')}/{data.get('total')} {data.get('playbook')}"
+            f"── step {int(data.get('position', 0)) + 1}/{data.get('total')} {data.get('playbook')}"
             f" on {hosts}{agent}{attempt}"
         )
     if kind == "step.result":

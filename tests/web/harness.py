@@ -19,6 +19,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,16 @@ def refusals(dsn: str, target: str) -> list[dict[str, Any]]:
     query = "SELECT * FROM refusals WHERE target = $1 ORDER BY id"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(Records(dsn).fetch, query, target).result()
+
+
+def shown_events(dsn: str, run_id: str) -> dict[int, str]:
+    """The run's stored events the page's log shows a line for: id → kind."""
+    from chiffon.web.output import SHOWN
+
+    query = "SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        rows = pool.submit(Records(dsn).fetch, query, uuid.UUID(run_id)).result()
+    return {int(r["seq"]): str(r["kind"]) for r in rows if r["kind"] in SHOWN}
 
 
 def log_in(page: Page, url: str, user: str, *, password: str = PASSWORD) -> None:

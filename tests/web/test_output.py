@@ -46,7 +46,7 @@ def test_banners_and_the_runs_milestones_are_lines_of_their_own() -> None:
         event("step.output", event="playbook_on_task_start", task="Install", text="TASK [Install]")
     )
     assert banner == '<div class="task" data-event="7">TASK [Install]</div>'
-    started = event("step.started", position=1, total=2, playbook="uptime-kuma",
+    started = event("step.started", position=0, total=2, playbook="uptime-kuma",
                     hosts=["core"], attempt=1, agent="local")  # fmt: skip
     assert output.line_text(started) == "── step 1/2 uptime-kuma on core by agent local"
     failed = output.line_html(event("run.finished", status="failed", reason="a task failed"))
