@@ -113,6 +113,21 @@ def print_summary(console: Console, summary: RunFinished) -> None:
         f"run {summary.run_id} [{style}]{summary.status}[/]{reason}  "
         f"{summary.seconds:.1f} s  ${summary.cost_usd:.4f}"
     )
+    left = left_for_you(summary)
+    if left:
+        # "succeeded" says the playbooks ran; this says what they did not do.
+        console.print(
+            f"[bold yellow]Left for you[/] — {len(left)} thing(s) the playbooks did not do, "
+            "with the command for each:",
+            highlight=False,
+        )
+        for line in left:
+            console.print(f"  {line}", highlight=False, markup=False)
+
+
+def left_for_you(summary: RunFinished) -> list[str]:
+    """What the run's steps left for a person to do, each once, in step order."""
+    return list(dict.fromkeys(line for step in summary.steps for line in step.left_for_you))
 
 
 def summary_json(summary: RunFinished) -> dict[str, Any]:
@@ -132,6 +147,7 @@ def summary_json(summary: RunFinished) -> dict[str, Any]:
             }
             for s in summary.steps
         ],
+        "left_for_you": left_for_you(summary),
         "cost_usd": summary.cost_usd,
         "seconds": summary.seconds,
     }  # fmt: skip

@@ -101,6 +101,7 @@ class Execution(Actor):
     waits: dict[str, tuple[asyncio.TimerHandle, float]]  # what -> timer, started (monotonic)
     pause_reason: str | None
     awaiting: uuid.UUID | None  # the attempt a resumed run asked an agent about
+    left_for_you: dict[uuid.UUID, tuple[str, ...]]  # step id -> what its result left to do
 
     # -- provided by the run actor ---------------------------------------------------------
 
@@ -308,6 +309,8 @@ class Execution(Actor):
             step.id, step.status, result.status, message_id=cause, reason=reason, stats=stats
         )
         step = self.replace(step, status=result.status, stats=stats, reason=reason)
+        if result.left_for_you:
+            self.left_for_you[step.id] = result.left_for_you
         await self.publish("step.result", result)
         await self.settle(step)
         if self.status != "running":

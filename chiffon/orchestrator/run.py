@@ -123,6 +123,8 @@ class RunActor(Execution):
         self.pause_reason: str | None = None
         self.awaiting: uuid.UUID | None = None
         self.unwatch: Any = None
+        self.left_for_you: dict[uuid.UUID, tuple[str, ...]] = {}
+        """What each finished attempt left for a person to do (``StepResult.left_for_you``)."""
 
     async def on_start(self) -> None:
         me = self.context.self_ref
@@ -409,6 +411,10 @@ class RunActor(Execution):
             else:
                 out = step
         self.steps = [latest[p] for p in sorted(latest)]
+        for event in await self.s.events.stored(self.run_id, after=0):
+            if event.kind == "step.result" and event.data.get("left_for_you"):
+                step_id = uuid.UUID(str(event.data["step_id"]))
+                self.left_for_you[step_id] = tuple(event.data["left_for_you"])
         if out is not None and out.agent is not None:
             # A remote agent may still run it, or have finished it: ask before anything else
             # (the answer, or the wait running out, goes on with ``proceed``).
@@ -512,7 +518,7 @@ class RunActor(Execution):
             out.append(
                 StepSummary(
                     playbook=step.playbook, status=step.status, hosts=step.hosts, stats=totals,
-                    attempt=step.attempt,
+                    attempt=step.attempt, left_for_you=self.left_for_you.get(step.id, ()),
                 )
             )  # fmt: skip
         return out
@@ -535,8 +541,8 @@ class RunActor(Execution):
                 }
             for step in self.steps:
                 # Named as chiffon.audit.git_trail.step_file names them: from 01, as shown.
-                name = f"steps/{step.position + 1:02d}-{step.playbook}-a{step.attempt}.json"
-                files[name] = {
+                path = f"steps/{step.position + 1:02d}-{step.playbook}-a{step.attempt}.json"
+                files[path] = {
                     "status": step.status, "hosts": list(step.hosts), "stats": step.stats,
                     "reason": step.reason,
                 }  # fmt: skip

@@ -79,7 +79,7 @@ def test_sigint_during_a_step_records_the_run_interrupted_and_resume_finishes_it
     latest = trail(Path(home_env["CHIFFON_AUDIT_DIR"]))[0]
     assert (latest["Run-Id"], latest["Milestone"], latest["Status"]) == (
         run_id, "interrupted", "interrupted",
-    )  # fmt: skip
+    ), stderr  # fmt: skip
 
     resumed = chiffon(
         "run", "--catalog", str(CATALOG), "--yes", "--json", "--resume", run_id, env=home_env

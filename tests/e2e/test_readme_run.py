@@ -57,6 +57,13 @@ def test_the_readme_request_with_yes_deploys_kuma_with_a_monitor_per_portal_and_
         assert step["stats"]["changed"] > 0
     assert first["cost_usd"] == 0
     assert first["seconds"] > 0
+    # Files-only: what the playbooks queued instead of doing is said, with its command.
+    compose_file = tmp_path / "target" / "core" / "srv" / "uptime-kuma" / "compose.yaml"
+    monitors_file = compose_file.parent / "data" / "chiffon-monitors.json"
+    assert first["left_for_you"] == [
+        f"core: restart uptime-kuma: docker compose -f {compose_file} up -d",
+        f"core: import the monitors into Uptime Kuma (Settings > Backup > Import): {monitors_file}",
+    ]
 
     kuma = tmp_path / "target" / "core" / "srv" / "uptime-kuma"
     compose = yaml.safe_load((kuma / "compose.yaml").read_text())
@@ -76,6 +83,7 @@ def test_the_readme_request_with_yes_deploys_kuma_with_a_monitor_per_portal_and_
         assert second["status"] == "succeeded"
         assert [s["playbook"] for s in second["steps"]] == PLAYBOOKS
         assert [s["stats"]["changed"] for s in second["steps"]] == [0, 0]
+        assert second["left_for_you"] == []  # nothing changed: nothing to restart
 
         run_ids = [first["run_id"], second["run_id"]]
         runs = query(dsn, "SELECT * FROM runs WHERE id = ANY($1::uuid[])", run_ids)
