@@ -161,6 +161,13 @@ def run(
         raise fail("give a REQUEST, or --resume RUN_ID")
     settings, cat, effective = _setup(catalog, planner)
     if not yes and not sys.stdin.isatty():
+        if resume is not None:
+            # A resumed run may need a decision (its approval expired, or it never had one).
+            raise fail(
+                "stdin is not a terminal, so no one here can be asked to approve what the "
+                f"resumed run may need: pass --yes (chiffon run --resume {resume} --yes) to "
+                "approve it explicitly, or resume it at a terminal"
+            )
         raise fail(
             "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
             "explicitly"

@@ -14,7 +14,7 @@ import yaml
 
 from tests.e2e.conftest import CATALOG, REQUEST, chiffon, embedded_server, query, words
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 PLAYBOOKS = ["uptime-kuma", "uptime-kuma-monitors"]
 RUN_STATES = ["received", "planning", "awaiting_approval", "approved", "running", "succeeded"]
