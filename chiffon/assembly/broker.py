@@ -85,6 +85,7 @@ def orchestrator_bridge(
                 message_id=letter.message_id, kind=letter.kind, sender=letter.sender,
                 user_id=letter.user_id, routing_key=letter.routing_key,
                 headers=letter.headers, body=letter.body, body_size=letter.body_size,
+                reported_by=letter.reported_by,
             )  # fmt: skip
 
     topology = Topology()

@@ -48,6 +48,11 @@ class DeadLetterRecord(BaseModel):
     kind: str | None
     sender: str | None
     user_id: str | None
+    reported_by: str | None
+    """Who refused the message, as the broker vouches: ``orchestrator``, ``agent:<name>`` (an
+    agent's report of what it refused, never the orchestrator's refusal), ``user:<login>``,
+    ``unverified`` (no AMQP user: anyone may have sent it); null on records made before
+    reporters were kept."""
     routing_key: str | None
     headers: dict[str, Any]
     body: bytes
@@ -84,6 +89,7 @@ async def record_dead_letter(
     user_id: str | None,
     routing_key: str | None,
     headers: Mapping[str, Any],
+    reported_by: str | None = None,
     body: bytes,
     body_size: int,
     at: dt.datetime | None = None,
@@ -106,6 +112,7 @@ async def record_dead_letter(
             kind=_text(kind),
             sender=_text(sender),
             user_id=_text(user_id),
+            reported_by=_text(reported_by),
             routing_key=_text(routing_key),
             headers={_text(str(k)) or "?": _scalar(v) for k, v in headers.items()},
             body=bytes(body[:BODY_KEPT]),
@@ -120,11 +127,15 @@ async def list_dead_letters(
     *,
     since: dt.timedelta | None = None,
     code: str | None = None,
+    reported_by: str | None = None,
     limit: int = 100,
 ) -> list[DeadLetterRecord]:
     """Refused messages, newest first: recorded within ``since`` (by this machine's clock),
-    of reason ``code``; at most ``limit``. Raises what the ``Database`` raises."""
+    of reason ``code``, reported by ``reported_by``; at most ``limit``. Raises what the
+    ``Database`` raises."""
     query = select(*_COLUMNS)
+    if reported_by is not None:
+        query = query.where(dead_letters.c.reported_by == reported_by)
     if since is not None:
         query = query.where(within(dead_letters.c.at, since))
     if code is not None:

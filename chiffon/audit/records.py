@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from chiffon.protocol import HostStats
 
@@ -100,6 +100,18 @@ class StepRecord(_Record):
     @property
     def changed(self) -> int:
         return sum(s.changed for s in self.stats.values())
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use
+    @property
+    def hosts_run(self) -> tuple[str, ...]:
+        """The hosts Ansible's recap names for this attempt: the hosts it ran on."""
+        return tuple(self.stats)
+
+    @property
+    def outside_plan(self) -> tuple[str, ...]:
+        """Hosts the attempt ran on that its approved step does not name (none, always:
+        every run is limited to the plan's hosts; the audit shows it)."""
+        return tuple(h for h in self.stats if h not in self.hosts)
 
 
 class FailureRecord(_Record):

@@ -37,6 +37,13 @@ dead_letters = Table(
     Column("kind", Text, nullable=True),
     Column("sender", Text, nullable=True),
     Column("user_id", Text, nullable=True, comment="The AMQP user that published it."),
+    Column(
+        "reported_by",
+        Text,
+        nullable=True,
+        comment="Who refused it, as the broker vouches: orchestrator, agent:<name>, "
+        "user:<login>, or unverified (no user_id).",
+    ),
     Column("routing_key", Text, nullable=True),
     Column("headers", JSONB, nullable=False, server_default="{}"),
     Column("body", LargeBinary, nullable=False, comment="The first 64 KiB of the body."),

@@ -113,6 +113,7 @@ def _summary(timeline: RunTimeline) -> dict[str, Any]:
                 "playbook": s.playbook,
                 "status": s.status,
                 "hosts": list(s.hosts),
+                "hosts_run": list(s.hosts_run),
                 "changed": s.changed,
             }
             for s in timeline.steps

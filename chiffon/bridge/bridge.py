@@ -38,7 +38,7 @@ from chiffon.actors.errors import (
 from chiffon.actors.journal import Durability
 from chiffon.bridge import inbound
 from chiffon.bridge.consumer import Consumer, Delivery
-from chiffon.bridge.dead_letters import REPORTED_BY, DeadLetter, from_headers, peek
+from chiffon.bridge.dead_letters import REPORTED_BY, DeadLetter, from_headers, peek, reporter
 from chiffon.bridge.errors import BrokerUnavailable, Refused, RemoteError
 from chiffon.bridge.inbox import Inbox
 from chiffon.bridge.publisher import Publisher
@@ -550,9 +550,13 @@ class Bridge:
         assert self.record_dead_letter is not None
         headers = dict(message.headers or {})
         # Who refused it, as the broker vouches (an agent's login may publish dead letters:
-        # it refuses messages too); kept with the record's headers.
+        # it refuses messages too, and could make up refusals): kept apart from the
+        # orchestrator's own, and ``unverified`` without a user_id the broker checked.
         headers[REPORTED_BY] = message.user_id or ""
-        record = from_headers(message.body, headers, message.routing_key)
+        user = message.user_id or ""
+        agent = self.trust.agent_of_login(user) if user else None
+        reported_by = reporter(user, self.user, agent)
+        record = from_headers(message.body, headers, message.routing_key, reported_by)
         try:
             await self.record_dead_letter(record)
         except Exception as exc:

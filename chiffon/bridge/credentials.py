@@ -131,6 +131,16 @@ class Keyring:
     def names(self) -> list[str]:
         return sorted(self._agents)
 
+    def by_amqp_user(self, user: str) -> AgentCredentials | None:
+        """The agent whose RabbitMQ login is ``user``, if any (re-reading once)."""
+        for attempt in range(2):
+            for credentials in self._agents.values():
+                if credentials.amqp_user == user:
+                    return credentials
+            if attempt == 0:
+                self.reload()
+        return None
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Permissions:

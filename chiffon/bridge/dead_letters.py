@@ -32,6 +32,8 @@ class DeadLetter:
     headers: dict[str, Any]
     body: bytes
     body_size: int
+    reported_by: str | None = None
+    """Who refused it, as the broker vouches (see ``reporter``)."""
 
 
 def peek(body: bytes) -> tuple[str | None, str | None]:
@@ -70,7 +72,21 @@ REPORTED_BY = "x-chiffon-dead-reported-by"
 the dead letter (the process that refused the message)."""
 
 
-def from_headers(body: bytes, headers: dict[str, Any], routing_key: str | None) -> DeadLetter:
+def reporter(user_id: str | None, orchestrator_user: str, agent: str | None) -> str:
+    """Who refused a dead letter published by AMQP user ``user_id`` (which the broker checks
+    against the publisher's login whenever it is set; ``agent`` is the agent that login is
+    an agent's): ``orchestrator``, ``agent:<name>``, ``user:<login>`` for a login of no agent
+    known here, ``unverified`` when it is unset."""
+    if not user_id:
+        return "unverified"
+    if user_id == orchestrator_user:
+        return "orchestrator"
+    return f"agent:{agent}" if agent is not None else f"user:{user_id}"
+
+
+def from_headers(
+    body: bytes, headers: dict[str, Any], routing_key: str | None, reported_by: str | None = None
+) -> DeadLetter:
     """The record of a message found on the dead-letter audit queue."""
     plain = plain_headers(headers)
     kind, sender = peek(body)
@@ -86,6 +102,7 @@ def from_headers(body: bytes, headers: dict[str, Any], routing_key: str | None) 
         headers=plain,
         body=body[:BODY_KEPT],
         body_size=len(body),
+        reported_by=reported_by,
     )
 
 

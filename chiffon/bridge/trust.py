@@ -42,6 +42,10 @@ class Trust(Protocol):
         queue), or ``None`` when any is accepted."""
         ...
 
+    def agent_of_login(self, user: str) -> str | None:
+        """The agent whose RabbitMQ login ``user`` is, as far as this process knows."""
+        ...
+
 
 class OrchestratorTrust:
     """An orchestrator instance: talks to the agents of its keyring."""
@@ -83,6 +87,10 @@ class OrchestratorTrust:
         # could name another's queue and have that one run its work under its name.
         return self.topology.agent_route(key_id)
 
+    def agent_of_login(self, user: str) -> str | None:
+        found = self.keyring.by_amqp_user(user)
+        return None if found is None else found.name
+
 
 class AgentTrust:
     """An agent: talks to the orchestrators with its own key."""
@@ -109,3 +117,6 @@ class AgentTrust:
     def reply_route(self, key_id: str) -> str | None:
         # The orchestrators' users are trusted to name their own instance's queue.
         return None
+
+    def agent_of_login(self, user: str) -> str | None:
+        return self.credentials.name if user == self.credentials.amqp_user else None

@@ -6,6 +6,7 @@ and the orchestrator all read the catalog, and it imports none of them."""
 from chiffon.catalog.entries import (
     Catalog,
     CatalogEntry,
+    Removal,
     Resources,
     Risk,
     Variable,
@@ -27,6 +28,7 @@ __all__ = [
     "CatalogError",
     "Inventory",
     "InventoryError",
+    "Removal",
     "Resources",
     "Risk",
     "SourcedValue",

@@ -131,6 +131,23 @@ def check_catalog_file(path: Path | str) -> tuple[list[Problem], int]:
                 ("entries", n, "playbook"),
                 f"{where}: playbook {entry.playbook} is outside the catalog ({outside})",
             )
+        if entry.removes is not None:
+            report(("entries", n, "removes"), f"{where}: removes is set by the catalog, not "
+                   "written: give the removed entry a `removal:` instead")  # fmt: skip
+        if entry.removal is not None:
+            removal = entry.removal.playbook
+            if not (root / removal).is_file():
+                report(("entries", n, "removal", "playbook"),
+                       f"{where}: removal playbook {removal} is missing")  # fmt: skip
+            elif (outside := outside_of(root.resolve(), removal)) is not None:
+                report(("entries", n, "removal", "playbook"),
+                       f"{where}: removal playbook {removal} is outside the catalog "
+                       f"({outside})")  # fmt: skip
+            for name, variable in entry.removal.variables.items():
+                wrong = default_problem(variable)
+                if wrong:
+                    report(("entries", n, "removal", "variables", name, "default"),
+                           f"{where}: removal: {name}: {wrong}")  # fmt: skip
         if inventory is not None and not inventory.resolve(entry.hosts):
             report(
                 ("entries", n, "hosts"),
@@ -153,6 +170,7 @@ def check_catalog_file(path: Path | str) -> tuple[list[Problem], int]:
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple),
+    "duration": (str,), "size": (str,),
 }  # fmt: skip
 
 
@@ -165,6 +183,13 @@ def default_problem(variable: Variable) -> str | None:
         variable.type in ("int", "float") and isinstance(value, bool)
     ):
         return f"default {value!r} is not of its type {variable.type}"
+    if variable.type in ("duration", "size"):
+        from chiffon.catalog.units import UnitError, duration, size
+
+        try:
+            (duration if variable.type == "duration" else size)(value)
+        except UnitError as exc:
+            return f"default {exc}"
     if variable.choices is not None and value not in variable.choices:
         return f"default {value!r} is not one of its choices {list(variable.choices)}"
     if variable.pattern is not None and isinstance(value, str):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,9 +25,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from chiffon.catalog.errors import CatalogError
-from chiffon.catalog.inventory import Inventory, load_inventory
+from chiffon.catalog.inventory import Inventory, SourcedValue, load_inventory
+from chiffon.catalog.plays import Play, read_plays, repository_values, same_value
+from chiffon.catalog.requirements import Missing, missing_for
 
-VariableType = Literal["str", "int", "float", "bool", "list"]
+VariableType = Literal["str", "int", "float", "bool", "list", "duration", "size"]
+"""``duration``: a number with a time unit, in the form Prometheus and systemd read ("30s",
+"15m", "2h", "7d", "2w", "1y", "1h30m"); ``size``: a number with a byte unit ("512MB", "5GB").
+A bare number is refused for both: "1800" does not say whether it is seconds or minutes."""
 Risk = Literal["low", "medium", "high"]
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -52,6 +58,18 @@ class Resources(_Model):
     cpu_cores: float = 0.0
     memory_mb: int = 0
     gpu_vram_mb: int = 0
+
+
+class Removal(_Model):
+    """How an entry is taken away again: its own playbook (stop the service, delete what the
+    deploy wrote), with its own variables. The catalog turns it into the entry
+    ``remove-<id>``, which plans run like any other; a request to remove an entry without one
+    is refused, never planned as a deploy."""
+
+    playbook: str = Field(description="Path of the removal playbook, relative to the catalog root.")
+    description: str = ""
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    risk: Risk = "medium"
 
 
 class CatalogEntry(_Model):
@@ -106,6 +124,32 @@ class CatalogEntry(_Model):
                 raise ValueError(f"run tag {tag!r} must be one non-empty tag without commas")
         return self
 
+    removal: Removal | None = Field(
+        default=None, description="The playbook that removes what this entry deploys."
+    )
+    removes: str | None = Field(
+        default=None,
+        description="Set by the catalog on the entry it makes from another's `removal`: the id "
+        "of the entry it removes. Not written in catalog.yml.",
+    )
+
+    def removal_entry(self) -> CatalogEntry | None:
+        """The entry ``remove-<id>`` made from ``removal``; None without one."""
+        if self.removal is None:
+            return None
+        r = self.removal
+        return CatalogEntry(
+            id=f"remove-{self.id}",
+            playbook=r.playbook,
+            description=r.description or f"Remove {self.id}: the removal playbook of {self.id}.",
+            services=self.services,
+            hosts=self.hosts,
+            variables=dict(r.variables),
+            risk=r.risk,
+            executor=self.executor,
+            removes=self.id,
+        )
+
 
 class Catalog(_Model):
     """A loaded catalog: its root directory, entries by id, and inventory."""
@@ -129,6 +173,18 @@ class Catalog(_Model):
                 )
         return self
 
+    def deployable(self) -> list[str]:
+        """The ids of the entries that deploy something (every entry but the removals the
+        catalog made from ``removal``), in catalog order."""
+        return [e.id for e in self.entries.values() if e.removes is None]
+
+    def removal_of(self, entry_id: str) -> str | None:
+        """The id of the entry that removes ``entry_id``; None when it declares no removal."""
+        entry = self.entries.get(entry_id)
+        if entry is None or entry.removal is None:
+            return None
+        return f"remove-{entry_id}"
+
     @property
     def version(self) -> int:
         """A number that changes whenever an entry is staged, installed or unstaged: what a
@@ -144,6 +200,94 @@ class Catalog(_Model):
     def playbook_path(self, entry_id: str) -> Path:
         """The playbook file of an entry, found by id (never a path joined from a message)."""
         return self.base(entry_id) / self.entries[entry_id].playbook
+
+    @property
+    def requirements_dir(self) -> Path:
+        """Chiffon's own directory for the repository's ``requirements.yml``: ``roles/`` and
+        ``collections/`` installed there by ``chiffon catalog requirements --install``, which
+        ansible-playbook is pointed at. Inside the catalog root, ignored by git (its own
+        ``.gitignore``), so the repository's files are left as they are."""
+        return self.root / ".chiffon" / "requirements"
+
+    def plays(self, entry_id: str) -> list[Play]:
+        """The plays of the entry's playbook (``chiffon.catalog.plays.read_plays``)."""
+        return read_plays(self.playbook_path(entry_id))
+
+    def repository_values(
+        self,
+        entry_id: str,
+        hosts: Sequence[str],
+        variables: Mapping[str, Any] | None = None,
+    ) -> dict[str, dict[str, SourcedValue]]:
+        """For each variable the entry declares, the value the repository itself gives each
+        of ``hosts`` and where (``chiffon.catalog.plays.repository_values``)."""
+        entry = self.entries[entry_id]
+        return repository_values(
+            self.base(entry_id),
+            self.playbook_path(entry_id),
+            self.inventory,
+            entry.variables,
+            hosts,
+            step_variables=variables,
+            extra_roles=[self.requirements_dir / "roles"],
+        )
+
+    def missing_requirements(self, entry_id: str) -> list[Missing]:
+        """The roles and collections the entry's playbook needs that are not installed
+        (``chiffon.catalog.requirements.missing_for``). Raises ``CatalogError`` for a
+        playbook that cannot be read."""
+        return missing_for(
+            self.base(entry_id), self.playbook_path(entry_id),
+            requirements_dir=self.requirements_dir, catalog_root=self.root,
+        )  # fmt: skip
+
+    def passed_variables(
+        self, entry_id: str, hosts: Sequence[str], variables: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The step's variables Ansible must be given as extra vars (which override
+        everything else): a value the step sets that is not what the repository already
+        gives each of ``hosts``, and a declared default the repository does not set on every
+        host. A value equal to the repository's own is left out, the repository's
+        precedence kept. Raises ``CatalogError`` for a playbook that cannot be read."""
+        entry = self.entries[entry_id]
+        repository = self.repository_values(entry_id, hosts, variables) if hosts else {}
+        out: dict[str, Any] = {}
+        for name, var in entry.variables.items():
+            own = repository.get(name, {})
+            everywhere = bool(hosts) and all(h in own for h in hosts)
+            if name in variables:
+                value = variables[name]
+                if not (everywhere and all(same_value(value, own[h].value) for h in hosts)):
+                    out[name] = value
+            elif var.default is not None and not everywhere:
+                out[name] = var.default
+        return out
+
+    def variable_sources(
+        self, entry_id: str, hosts: Sequence[str], variables: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """Where each declared variable's value comes from on a run of the step: ``plan``
+        (passed as an extra var), ``catalog default`` (passed: the repository lacks it), or
+        the repository's own place (``group_vars/media.yml:2 (group media)``; ``per host:
+        …`` when hosts differ). A variable nobody sets is absent. Unreadable playbook:
+        empty (validation says why)."""
+        try:
+            passed = self.passed_variables(entry_id, hosts, variables)
+            repository = self.repository_values(entry_id, hosts, variables) if hosts else {}
+        except CatalogError:
+            return {}
+        root = self.base(entry_id)
+        out: dict[str, str] = {}
+        for name in self.entries[entry_id].variables:
+            if name in passed:
+                out[name] = "plan" if name in variables else "catalog default"
+                continue
+            places = {h: v.where(root) for h, v in repository.get(name, {}).items()}
+            if len(set(places.values())) == 1:
+                out[name] = next(iter(places.values()))
+            elif places:
+                out[name] = "per host: " + "; ".join(f"{h} {w}" for h, w in places.items())
+        return out
 
     def files(self, entry_id: str) -> list[Path]:
         """The entry's playbook and every file under its directory's roles, templates and
@@ -210,6 +354,18 @@ class Catalog(_Model):
             self._version += 1
 
 
+def _with_removal(entry: CatalogEntry, index: Path) -> list[CatalogEntry]:
+    try:
+        removal = entry.removal_entry()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CatalogError(
+            f"{index}: entry {entry.id!r}: its removal entry: {where}: {first['msg']}"
+        ) from None
+    return [entry] if removal is None else [entry, removal]
+
+
 def load_catalog(root: Path | str) -> Catalog:
     """Load ``root/catalog.yml`` and its inventory. Raises ``CatalogError`` naming the file
     and the problem."""
@@ -235,19 +391,31 @@ def load_catalog(root: Path | str) -> Catalog:
             where = ".".join(str(p) for p in first["loc"])
             at = _line_of(index, ("entries", n, *first["loc"]))
             raise CatalogError(f"{at}: entry {n + 1}: {where}: {first['msg']}") from None
-        if entry.id in entries:
-            at = _line_of(index, ("entries", n, "id"))
-            raise CatalogError(f"{at}: entry id {entry.id!r} appears twice")
-        if not (root / entry.playbook).is_file():
-            at = _line_of(index, ("entries", n, "playbook"))
-            raise CatalogError(f"{at}: entry {entry.id!r}: playbook {entry.playbook} is missing")
-        if (outside := outside_of(root, entry.playbook)) is not None:
-            at = _line_of(index, ("entries", n, "playbook"))
+        if entry.removes is not None:
+            at = _line_of(index, ("entries", n, "removes"))
             raise CatalogError(
-                f"{at}: entry {entry.id!r}: playbook {entry.playbook} is outside the catalog "
-                f"(it resolves to {outside}): an entry's files stay under {root}"
+                f"{at}: entry {entry.id!r}: `removes` is set by the catalog from another "
+                "entry's `removal`, not written in catalog.yml"
             )
-        entries[entry.id] = entry
+        for one in _with_removal(entry, index):
+            where_id = ("entries", n, "removal") if one.removes else ("entries", n, "id")
+            if one.id in entries:
+                at = _line_of(index, where_id)
+                raise CatalogError(f"{at}: entry id {one.id!r} appears twice")
+            key = (
+                ("entries", n, "removal", "playbook") if one.removes else ("entries", n, "playbook")
+            )
+            what = "removal playbook" if one.removes else "playbook"
+            if not (root / one.playbook).is_file():
+                at = _line_of(index, key)
+                raise CatalogError(f"{at}: entry {entry.id!r}: {what} {one.playbook} is missing")
+            if (outside := outside_of(root, one.playbook)) is not None:
+                at = _line_of(index, key)
+                raise CatalogError(
+                    f"{at}: entry {entry.id!r}: {what} {one.playbook} is outside the catalog "
+                    f"(it resolves to {outside}): an entry's files stay under {root}"
+                )
+            entries[one.id] = one
     try:
         return Catalog(root=root, entries=entries, inventory=inventory)
     except ValidationError as exc:

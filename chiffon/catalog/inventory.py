@@ -215,20 +215,51 @@ class Inventory(BaseModel):
         return self.path if self.path.is_dir() else self.path.parent
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's loader when PyYAML has it: planning reads playbooks and vars files on every plan.
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc]  # a base chosen at import
     """YAML as Ansible reads it: ``!vault`` values kept as ``Vaulted``, ``!unsafe`` as text."""
 
 
-def _vault(loader: yaml.SafeLoader, node: yaml.Node) -> Vaulted:
-    return Vaulted(str(loader.construct_scalar(node)))  # type: ignore[arg-type]
+Stamp = tuple[str, int, int]
 
 
-def _unsafe(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+def stamp(path: Path) -> Stamp:
+    """What says a file is unchanged since it was read: its path, mtime and size."""
+    try:
+        info = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), info.st_mtime_ns, info.st_size)
+
+
+_YAML_CACHE: dict[Path, tuple[Stamp, Any]] = {}
+
+
+def cached_yaml(path: Path) -> Any:
+    """``yaml.safe_load`` of ``path``, read again only when the file changed. Raises
+    ``OSError``, ``UnicodeDecodeError`` and ``yaml.YAMLError`` as reading it does."""
+    now = stamp(path)
+    hit = _YAML_CACHE.get(path)
+    if hit is not None and hit[0] == now:
+        return hit[1]
+    data = yaml.load(path.read_text(), Loader=_Base)
+    _YAML_CACHE[path] = (now, data)
+    return data
+
+
+def _vault(loader: Any, node: yaml.Node) -> Vaulted:
+    return Vaulted(str(loader.construct_scalar(node)))
+
+
+def _unsafe(loader: Any, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node, deep=True)
-    return loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return loader.construct_mapping(node, deep=True)
 
 
 _Loader.add_constructor("!vault", _vault)
@@ -592,6 +623,9 @@ def _parse_file(path: Path, into: _Builder) -> None:
         _parse_ini(path, text, into)
 
 
+_VARS_CACHE: dict[tuple[Path, str], tuple[Stamp, Vars | None]] = {}
+
+
 class _VarsDir:
     """``group_vars/`` and ``host_vars/`` under one directory."""
 
@@ -620,14 +654,30 @@ class _VarsDir:
     def load(self, kind: str, name: str, scope: str) -> Vars:
         merged: Vars = {}
         for path in self.files(kind, name):
-            text = _read(path)
-            if text.lstrip().startswith(_VAULT_HEADER):
-                self.encrypted.append(path)
-                continue
-            node = _compose(path, text)
-            if node is not None:
-                merged.update(_yaml_vars(node, path, scope, f"the variables of {scope}"))
+            merged.update(self.load_file(path, scope))
         return merged
+
+    def load_file(self, path: Path, scope: str) -> Vars:
+        """One vars file's variables; none (and ``path`` noted in ``encrypted``) for a file
+        encrypted whole with ansible-vault. Read again only when the file changed."""
+        now = stamp(path)
+        hit = _VARS_CACHE.get((path, scope))
+        if hit is not None and hit[0] == now:
+            if hit[1] is None:
+                self.encrypted.append(path)
+                return {}
+            return dict(hit[1])
+        found = self._load_file(path, scope)
+        _VARS_CACHE[(path, scope)] = (now, None if path in self.encrypted else dict(found))
+        return found
+
+    def _load_file(self, path: Path, scope: str) -> Vars:
+        text = _read(path)
+        if text.lstrip().startswith(_VAULT_HEADER):
+            self.encrypted.append(path)
+            return {}
+        node = _compose(path, text)
+        return {} if node is None else _yaml_vars(node, path, scope, f"the variables of {scope}")
 
 
 def load_inventory(path: Path | str) -> Inventory:

@@ -1,9 +1,14 @@
 """Matching a request's words to catalog entries: exact terms, plurals, word families,
-multi-word synonyms in any order, and misspellings.
+multi-word synonyms in any order, misspellings, and the words of each entry's description.
 
-The catalog's ids, services and synonyms *name* an entry; its tags only say what it is
-about. Each request word goes to the entry (or entries, on a tie) whose term matches it best;
-a longer match wins over the shorter ones inside it ("uptime kuma monitors" is one entry, not
+The catalog's ids, services and synonyms *name* an entry; its tags and the words of its
+description only say what it is about ("I want to know when my sites go down" finds the
+uptime monitor whose description says it alerts "when a site or service goes down"). A
+description word is matched as written (plurals too), never as a misspelling or word family:
+descriptions are prose, and loose matching on prose finds everything.
+
+Each request word goes to the entry (or entries, on a tie) whose term matches it best; a
+longer match wins over the shorter ones inside it ("uptime kuma monitors" is one entry, not
 two), and an exact match wins over an approximate one. Everything here is pure: the same
 words give the same hits.
 """
@@ -21,6 +26,7 @@ WORD = re.compile(r"[a-z0-9]+")
 ID_WEIGHT = 4.0
 NAME_WEIGHT = 3.0
 TAG_WEIGHT = 1.5
+DESCRIPTION_WEIGHT = 1.0
 
 EXACT = 1.0
 FUZZY = 0.8
@@ -32,11 +38,27 @@ _FILLER = """a about add adding all also an and any anything are as at be both b
     lab lets let like machine machines make me my need new now of on onto only or our please
     plus put run running s server servers service services set setting setup should so some
     spin stack start t that the their them then there these they thing things this those to
-    too up us use using want we well will with would you your"""
+    too up us use using want we well will with would you your know when whenever what which
+    how where why tell something"""
 FILLER = frozenset(_FILLER.split())
 """Words that say nothing about which playbook is meant."""
 
-_FILLER_VERBS = tuple(w for w in FILLER if len(w) >= 5)
+_PROSE = """after again already always another deploys did each every first for goes how
+    if know means most much never one ones own per self-hosted than through what when where
+    which who why via"""
+PROSE = frozenset(_PROSE.split())
+"""Words of descriptions (beyond ``FILLER``) that say nothing about what an entry does."""
+
+# Misspelt, these still say nothing ("instal", "deply"); other filler words are too close to
+# real ones to be guessed at ("theme" is not a misspelt "these").
+_FILLER_VERBS = tuple(
+    w
+    for w in FILLER
+    if len(w) >= 5
+    and w in {"adding", "bring", "check", "could", "create", "deploy", "deploying", "enable",
+              "install", "installing", "please", "running", "setting", "setup", "should",
+              "start", "using", "would"}
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,12 +161,24 @@ class Vocabulary:
         self._longest = 1
         self._typos: dict[str, list[tuple[int, _Term]]] = {}
         self._fillers: dict[str, bool] = {}
-        for entry in catalog.entries.values():
+        self._about: dict[str, dict[str, _Term]] = {}
+        # Removals are planned from a verb of removal and the entry they remove, never
+        # matched by their own words.
+        entries = [e for e in catalog.entries.values() if e.removes is None]
+        for entry in entries:
             self._add(_Term(entry.id, entry.id, ID_WEIGHT))
             for text in (*entry.services, *entry.synonyms):
                 self._add(_Term(entry.id, text, NAME_WEIGHT))
             for text in entry.tags:
                 self._add(_Term(entry.id, text, TAG_WEIGHT))
+        for entry in entries:
+            for word in WORD.findall(entry.description.lower()):
+                key = singular(word)
+                if len(key) < 3 or word in FILLER or key in FILLER or word in PROSE:
+                    continue
+                self._about.setdefault(key, {}).setdefault(
+                    entry.id, _Term(entry.id, word, DESCRIPTION_WEIGHT)
+                )
 
     def _add(self, term: _Term) -> None:
         words = [singular(w) for w in WORD.findall(term.text.lower())]
@@ -178,6 +212,13 @@ class Vocabulary:
                 for term in self._exact.get(key, {}).values():
                     exact.append((tuple(range(i, j + 1)), term, EXACT))
         found = _claim(exact, claimed, tokens, text)
+        about: list[tuple[tuple[int, ...], _Term, float]] = [
+            ((i,), term, EXACT)
+            for i in range(lo, hi)
+            if i not in claimed
+            for term in self._about.get(tokens[i].key, {}).values()
+        ]
+        found.extend(_claim(about, claimed, tokens, text))
         loose: list[tuple[tuple[int, ...], _Term, float]] = []
         free = [i for i in range(lo, hi) if i not in claimed]
         for i in free:

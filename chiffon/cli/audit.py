@@ -205,15 +205,24 @@ def dead_letters(
             "--code", metavar="CODE", help="Only this reason: unsigned, forged, replayed, …"
         ),
     ] = None,
+    reported_by: Annotated[
+        str | None,
+        typer.Option(
+            "--reported-by",
+            metavar="WHO",
+            help="Only those reported by: orchestrator, agent:NAME, unverified.",
+        ),
+    ] = None,
     limit: LimitOption = 100,
     json_output: JsonOption = False,
 ) -> None:
-    """Messages refused over RabbitMQ, newest first: why (code and reason), on which queue,
-    the kind and sender they claimed, the AMQP user that published them."""
+    """Messages refused over RabbitMQ, newest first: why (code and reason), who refused them
+    (the orchestrator, or an agent reporting what it refused: the broker vouches for the
+    reporter's login), on which queue, the kind and sender they claimed."""
     age = _since(since)
 
     async def ask(runs: Runs) -> Sequence[DeadLetterRecord]:
-        return await runs.dead_letters(since=age, code=code, limit=limit)
+        return await runs.dead_letters(since=age, code=code, reported_by=reported_by, limit=limit)
 
     found = with_runs(ask)
     if json_output:
@@ -226,6 +235,17 @@ def dead_letters(
 # long prefixes.
 
 TAIL_LINES = 20
+
+
+def _hosts_run(step: StepRecord) -> str:
+    """The hosts Ansible ran on, ``= approved`` when they are the approved ones."""
+    if not step.stats:
+        return "-"
+    if step.outside_plan:
+        return ", ".join(step.hosts_run) + " (NOT the approved hosts)"
+    if set(step.hosts_run) == set(step.hosts):
+        return ", ".join(step.hosts_run) + " (= approved)"
+    return ", ".join(step.hosts_run)
 
 
 def _stats(step: StepRecord) -> str:
@@ -294,7 +314,8 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
         console.print(f"  earlier plan revision {plan.revision}: {plan.plan_hash}")
     if timeline.steps:
         steps = Table(title="steps", title_justify="left", box=None, header_style="bold")
-        for name in ("#", "playbook", "attempt", "status", "hosts", "per-host stats"):
+        for name in ("#", "playbook", "attempt", "status", "hosts approved", "hosts run",
+                     "per-host stats"):  # fmt: skip
             steps.add_column(name)
         for step in timeline.steps:
             steps.add_row(
@@ -303,6 +324,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
                 str(step.attempt),
                 step.status + (f" ({step.reason})" if step.reason else ""),
                 ", ".join(step.hosts),
+                _hosts_run(step),
                 _stats(step),
             )
         console.print(steps)
@@ -398,13 +420,14 @@ def _render_dead_letters(console: Console, found: Sequence[DeadLetterRecord]) ->
         console.print("no dead letters match")
         return
     table = Table(box=None, header_style="bold")
-    for name in ("when (UTC)", "code", "queue", "kind", "sender", "user", "size", "reason"):
+    columns = ("when (UTC)", "code", "reported by", "queue", "kind", "sender", "size", "reason")
+    for name in columns:
         table.add_column(
             name, no_wrap=name != "reason", justify="right" if name == "size" else "left"
         )
     for d in found:
         table.add_row(
-            _time(d.at), d.code, d.queue, d.kind or "-", d.sender or "-", d.user_id or "-",
+            _time(d.at), d.code, d.reported_by or "-", d.queue, d.kind or "-", d.sender or "-",
             str(d.body_size), d.reason,
         )  # fmt: skip
     console.print(table)

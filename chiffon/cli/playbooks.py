@@ -179,9 +179,13 @@ def suggestions(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 200,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip this many (the next page).")
+    ] = 0,
     json_output: JsonOption = False,
 ) -> None:
-    """Playbook improvement suggestions and their status, by catalog, file and line."""
+    """Playbook improvement suggestions and their status, by catalog, file and line: a page
+    of them (--limit, --offset), and how many there are."""
     from chiffon.playbooks.tables import STATUSES
 
     for name in status or ():
@@ -189,24 +193,32 @@ def suggestions(
             raise fail(f"--status {name!r} is not a status ({', '.join(STATUSES)})")
     settings = _settings()
 
-    async def ask(db: Database) -> list[Suggestion]:
-        from chiffon.playbooks.store import list_suggestions
+    async def ask(db: Database) -> tuple[list[Suggestion], int]:
+        from chiffon.playbooks.store import count_suggestions, list_suggestions
 
-        return await list_suggestions(db, status=status or None, limit=limit)
+        chosen = status or None
+        page = await list_suggestions(db, status=chosen, limit=limit, offset=offset)
+        return page, await count_suggestions(db, status=chosen)
 
-    found = _with_database(settings, ask)
+    found, total = _with_database(settings, ask)
     if json_output:
-        _print_json([s.as_json() for s in found])
+        _print_json({
+            "total": total, "offset": offset, "suggestions": [s.as_json() for s in found]
+        })  # fmt: skip
         return
     console = _console()
     if not found:
-        console.print("no suggestions match")
+        console.print("no suggestions match" if not total else f"none from {offset} ({total})")
     catalog = None
     for item in found:
         if item.catalog != catalog:
             catalog = item.catalog
             console.print(f"{catalog}:")
         _print_suggestion(console, item, status=True)
+    if found and (offset or len(found) < total):
+        last = offset + len(found)
+        more = f": --offset {last} for the next page" if last < total else ""
+        console.print(f"showing {offset + 1}-{last} of {total}{more}")
 
 
 def review_after_run(

@@ -110,3 +110,25 @@ class TerminalApprover:
                 console.print("[yellow]say what should change, or answer a or r[/]")
                 continue
             console.print("[yellow]answer a (approve), r (reject) or m (modify)[/]")
+
+
+class CheckOnly:
+    """``chiffon run --check``: the run is planned and its check-mode preview computed by the
+    agents, shown, and then declined: nothing is executed. The rejection is recorded with
+    the reason, so the audit holds the preview too. No terminal is needed."""
+
+    wants_dry_run = True
+    REASON = "check only (chiffon run --check): previewed, nothing executed"
+
+    def __init__(self, console: Console, *, show: bool = True) -> None:
+        self.console = console
+        self.show = show
+        self.dry_run: tuple[str, ...] = ()
+        self.plan_hash: str | None = None
+
+    async def decide(self, proposal: PlanProposed) -> Verdict:
+        self.dry_run = proposal.dry_run
+        self.plan_hash = proposal.plan_hash
+        if self.show:
+            print_dry_run(self.console, proposal.plan, proposal.dry_run)
+        return Verdict("reject", feedback=self.REASON)

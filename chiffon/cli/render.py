@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.catalog import Catalog
-    from chiffon.protocol import Plan, RunFinished
+    from chiffon.protocol import Plan, RunFinished, StepSummary
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 STATUS_STYLE = {
@@ -41,7 +41,11 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
     for n, (step, variables) in enumerate(
         zip(plan.steps, shown_variables(plan, catalog), strict=True)
     ):
-        shown = ", ".join(f"{k}={v}" for k, v in variables.items())
+        sources = catalog.variable_sources(step.playbook, step.hosts, step.variables)
+        shown = "\n".join(
+            [f"{k}={v}" + _from(sources.get(k)) for k, v in variables.items()]
+            + [f"{k}: {where}" for k, where in sources.items() if k not in variables]
+        )
         table.add_row(str(n + 1), step.playbook, ", ".join(step.hosts), shown, step.reason)
     console.print(table)
     risk = RISK_STYLE.get(plan.risk, "")
@@ -50,6 +54,13 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
         f"planner {plan.planner}  plan {digest[:19]}…"
     )
     print_generated(console, plan, catalog)
+
+
+def _from(source: str | None) -> str:
+    # A value the repository sets is left to it (not an extra var): say where it is set.
+    if source is None or source in ("plan", "catalog default"):
+        return "" if source is None else f" [dim]({source})[/]"
+    return f" [dim](from {source})[/]"
 
 
 def print_generated(console: Console, plan: Plan, catalog: Catalog) -> None:
@@ -103,7 +114,7 @@ def print_summary(console: Console, summary: RunFinished) -> None:
     for n, step in enumerate(summary.steps):
         s = step.stats
         table.add_row(
-            str(n + 1), step.playbook, step.status, ", ".join(step.hosts), str(s.ok),
+            str(n + 1), step.playbook, step.status, _touched(step), str(s.ok),
             str(s.changed), str(s.failed), str(s.unreachable),
         )  # fmt: skip
     if summary.steps:
@@ -130,6 +141,16 @@ def left_for_you(summary: RunFinished) -> list[str]:
     return list(dict.fromkeys(line for step in summary.steps for line in step.left_for_you))
 
 
+def _touched(step: StepSummary) -> str:
+    """The hosts Ansible ran the step on (its recap); the approved ones until it has run.
+    A host the plan does not name is marked, though the run's ``--limit`` keeps it out."""
+    if not step.touched:
+        return ", ".join(step.hosts)
+    return ", ".join(
+        h if h in step.hosts else f"[bold red]{h} (not approved)[/]" for h in step.touched
+    )
+
+
 def summary_json(summary: RunFinished) -> dict[str, Any]:
     """The ``--json`` object of ``chiffon run``."""
     return {
@@ -139,7 +160,7 @@ def summary_json(summary: RunFinished) -> dict[str, Any]:
         "steps": [
             {
                 "playbook": s.playbook, "status": s.status, "hosts": list(s.hosts),
-                "attempt": s.attempt,
+                "touched": list(s.touched), "attempt": s.attempt,
                 "stats": {
                     "ok": s.stats.ok, "changed": s.stats.changed, "failed": s.stats.failed,
                     "unreachable": s.stats.unreachable,

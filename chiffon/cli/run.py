@@ -12,6 +12,7 @@ twice) and asks for approval.
 
 from __future__ import annotations
 
+import functools
 import sys
 import uuid
 from pathlib import Path
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chiffon.catalog import Catalog
+    from chiffon.cli.prompt import CheckOnly
     from chiffon.protocol import Plan, RunFinished
     from chiffon.runs import Channel, PlanPreview
     from chiffon.settings import Settings
@@ -44,6 +46,14 @@ PlannerOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+CheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Show what the plan would change (ansible-playbook --check --diff on the plan's "
+        "hosts) and stop: nothing is changed, no terminal needed. Exit 1 if a dry run failed.",
+    ),
+]
 
 
 def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, str]:
@@ -88,8 +98,12 @@ def plan(
     catalog: CatalogOption = None,
     planner: PlannerOption = "auto",
     json_output: JsonOption = False,
+    check: CheckOption = False,
 ) -> None:
-    """Plan a request against the catalog and show the validated plan. Nothing is executed."""
+    """Plan a request against the catalog and show the validated plan. Nothing is executed.
+
+    With --check, the plan's check-mode preview (its diff) is run here, with no database.
+    """
     from chiffon.cli.console import make_console
 
     settings, cat, effective = _setup(catalog, planner)
@@ -127,13 +141,52 @@ def plan(
         raise typer.Exit(2)
     assert preview.plan is not None
     assert preview.plan_hash is not None
+    dry_run: tuple[str, ...] | None = None
+    if not json_output:
+        from chiffon.cli.render import print_plan
+
+        print_plan(console, preview.plan, preview.plan_hash, cat)
+    if check:
+        dry_run = _check_here(settings, cat, preview.plan)
     if json_output:
         shown = _shown(preview.plan, cat)
-        typer.echo(_dumps({"status": "planned", "plan_hash": preview.plan_hash, "plan": shown}))
-        return
-    from chiffon.cli.render import print_plan
+        out: dict[str, Any] = {"status": "planned", "plan_hash": preview.plan_hash, "plan": shown}
+        # Per step, where each variable's value comes from (the plan itself stays a Plan).
+        out["variable_sources"] = [
+            cat.variable_sources(s.playbook, s.hosts, s.variables) for s in preview.plan.steps
+        ]
+        if dry_run is not None:
+            out["dry_run"] = list(dry_run)
+        typer.echo(_dumps(out))
+    elif dry_run is not None:
+        from chiffon.cli.render import print_dry_run
 
-    print_plan(console, preview.plan, preview.plan_hash, cat)
+        print_dry_run(console, preview.plan, dry_run)
+    if dry_run is not None:
+        from chiffon.runs.preview import dry_run_failed
+
+        raise typer.Exit(1 if dry_run_failed(dry_run) else 0)
+
+
+def _check_here(settings: Settings, catalog: Catalog, plan: Plan) -> tuple[str, ...]:
+    import anyio
+
+    from chiffon.errors import ChiffonError
+    from chiffon.runs.preview import check_offline
+
+    async def go() -> tuple[str, ...]:
+        from chiffon.sealing import Sealer
+
+        return await check_offline(
+            catalog, plan, target_root=settings.target_root_dir,
+            work_dir=settings.home / "work" / "check", output_cap=settings.output_cap_bytes,
+            sealer=Sealer.from_file(settings.sealing_key_path),
+        )  # fmt: skip
+
+    try:
+        return anyio.run(go)
+    except ChiffonError as exc:
+        raise fail(f"the dry run could not start: {exc}", 1) from None
 
 
 def run(
@@ -150,17 +203,24 @@ def run(
         str | None, typer.Option("--resume", help="Resume a stopped run (id or unique prefix).")
     ] = None,
     json_output: JsonOption = False,
+    check: CheckOption = False,
 ) -> None:
     """Plan a request, ask for approval, execute it, and record everything.
 
-    Exit status: 0 succeeded, 1 failed, 2 rejected or invalid, 3 expired or interrupted.
+    With --check the run is planned and previewed by the agents, the preview shown and the
+    run recorded as declined (check only): nothing is executed.
+
+    Exit status: 0 succeeded (with --check: previewed), 1 failed (a dry run failed), 2
+    rejected or invalid, 3 expired or interrupted.
     """
     from chiffon.cli.console import make_console
 
     if (request is None) == (resume is None):
         raise fail("give a REQUEST, or --resume RUN_ID")
+    if check and yes:
+        raise fail("--check previews and stops; --yes approves: give one of them")
     settings, cat, effective = _setup(catalog, planner)
-    if not yes and not sys.stdin.isatty():
+    if not yes and not check and not sys.stdin.isatty():
         if resume is not None:
             # A resumed run may need a decision (its approval expired, or it never had one).
             raise fail(
@@ -170,23 +230,47 @@ def run(
             )
         raise fail(
             "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
-            "explicitly"
+            "explicitly, or --check to see what the plan would change"
         )
     console = make_console(stderr=json_output)
     shown: str | None = None
+    terminal = sys.stdin.isatty()
     if request is not None and effective == "catalog":
+        if terminal:
+            request = _clarified(console, cat, request, settings)
         shown = _show_early(console, cat, request, settings)
-    run_id = uuid.uuid4()
     from chiffon.cli.runner import run as run_async
 
-    try:
-        summary = run_async(
-            lambda: _run(settings, cat, console, request, resume, run_id, yes, planner,
-                         high_value, shown)
-        )  # fmt: skip
-    except KeyboardInterrupt:
-        which = resume or str(run_id)
-        raise fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
+    checker = None
+    if check:
+        from chiffon.cli.prompt import CheckOnly
+
+        checker = CheckOnly(console, show=not json_output)
+    elif yes and not json_output:
+        # Said, not skipped silently: --yes approves without the check-mode preview.
+        console.print(
+            "[dim]--yes: approved without the check-mode preview "
+            "(chiffon run --check shows it, changing nothing)[/]"
+        )
+    while True:
+        run_id = uuid.uuid4()
+        try:
+            summary = run_async(
+                functools.partial(_run, settings, cat, console, request, resume, run_id, yes,
+                                  planner, high_value, shown, checker)
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            which = resume or str(run_id)
+            raise fail(f"interrupted; resume with: chiffon run --resume {which}", 3) from None
+        question = _question(summary)
+        if question is None or request is None or not terminal:
+            break
+        # The model asked (the catalog planner's questions were answered before the run):
+        # the run is recorded as rejected with its question, and a new one plans the
+        # request with the answer.
+        request = f"{request}. {_ask(console, question)}"
+    if checker is not None:
+        raise typer.Exit(_checked(console, summary, checker, json_output))
     if json_output:
         from chiffon.cli.render import summary_json
 
@@ -198,7 +282,85 @@ def run(
     from chiffon.cli.playbooks import review_after_run
 
     review_after_run(settings, cat, summary, console)
+    if _question(summary) is not None:
+        # Without a terminal no one can answer: say so, beside the recorded rejection.
+        typer.echo(
+            "chiffon: the planner needs an answer to plan this request, and without a "
+            "terminal no one can be asked: run it at a terminal, or say more in the request.",
+            err=True,
+        )
     raise typer.Exit(EXIT.get(summary.status, 1))
+
+
+def _checked(console: Console, summary: RunFinished, checker: CheckOnly, json_output: bool) -> int:
+    """The exit status of ``run --check``: 0 previewed, 1 a dry run failed, else the run's."""
+    from chiffon.runs.preview import dry_run_failed
+
+    previewed = checker.plan_hash is not None and summary.status == "rejected"
+    if json_output:
+        from chiffon.cli.render import summary_json
+
+        out = summary_json(summary)
+        out["check"] = True
+        out["plan_hash"] = checker.plan_hash
+        out["dry_run"] = list(checker.dry_run)
+        typer.echo(_dumps(out))
+    elif previewed:
+        console.print(f"run {summary.run_id}: previewed, nothing executed (recorded)")
+    else:
+        from chiffon.cli.render import print_summary
+
+        print_summary(console, summary)
+    if not previewed:
+        return EXIT.get(summary.status, 1)
+    return 1 if dry_run_failed(checker.dry_run) else 0
+
+
+_QUESTION = "needs clarification: "
+_MAX_QUESTIONS = 5
+
+
+def _question(summary: RunFinished) -> str | None:
+    """The planner's question when the run ended for want of an answer, else None."""
+    reason = summary.reason or ""
+    if summary.status == "rejected" and reason.startswith(_QUESTION):
+        return reason[len(_QUESTION) :]
+    return None
+
+
+def _ask(console: Console, question: str, candidates: tuple[str, ...] = ()) -> str:
+    """The answer typed at the terminal to the planner's question; an empty answer or the
+    end of input ends the command (exit 2): nothing was planned."""
+    from chiffon.cli.render import print_question
+
+    print_question(console, question, candidates)
+    try:
+        answer = console.input("[bold]Your answer?[/] (empty to stop) ")
+    except EOFError:
+        answer = ""
+    if not answer.strip():
+        raise fail("no answer: nothing was planned", 2)
+    return answer.strip()
+
+
+def _clarified(console: Console, catalog: Catalog, request: str, settings: Settings) -> str:
+    """``request``, with the answers to the catalog planner's questions asked at the
+    terminal (as a modify is answered at the approval prompt), once it plans."""
+    from chiffon.planning.catalog_planner import CatalogPlanner
+
+    planner = CatalogPlanner(catalog)
+    for _ in range(_MAX_QUESTIONS):
+        preview = _catalog_plan(catalog, request, settings)
+        if preview.status != "needs_clarification":
+            return request
+        assert preview.question is not None
+        request = planner.answered(request, _ask(console, preview.question, preview.candidates))
+        console.print(f"[dim]planning again: {request}[/]", highlight=False)
+    raise fail(
+        f"still unclear after {_MAX_QUESTIONS} answers, so nothing was planned: say it all in "
+        "one request",
+        2,
+    )
 
 
 def _show_early(console: Console, catalog: Catalog, request: str, settings: Settings) -> str | None:
@@ -223,6 +385,7 @@ async def _run(
     planner: str,
     high_value: bool,
     shown: str | None,
+    checker: CheckOnly | None = None,
 ) -> RunFinished:
     from chiffon.assembly import System
     from chiffon.cli.progress import RunDisplay
@@ -235,7 +398,9 @@ async def _run(
     configure_logging(level, settings.log_format)
     display = RunDisplay(console, catalog, shown_hash=shown)
     approver: Any
-    if yes:
+    if checker is not None:
+        approver = checker
+    elif yes:
         approver = AutoApprove()
     else:
         from chiffon.cli.prompt import TerminalApprover

@@ -17,7 +17,7 @@ import asyncpg
 
 from chiffon.journal.errors import SchemaUnknown
 
-HEAD = "0006_run_events"
+HEAD = "0007_dead_letter_reporters"
 """The newest revision in migrations/versions; a test checks it against Alembic's head."""
 
 # pg_advisory_lock key: any constant that no other application on the server uses.

@@ -4,10 +4,13 @@ Start-up reconciliation (DESIGN.md's recovery rules): every run not in a termina
 owning process is gone is taken over — a run that was planning, or executing steps, becomes
 ``interrupted``; a run awaiting approval stays awaiting. An attempt that was out on an agent
 of the dead process (a local agent) becomes ``interrupted`` — it is never re-run without a new
-attempt record — once what is left of its Ansible is killed (ansible-playbook and its workers
-run in sessions of their own and outlive a killed ``chiffon``): ``interrupted`` means stopped,
-and a new attempt never runs beside the old one. An attempt out on a remote agent is left as
-it is: that agent may still be running it, and is asked when the run resumes.
+attempt record. What is left of it (ansible-playbook's workers, a probe worker: they run in
+sessions of their own and outlive a killed ``chiffon``) is not the orchestrator's to kill: the
+local agent of this process took the dead process's unfinished attempts over from its ledger
+as it started, before the orchestrator, killing them through its executor's ``leftovers``; so
+``interrupted`` means stopped, and a new attempt never runs beside the old one. An attempt out
+on a remote agent is left as it is: that agent may still be running it, and is asked when the
+run resumes.
 
 ``ResumeRun`` (``chiffon run --resume``) picks a run up: an attempt on a remote agent is asked
 after (finished: its result; still running: waited for; unknown or no answer: interrupted),

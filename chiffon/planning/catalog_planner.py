@@ -19,6 +19,7 @@ with them too (``chiffon.planning.generating``).
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,7 @@ from chiffon.errors import ChiffonError
 from chiffon.planning.errors import InvalidPlan
 from chiffon.planning.extraction import Extractor
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
-from chiffon.planning.reading import Reading, read
+from chiffon.planning.reading import Choice, Reading, read
 from chiffon.planning.validation import REDACTED, secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import VariableValue
@@ -107,7 +108,8 @@ class CatalogPlanner:
         if request.feedback and not feedback:
             text = f"{request.text}. {request.feedback}"
         r = read(text, self._catalog, self._vocabulary, self._extractor, feedback=feedback)
-        if r.unclear or not r.unmatched:
+        # A request to remove something the catalog lacks is refused, never a generated deploy.
+        if r.unclear or not r.unmatched or r.verb == "remove" or r.strange_hosts:
             return None
         return wanted_services(r)
 
@@ -147,22 +149,21 @@ class CatalogPlanner:
 
     def _fresh(self, text: str) -> PlanOutcome:
         r = read(text, self._catalog, self._vocabulary, self._extractor)
-        question = self._unclear(r) or self._unknown(r)
+        question = (
+            self._unclear(r) or self._strange_hosts(r) or self._unknown(r) or self._removals(r)
+        )
         if question:
             return question
         drafts = {
-            e: _Draft([self._catalog.entries[e].hosts], {}, _matched(c.hits))
-            for e, c in r.chosen.items()
+            e: _Draft([self._catalog.entries[e].hosts], {}, _reason(c)) for e, c in r.chosen.items()
         }
         strengths = [c.strength for c in r.chosen.values()]
         question = self._bind_values(r, drafts, strengths) or self._bind_hosts(r, drafts)
         if question:
             return question
         if not drafts:
-            return NeedsClarification(
-                f"What should I {r.verb}? The catalog has {_join(self._catalog.entries, 'and')}."
-            )
-        return self._finish(text, drafts, min(strengths))
+            return NeedsClarification(f"What should I {r.verb}? The catalog has {self._listed()}.")
+        return self._finish(text, drafts, min(strengths), ignored=r.ignored)
 
     def _modify(self, text: str, previous: Plan, feedback: str) -> PlanOutcome:
         r = read(feedback, self._catalog, self._vocabulary, self._extractor, feedback=True)
@@ -201,6 +202,37 @@ class CatalogPlanner:
             )
         return outcome
 
+    def answered(self, text: str, answer: str) -> str:
+        """The request ``text`` rewritten as ``answer`` (to the question ``plan`` asked about
+        it) says, to plan again on its own: a place the inventory lacks is replaced by the
+        host the answer names ("toaster" + "core" -> "… on core"); "yes" to "should I plan X
+        without it?" drops the words the catalog has nothing for; an answer naming entries
+        ("grafana" to "which should I plan?") becomes the request, with its hosts and values.
+        Anything else is added to the request as more of it."""
+        self._refresh()
+        r = read(text, self._catalog, self._vocabulary, self._extractor)
+        said = answer.strip().rstrip(".!")
+        if _AFFIRMATIVE.fullmatch(said):
+            out = text
+            for words in r.strange_hosts:
+                out = re.sub(_place(words), "", out, count=1, flags=re.IGNORECASE)
+            for words in r.unmatched:
+                for word in words.split():
+                    out = re.sub(rf"\b{re.escape(word)}\b", "", out, count=1, flags=re.I)
+            out = " ".join(out.split())
+            return re.sub(r"(?:[\s,;]+(?:and|or|with|the|a|an|plus))+[\s,;]*$", "", out) or text
+        if r.strange_hosts:
+            where = re.sub(r"^(?:(?:on|onto|to|at|the|my|our)\s+)+", "", said, flags=re.I)
+            if self._extractor.hosts(f"on {where}"):
+                place = _place(r.strange_hosts[0])
+                return re.sub(place, f"on {where}", text, count=1, flags=re.IGNORECASE)
+        if r.unclear:
+            alone = read(said, self._catalog, self._vocabulary, self._extractor)
+            if alone.chosen and not alone.unmatched and not alone.unclear:
+                kept = [m.text for m, _, _ in r.hosts] + [v.text for v, _ in r.values]
+                return " ".join([r.verb, said, *kept])
+        return f"{text}. {said}"
+
     def _refresh(self) -> None:
         # Another run (or this one) staged, installed or dropped a generated entry: the words
         # and values the catalog answers to changed.
@@ -224,13 +256,60 @@ class CatalogPlanner:
         return NeedsClarification(question, candidates)
 
     def _unknown(self, r: Reading) -> NeedsClarification | None:
+        if r.unmatched and r.verb == "remove":
+            words = " ".join(r.unmatched)
+            return NeedsClarification(
+                f'The catalog has no entry for "{words}", so there is nothing of it I can '
+                f"remove; it has {self._listed()}.",
+                tuple(r.chosen),
+            )
         if r.unmatched:
             return self._no_such_playbook(r.unmatched, r.chosen)
         if r.chosen or any(v.implies for v, _ in r.values):
             return None
+        return NeedsClarification(f"What should I {r.verb}? The catalog has {self._listed()}.")
+
+    def _strange_hosts(self, r: Reading) -> NeedsClarification | None:
+        """A place the request names that the inventory lacks: asked about, never ignored."""
+        if not r.strange_hosts:
+            return None
+        inventory = self._catalog.inventory
+        places = _join([f'"{w}"' for w in dict.fromkeys(r.strange_hosts)], "or")
+        groups = [g for g in inventory.groups if g != "all"]
+        where = _join(list(r.chosen), "and") or "it"
         return NeedsClarification(
-            f"What should I {r.verb}? The catalog has {_join(self._catalog.entries, 'and')}."
+            f"The inventory has no host or group {places}: it has the hosts "
+            f"{_join(inventory.hosts, 'and')} and the groups {_join(groups, 'and')}. "
+            f"Where should {where} run?",
+            tuple(r.chosen),
         )
+
+    def _removals(self, r: Reading) -> NeedsClarification | None:
+        """Turn each entry a verb of removal names into its removal entry; refuse (a
+        question) when one declares no removal: a request to remove is never a deploy."""
+        removed = [e for e, c in r.chosen.items() if c.remove]
+        lacking = [e for e in removed if self._catalog.removal_of(e) is None]
+        if lacking:
+            can = [e for e in self._catalog.deployable() if self._catalog.removal_of(e)]
+            known = f"; the entries that can be removed are {_join(can, 'and')}" if can else ""
+            return NeedsClarification(
+                f"{_join(lacking, 'and')} {'has' if len(lacking) == 1 else 'have'} no removal "
+                f"playbook in the catalog, so I will not plan removing "
+                f"{'it' if len(lacking) == 1 else 'them'} (and never a deploy instead): add a "
+                f"`removal:` to the catalog entry{known}.",
+                tuple(lacking),
+            )
+        for e in removed:
+            removal = self._catalog.removal_of(e)
+            assert removal is not None
+            choice = r.chosen.pop(e)
+            choice.entry = removal
+            choice.via = f"removes {e}"
+            r.chosen[removal] = choice
+        return None
+
+    def _listed(self) -> str:
+        return _join(self._catalog.deployable(), "and")
 
     def _no_such_playbook(self, unmatched: list[str], chosen: Iterable[str]) -> NeedsClarification:
         words = " ".join(unmatched)
@@ -242,8 +321,7 @@ class CatalogPlanner:
                 tuple(planned),
             )
         return NeedsClarification(
-            f'The catalog has no playbook for "{words}"; it has '
-            f"{_join(self._catalog.entries, 'and')}."
+            f'The catalog has no playbook for "{words}"; it has {self._listed()}.'
         )
 
     def _bind_values(
@@ -291,7 +369,7 @@ class CatalogPlanner:
             for e in targets:
                 variable = mention.variable(entries[e])
                 assert variable is not None  # candidates all have one
-                drafts[e].variables[variable] = mention.value
+                drafts[e].variables[variable] = mention.value_for(entries[e])
                 drafts[e].notes.append(f'{variable} from "{mention.label}"')
         return None
 
@@ -337,7 +415,19 @@ class CatalogPlanner:
                 drafts[e].notes.append(f'hosts without "{mention.text}"')
         return None
 
-    def _finish(self, text: str, drafts: dict[str, _Draft], confidence: float) -> PlanOutcome:
+    def _finish(
+        self,
+        text: str,
+        drafts: dict[str, _Draft],
+        confidence: float,
+        *,
+        ignored: Iterable[str] = (),
+    ) -> PlanOutcome:
+        """The validated plan of ``drafts``. Words of the request it does not use
+        (``ignored``) are named in its summary, and each lowers its confidence."""
+        ignored = list(ignored)
+        if ignored:
+            confidence *= max(0.5, 1.0 - 0.2 * len(ignored))
         steps = tuple(
             PlanStep(
                 playbook=e, hosts=tuple(d.hosts), variables=d.variables, reason=self._why(e, d)
@@ -357,7 +447,12 @@ class CatalogPlanner:
                 "I could not make a valid plan: " + "; ".join(exc.reasons) + ".",
                 tuple(drafts),
             )
-        return checked.model_copy(update={"summary": self._summary(checked)})
+        summary = self._summary(checked)
+        if ignored:
+            unused = _join([f'"{w}"' for w in ignored], "and")
+            summary = f"{summary} Not used: {unused} (nothing in the catalog takes it)."
+            summary = summary if len(summary) <= 1000 else summary[:999] + "…"
+        return checked.model_copy(update={"summary": summary})
 
     def _why(self, entry_id: str, draft: _Draft) -> str:
         if self._catalog.staged(entry_id) is None:
@@ -392,6 +487,22 @@ class CatalogPlanner:
         return tuple(e for e in self._catalog.entries if e in wanted)
 
 
+_AFFIRMATIVE = re.compile(
+    r"(?:y|yes|yeah|yep|ok|okay|sure|go\s+ahead|do\s+it|please\s+do|yes\s+please"
+    r"|(?:yes,?\s+)?without\s+(?:it|them))",
+    re.IGNORECASE,
+)
+
+
+def _place(words: str) -> str:
+    """A pattern for "on the <words>" (any preposition and determiners) in a request."""
+    return (
+        r"\b(?:on|onto|to|at)\s+(?:(?:the|my|our|a|an)\s+)*"
+        + r"\s+".join(re.escape(w) for w in words.split())
+        + r"\b"
+    )
+
+
 def generated_reason(reason: str) -> str:
     """``reason`` for a step whose playbook is staged (generated for this plan): it starts
     with ``GENERATED_REASON``, so the approval shows it, and stays within a step's 500
@@ -400,6 +511,11 @@ def generated_reason(reason: str) -> str:
         return reason
     why = f"{GENERATED_REASON}; {reason}" if reason else GENERATED_REASON
     return why if len(why) <= 500 else why[:499] + "…"
+
+
+def _reason(choice: Choice) -> str:
+    matched = _matched(choice.hits)
+    return f"{matched} ({choice.via})" if choice.via else matched
 
 
 def _matched(hits: list[Hit]) -> str:

@@ -1,6 +1,11 @@
 """Hosts and variable values named in a request: "on nas", "to the pi", "on core and hass",
 "on port 3002", "keep 14 daily backups", "retention 30d", "image grafana/grafana-oss:11.4.0",
-"timezone Europe/Paris", "every 30 seconds", "kuma_port=3002".
+"timezone Europe/Paris", "every 30 seconds", "8.8.8.8 as upstream dns", "at most 5 GB of
+storage", "and its data" (of a removal), "kuma_port=3002".
+
+A length of time is read once and given in the form its variable takes: seconds for an
+``int`` variable (``monitor_interval``), a duration with its unit for a ``duration`` one
+("every 30 minutes" is ``1800`` for the first, ``"30m"`` for ``prometheus_scrape_interval``).
 
 An ``Extractor`` finds the mentions in the text with their offsets, so the planner can mask
 them before matching words to entries ("grafana" inside an image name names nothing) and bind
@@ -51,6 +56,20 @@ class ValueMention:
     implies: tuple[str, ...] = ()
     label: str = ""
     """How to quote the mention: its text, or for a secret value only what it sets."""
+    duration: str | None = None
+    """The same length of time as a duration with its unit ("30m"), for a ``duration``
+    variable; None when the mention is no length of time."""
+
+    def value_for(self, entry: CatalogEntry) -> VariableValue:
+        """The value for ``entry``'s variable: as a duration when that variable is one."""
+        name = self.variable(entry)
+        if (
+            name is not None
+            and self.duration is not None
+            and (entry.variables[name].type == "duration")
+        ):
+            return self.duration
+        return self.value
 
 
 def by_suffix(suffix: str) -> Selector:
@@ -103,6 +122,27 @@ def _ips(m: re.Match[str]) -> list[str | int | float | bool]:
     return list(re.findall(_IP, m.group("v")))
 
 
+def _as_duration(m: re.Match[str]) -> str | None:
+    groups = m.groupdict()
+    if "unit" not in groups:
+        return None
+    unit = (groups.get("unit") or "").lower()
+    if not unit:
+        return None
+    from chiffon.catalog.units import DURATION_UNITS
+
+    canonical = DURATION_UNITS.get(unit) or DURATION_UNITS.get(unit.rstrip("s"))
+    if canonical is None:
+        canonical = {"d": "d", "w": "w", "h": "h", "m": "m", "s": "s"}.get(unit[0], "s")
+    return f"{int(groups.get('n') or 1)}{canonical}"
+
+
+def _size(m: re.Match[str]) -> str:
+    from chiffon.catalog.units import SIZE_UNITS
+
+    return f"{int(float(m.group('n')))}{SIZE_UNITS[m.group('u').lower()]}"
+
+
 def _text(m: re.Match[str]) -> str:
     return m.group("v").strip("\"'").rstrip(".,;")
 
@@ -118,13 +158,17 @@ _PATTERNS: tuple[_Pattern, ...] = (
     (r"\bupstream(?:\s+dns)?(?:\s+servers?)?" + _SEP + r"(?P<v>" + _IP
      + r"(?:(?:\s*,\s*|\s+and\s+|\s+)" + _IP + r")*)", _ips,
      by_suffix("_upstream_dns"), False, False),
+    (r"(?P<v>" + _IP + r"(?:(?:\s*,\s*|\s+and\s+|\s+)" + _IP + r")*)\s+(?:as|for)\s+"
+     r"(?:(?:the|an?|my)\s+)?upstreams?(?:\s+dns)?(?:\s+(?:servers?|resolvers?))?\b", _ips,
+     by_suffix("_upstream_dns"), False, False),
     (r"\b(?:time\s*zone|tz)" + _SEP + r"(?P<v>[A-Za-z]+(?:/[A-Za-z_+-]+){0,2})", _text,
      by_name("timezone"), True, False),
     (r"(?<![\w/])(?P<v>" + _REGION + r"/[A-Za-z_+-]+(?:/[A-Za-z_+-]+)?)", _text,
      by_name("timezone"), True, False),
     (r"\b(?:repository|repo)" + _SEP + r"(?P<v>/\S+)", _text,
      by_suffix("_repository"), False, False),
-    (r"\b(?:(?:admin|web|root|user)\s+)?password" + _SEP + r"(?P<v>\S+)", _text,
+    (r"\b(?:(?:admin|web|root|user)\s+)?password(?!\s+(?:manager|vault|safe|keeper|store)s?\b)"
+     + _SEP + r"(?P<v>\S+)", _text,
      by_suffix("_password"), False, False),
     (r"\b(?:keep|keeping|retain|retaining)\s+(?P<v>\d+)\s+(?:daily\s+)?"
      r"(?:backups?|snapshots?)\b", lambda m: int(m.group("v")),
@@ -148,11 +192,27 @@ _PATTERNS: tuple[_Pattern, ...] = (
      lambda m: int(m.group("v") or m.group("w")), by_suffix("_retries"), False, False),
     (r"\bat\s+(?=[0-2]?\d(?::[0-5]\d|\s*(?:am|pm)\b))(?P<h>[0-2]?\d)(?::(?P<min>[0-5]\d))?"
      r"\s*(?P<half>am|pm)?\b", _clock, by_suffix("_time"), False, False),
-    (r"\bversion\s+v?(?P<v>\d+\.\d+\.\d+)\b|(?<![\w.:])v(?P<w>\d+\.\d+\.\d+)\b",
+    (r"\b(?:(?:at\s+most|up\s+to|max(?:imum)?|limit(?:ed)?\s+(?:to|at)|cap(?:ped)?\s+at)\s+)?"
+     r"(?P<n>\d+(?:\.\d+)?)\s*(?P<u>[kmgtp]i?b|bytes?|kilobytes?|megabytes?|gigabytes?|gigs?"
+     r"|terabytes?)\b(?:\s+(?:of\s+)?(?:storage|disk(?:\s+space)?|space|data))?", _size,
+     by_suffix("_size"), False, False),
+    (r"\b(?:and|with|including)\s+(?:all\s+)?(?:of\s+)?(?:its|their|the)\s+(?:data|files"
+     r"|volumes?)\b", lambda m: True, by_suffix("_remove_data"), False, False),
+    # Every dotted part is read, so "1.9.0.1" is refused whole rather than cut to "1.9.0".
+    (r"\bversion\s+v?(?P<v>\d+(?:\.\d+){2,})\b|(?<![\w.:])v(?P<w>\d+(?:\.\d+){2,})\b",
      lambda m: m.group("v") or m.group("w"), by_suffix("_version"), False, False),
     (r"\bport" + _SEP + r"(?P<v>\d{1,5})\b|\bon\s+:(?P<w>\d{1,5})\b",
      lambda m: int(m.group("v") or m.group("w")), by_suffix("_port"), False, False),
 )  # fmt: skip
+
+
+def _spelling(name: str) -> str:
+    return re.sub(r"[\s_-]+", "-", name.lower())
+
+
+def _loosely(name: str) -> str:
+    """A pattern for an inventory name with a space, dash or underscore wherever it has one."""
+    return r"[\s_-]+".join(re.escape(part) for part in re.split(r"[_-]+", name))
 
 
 class Extractor:
@@ -164,7 +224,9 @@ class Extractor:
         names = sorted(
             {*catalog.inventory.groups, *catalog.inventory.hosts} - {EVERYWHERE}, key=len
         )
-        name = "(?:" + "|".join(re.escape(n) for n in reversed(names)) + r")(?![\w-]|\s+hole\b)"
+        # "the gaming pc" names the host gaming-pc (or gaming_pc): people type spaces.
+        self._spelled = {_spelling(n): n for n in names}
+        name = "(?:" + "|".join(_loosely(n) for n in reversed(names)) + r")(?![\w-]|\s+hole\b)"
         det = r"(?:(?:the|my|our|both|host|hosts|machine|group|box|node)\s+)*"
         kind = r"(?:\s+(?:host|hosts|machine|box|server|node|group))?"
         item = det + name + kind
@@ -213,7 +275,10 @@ class Extractor:
             if any(h.start <= m.start() < h.end for h in found):
                 continue
             after = text[m.end("prep") : m.end()]
-            named = [n.group().lower() for n in self._name.finditer(after)]
+            named = [
+                self._spelled.get(_spelling(n.group()), n.group().lower())
+                for n in self._name.finditer(after)
+            ]
             # "to the homelab" says where, not which hosts: each entry keeps its own.
             targets = tuple(dict.fromkeys(n for n in named if n not in roots))
             prep = m.group("prep").lower()
@@ -249,7 +314,7 @@ class Extractor:
                 elif isinstance(got, str) and got.split(":")[0] in self._images:
                     implied = (self._images[got.split(":")[0]],)
                 found.append(ValueMention(m.start(), m.end(), m.group(), got, select, shared,
-                                          implied))  # fmt: skip
+                                          implied, duration=_as_duration(m)))  # fmt: skip
         return sorted((self._labelled(v) for v in found), key=lambda v: v.start)
 
     def _labelled(self, mention: ValueMention) -> ValueMention:

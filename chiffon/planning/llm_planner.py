@@ -47,7 +47,15 @@ _ANSWER_SHAPE = (
     'steps is empty>, "summary": "<the plan in one sentence>", "confidence": <0 to 1>}'
 )
 
-_JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+_JSON_TYPES = {
+    "str": "string", "int": "integer", "float": "number", "bool": "boolean",
+    "duration": "string", "size": "string",
+}  # fmt: skip
+_UNIT_HINTS = {
+    "duration": "A number and its unit (ms, s, m, h, d, w, y), e.g. 30s or 15d; never a bare "
+    "number.",
+    "size": "A number and its byte unit (B, KB, MB, GB, TB), e.g. 512MB; never a bare number.",
+}
 
 
 class _Unusable(Exception):
@@ -107,7 +115,9 @@ def _variable_schema(var: Variable) -> dict[str, Any]:
         schema = {"type": [_JSON_TYPES[var.type], "null"]}
         if var.choices is not None:
             schema["enum"] = [*var.choices, None]
-    schema["description"] = f"{var.description} Default: {json.dumps(var.default)}.".lstrip()
+    hint = _UNIT_HINTS.get(var.type, "")
+    schema["description"] = f"{var.description} {hint} Default: {json.dumps(var.default)}.".strip()
+    schema["description"] = " ".join(schema["description"].split())
     return schema
 
 
@@ -140,6 +150,9 @@ def system_prompt(catalog: Catalog, boundary: str) -> str:
         "or ask.",
         "5. When the request is ambiguous, or the catalog has nothing for it, do not guess: "
         'answer "steps": [] and one short "question" for the operator.',
+        "   A host the inventory lacks, or a request to remove, uninstall, delete or tear "
+        "down something with no entry that removes it, is such a case: never plan a deploy "
+        "instead.",
         "6. Answer with one JSON object that matches the schema below, and nothing else.",
         "",
         "Catalog:",
@@ -155,6 +168,8 @@ def system_prompt(catalog: Catalog, boundary: str) -> str:
         if entry.after or entry.needs:
             lines.append(f"  runs after: {', '.join(dict.fromkeys((*entry.after, *entry.needs)))}")
         lines.append(f"  risk: {entry.risk}")
+        if entry.removes is not None:
+            lines.append(f"  removes: {entry.removes} (plan it only when asked to remove it)")
         for name, var in entry.variables.items():
             if var.secret:
                 lines.append(f"  variable {name} ({var.type}, secret: not set by you)")
@@ -162,6 +177,8 @@ def system_prompt(catalog: Catalog, boundary: str) -> str:
             extra = f", one of {list(var.choices)}" if var.choices is not None else ""
             if var.pattern is not None:
                 extra += f", matching {var.pattern}"
+            if var.type in _UNIT_HINTS:
+                extra += ", with its unit"
             text = f": {var.description}" if var.description else ""
             lines.append(
                 f"  variable {name} ({var.type}, default {json.dumps(var.default)}{extra}){text}"

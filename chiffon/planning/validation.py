@@ -6,6 +6,16 @@ again gives the same plan:
 
 - variables coerced to their declared types, declared defaults filled in;
 - hosts expanded from groups to inventory host names, in order, without duplicates;
+- each step checked against its playbook's plays: every step runs with ``--limit`` its
+  hosts, so each host must be one a play of the playbook targets (a play of ``hosts:
+  media`` cannot run "on pi2" when pi2 is not in media), and a ``hosts:`` templated with
+  anything but ``chiffon_hosts``, the step's variables or a ``default('…')`` is refused;
+- a role or collection the playbook needs that is not installed is refused, with Ansible's
+  line for it and the command that installs it (``chiffon catalog requirements --install``);
+- a variable the planner did not set takes the repository's own value when the repository
+  gives every host of the step the same one (group_vars, host_vars, role defaults, play
+  vars), is left to the repository when its hosts' values differ or cannot be read before
+  the run, and takes the catalog's default only when the repository does not set it;
 - each step's ``digest`` set from the catalog (what an approval of the step approves);
 - steps ordered so that each runs after the entries its catalog ``after`` and ``needs`` list,
   when those are in the plan too (otherwise the planner's order is kept);
@@ -23,7 +33,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chiffon.catalog import Catalog, CatalogEntry, Variable
+from chiffon.catalog import Catalog, CatalogEntry, CatalogError, SourcedValue, Variable
+from chiffon.catalog.plays import Unresolvable, pattern_hosts, play_hosts
+from chiffon.catalog.requirements import fix_command
+from chiffon.catalog.units import UnitError, duration, size
 from chiffon.planning.errors import InvalidPlan
 from chiffon.protocol import Plan, PlanStep
 from chiffon.protocol.plan import Scalar, VariableValue
@@ -76,9 +89,13 @@ def validate_plan(
                 )
         if entry is None:
             continue
-        variables = _variables(step.variables, entry, where, reasons)
         if not hosts:
+            _variables(step.variables, entry, where, reasons, {}, hosts)
             continue
+        repository = _repository(catalog, entry, hosts, step.variables, where, reasons)
+        variables = _variables(step.variables, entry, where, reasons, repository, hosts)
+        _targeted(catalog, entry, hosts, variables, where, reasons)
+        _installed(catalog, entry, where, reasons)
         try:
             step_digest = digest(entry.id)
         except OSError as exc:
@@ -153,8 +170,102 @@ def _hosts(
     return tuple(seen)
 
 
+def _checked_playbook(catalog: Catalog, entry: CatalogEntry) -> bool:
+    # Plays are read for Ansible entries whose file exists (a test catalog may hand in
+    # digests for files it never wrote; a missing file is the digest's reason).
+    return entry.executor == "ansible" and catalog.playbook_path(entry.id).is_file()
+
+
+def _repository(
+    catalog: Catalog,
+    entry: CatalogEntry,
+    hosts: tuple[str, ...],
+    given: Mapping[str, Any],
+    where: str,
+    reasons: list[str],
+) -> dict[str, dict[str, SourcedValue]]:
+    if not entry.variables or not _checked_playbook(catalog, entry):
+        return {}
+    try:
+        return catalog.repository_values(entry.id, hosts, given)
+    except CatalogError as exc:
+        reasons.append(f"{where}: {exc}")
+        return {}
+
+
+def _targeted(
+    catalog: Catalog,
+    entry: CatalogEntry,
+    hosts: tuple[str, ...],
+    variables: Mapping[str, Any],
+    where: str,
+    reasons: list[str],
+) -> None:
+    """Every host of the step is one a play of the playbook runs on under ``--limit``."""
+    if not _checked_playbook(catalog, entry):
+        return
+    try:
+        plays = catalog.plays(entry.id)
+    except CatalogError as exc:
+        reasons.append(f"{where}: {exc}")
+        return
+    root = catalog.base(entry.id)
+    reached: set[str] = set()
+    for play in plays:
+        try:
+            reached.update(play_hosts(play, catalog.inventory, hosts, variables))
+        except Unresolvable as exc:
+            reasons.append(
+                f'{where}: {play.where(root)} targets "{play.hosts}", which depends on '
+                f'"{exc}", known only once the run starts: the run could not be held to the '
+                "plan's hosts. Target an inventory group, or "
+                "\"{{ chiffon_hosts | default('GROUP') }}\""
+            )
+            return
+    missing = [h for h in hosts if h not in reached]
+    if missing:
+        described = "; ".join(
+            f'{play.where(root)} targets "{play.hosts}" '
+            f"({', '.join(_safe_targets(catalog, play.hosts)) or 'no host'})"
+            for play in plays
+        )
+        reasons.append(
+            f"{where}: no play of {entry.playbook} runs on "
+            f"{', '.join(repr(h) for h in missing)}, so the run would do nothing there: "
+            f"{described or 'it has no plays'}"
+        )
+
+
+def _installed(catalog: Catalog, entry: CatalogEntry, where: str, reasons: list[str]) -> None:
+    """Every role and collection the playbook needs is installed: said before approval, in
+    Ansible's words, with the command that installs it."""
+    if not _checked_playbook(catalog, entry):
+        return
+    try:
+        missing = catalog.missing_requirements(entry.id)
+    except CatalogError:
+        return  # _targeted reported the unreadable playbook
+    for item in missing:
+        reasons.append(
+            f"{where}: {item.kind} {item.name} (used at {item.used_at}) is not installed: "
+            f"{item.reason}. Fix: {fix_command(catalog.root, item)}"
+        )
+
+
+def _safe_targets(catalog: Catalog, pattern: str) -> tuple[str, ...]:
+    try:
+        return pattern_hosts(catalog.inventory, pattern)
+    except Exception:  # a templated pattern reads as no inventory name
+        return ()
+
+
 def _variables(
-    given: Mapping[str, Any], entry: CatalogEntry, where: str, reasons: list[str]
+    given: Mapping[str, Any],
+    entry: CatalogEntry,
+    where: str,
+    reasons: list[str],
+    repository: Mapping[str, Mapping[str, SourcedValue]],
+    hosts: tuple[str, ...],
 ) -> dict[str, VariableValue]:
     # Declared order, so two plans with the same values print the same way.
     out: dict[str, VariableValue] = {}
@@ -167,12 +278,33 @@ def _variables(
                 out[name] = _coerce(given[name], var)
             except _Bad as exc:
                 reasons.append(f'{where}: variable "{name}" {exc}')
+        elif hosts and all(h in repository.get(name, {}) for h in hosts):
+            # The repository sets it on every host: its value, when it is one plain value
+            # (shown in the plan, and not passed to Ansible since it is the same); otherwise
+            # nothing, and the repository's precedence decides on each host. (Set on some
+            # hosts only, the catalog's default is what the others need: it is used.)
+            own = _one_value(repository[name], var)
+            if own is not None:
+                out[name] = own
         elif var.default is not None:
             try:
                 out[name] = _coerce(var.default, var)
             except _Bad as exc:  # a catalog whose default breaks its own rule
                 reasons.append(f'{where}: the default of variable "{name}" {exc}')
     return out
+
+
+def _one_value(per_host: Mapping[str, SourcedValue], var: Variable) -> VariableValue | None:
+    values = [sourced.value for sourced in per_host.values()]
+    first = values[0]
+    if any(v != first or type(v) is not type(first) for v in values[1:]):
+        return None
+    if isinstance(first, str) and ("{{" in first or "{%" in first):
+        return None
+    try:
+        return _coerce(first, var)
+    except _Bad:
+        return None
 
 
 def _coerce(value: Any, var: Variable) -> VariableValue:
@@ -250,6 +382,11 @@ def _typed(value: Any, type_: str) -> Scalar:
         if not math.isfinite(number):
             raise wrong
         return number
+    if type_ in ("duration", "size"):
+        try:
+            return duration(value) if type_ == "duration" else size(value)
+        except UnitError as exc:
+            raise _Bad(str(exc)) from None
     if type_ == "bool":
         if isinstance(value, bool):
             return value

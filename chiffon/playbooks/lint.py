@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -259,6 +260,51 @@ def _attribute(
 def _under(path: str, linted: str) -> bool:
     folder = Path(linted).parent
     return folder == Path(".") or Path(path).is_relative_to(folder)
+
+
+_UNRESOLVED = re.compile(r"couldn't resolve module/action '([\w.]+)'")
+
+
+def missing_collection(finding: LintFinding) -> str | None:
+    """The collection (``community.docker``) whose module ansible-lint could not resolve,
+    when that is what ``finding`` says; else ``None``."""
+    match = _UNRESOLVED.search(finding.message)
+    if match is None:
+        return None
+    parts = match.group(1).split(".")
+    return ".".join(parts[:2]) if len(parts) >= 3 else None
+
+
+def collapsed(findings: Sequence[LintFinding]) -> list[LintFinding]:
+    """``findings`` with every unresolved module of one missing collection as one finding
+    (the first, its message saying how many places use it)."""
+    by_collection: dict[str, list[LintFinding]] = {}
+    kept: list[LintFinding | str] = []
+    for finding in findings:
+        collection = missing_collection(finding)
+        if collection is None:
+            kept.append(finding)
+            continue
+        if collection not in by_collection:
+            kept.append(collection)
+        by_collection.setdefault(collection, []).append(finding)
+    result = []
+    for item in kept:
+        if isinstance(item, LintFinding):
+            result.append(item)
+            continue
+        first, *others = by_collection[item]
+        more = f" (and {len(others)} more places)" if others else ""
+        result.append(
+            LintFinding(
+                rule=first.rule,
+                path=first.path,
+                line=first.line,
+                message=f"collection {item} is not installed: {first.message}{more}",
+                severity=first.severity,
+            )
+        )
+    return result
 
 
 def _read_cache(cache_dir: Path, key: str) -> tuple[LintFinding, ...] | None:

@@ -10,7 +10,7 @@ templated is left out, never guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,7 +21,8 @@ SECTIONS = ("pre_tasks", "tasks", "post_tasks", "handlers")
 _BLOCK_PARTS = ("block", "rescue", "always")
 _INCLUDES = frozenset({"include_tasks", "import_tasks", "include"})
 _ROLE_INCLUDES = frozenset({"include_role", "import_role"})
-_ITEM = re.compile(r"\{\{\s*item\s*\}\}")
+_ITEM = re.compile(r"\{\{\s*item(?:\.(\w+)|\[['\"](\w+)['\"]\])?\s*\}\}")
+_ONE_NAME = re.compile(r"^\s*\{\{\s*([A-Za-z_]\w*)\s*\}\}\s*$")
 
 # Task keywords (Ansible's Task, Base, Conditional, Taggable, Become, Delegatable, Notifiable
 # attributes): whatever key is not one of these names the module.
@@ -45,6 +46,19 @@ class Task:
     play: Node
     section: str
     role: str | None = None
+    blocks: tuple[Node, ...] = ()
+    """The blocks the task is in, outermost first: their ``when:``, ``vars:`` and ``tags:``
+    apply to it."""
+
+    @property
+    def conditions(self) -> list[str]:
+        """Every ``when:`` that applies to the task: its blocks' and its own."""
+        found: list[str] = []
+        for node in (*self.blocks, self.data):
+            when = node.get("when")
+            items = when if isinstance(when, list) else [when]
+            found.extend(str(w) for w in items if isinstance(w, str | bool))
+        return found
 
     @property
     def name(self) -> str:
@@ -95,13 +109,34 @@ class Task:
 
 @dataclass(slots=True)
 class Playbook:
-    """A catalog entry's playbook, read: ``main`` and every file followed from it."""
+    """A catalog entry's playbook, read: ``main`` and every file followed from it.
+
+    ``tags`` (an entry's ``run_tags``) keep what ``ansible-playbook --tags`` would run: the
+    roles and tasks tagged so (or ``always``), the others left out. ``blocks`` are the
+    blocks of the tasks read (their own keys count: ``when:``, ``vars:``). ``cache`` holds
+    the documents read, shared by the playbooks of one check.
+    """
 
     root: Path
     main: Document
     documents: list[Document] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
     role_vars: list[Document] = field(default_factory=list)
+    blocks: list[tuple[Document, Node]] = field(default_factory=list)
+    tags: frozenset[str] = frozenset()
+    cache: dict[str, Document] = field(default_factory=dict)
+    roles: list[str] = field(default_factory=list)
+
+    def load(self, relative: str) -> Document:
+        """The document at ``relative``, read once per check. Raises ``UnreadableFile``."""
+        document = self.cache.get(relative)
+        if document is None:
+            document = self.cache[relative] = load_document(self.root, relative)
+        return document
+
+    def selected(self, tags: frozenset[str]) -> bool:
+        """Whether something tagged ``tags`` runs under the playbook's ``tags``."""
+        return not self.tags or bool(tags & self.tags) or "always" in tags
 
     @property
     def plays(self) -> list[Node]:
@@ -112,30 +147,50 @@ class Playbook:
         return next((d for d in self.documents if d.path == path), None)
 
 
-def read_playbook(root: Path, relative: str) -> Playbook:
-    """Read the playbook at ``root/relative`` and what it includes. Raises ``UnreadableFile``
-    when the playbook itself cannot be read; an included file that cannot be read is left
-    out (ansible-lint and ansible-playbook report it)."""
-    main = load_document(root, relative)
-    book = Playbook(root=root, main=main, documents=[main])
+def read_playbook(
+    root: Path,
+    relative: str,
+    *,
+    tags: Sequence[str] = (),
+    cache: dict[str, Document] | None = None,
+) -> Playbook:
+    """Read the playbook at ``root/relative`` and what it includes, as ``--tags tags`` runs
+    it (everything when ``tags`` is empty). Raises ``UnreadableFile`` when the playbook itself
+    cannot be read; an included file that cannot be read is left out (ansible-lint and
+    ansible-playbook report it)."""
+    cache = {} if cache is None else cache
+    book = Playbook(root=root, main=load_document(root, relative), tags=frozenset(tags))
+    book.cache = cache
+    book.main = book.load(relative)
+    book.documents.append(book.main)
     for play in book.plays:
-        for role in _play_roles(play):
-            _add_role(book, play, role, relative)
+        play_tags = _tag_set(play.get("tags"))
+        for role, role_tags in _play_roles(play):
+            _add_role(book, play, role, relative, play_tags | role_tags, set())
         for section in SECTIONS:
             tasks = play.get(section)
             if isinstance(tasks, list):
-                _add_tasks(book, main, tasks, play, section, None, set())
+                _add_tasks(book, book.main, tasks, play, section, None, set(), play_tags, ())
     return book
 
 
-def _play_roles(play: Node) -> list[str]:
+def _tag_set(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(t.strip() for t in value.split(",") if t.strip())
+    if isinstance(value, list):
+        return frozenset(str(t) for t in value if isinstance(t, str | int))
+    return frozenset()
+
+
+def _play_roles(play: Node) -> list[tuple[str, frozenset[str]]]:
     roles = play.get("roles")
-    names = []
+    found = []
     for item in roles if isinstance(roles, list) else []:
         name = item.get("role") or item.get("name") if isinstance(item, dict) else item
+        tags = _tag_set(item.get("tags")) if isinstance(item, dict) else frozenset()
         if isinstance(name, str) and "{{" not in name:
-            names.append(name)
-    return names
+            found.append((name, tags))
+    return found
 
 
 def _add_tasks(
@@ -146,26 +201,35 @@ def _add_tasks(
     section: str,
     role: str | None,
     seen: set[str],
+    tags: frozenset[str],
+    blocks: tuple[Node, ...],
 ) -> None:
     for item in tasks:
         if not isinstance(item, Node):
             continue
+        own = tags | _tag_set(item.get("tags"))
         parts = [item[p] for p in _BLOCK_PARTS if isinstance(item.get(p), list)]
         if parts:
+            if book.selected(own):
+                book.blocks.append((document, item))
             for part in parts:
-                _add_tasks(book, document, part, play, section, role, seen)
+                _add_tasks(book, document, part, play, section, role, seen, own, (*blocks, item))
             continue
-        task = Task(document, item, play, section, role)
-        book.tasks.append(task)
+        task = Task(document, item, play, section, role, blocks)
+        if section == "handlers" or book.selected(own):
+            book.tasks.append(task)
         if task.short in _INCLUDES:
             target = task.args.get("file") or task.args.get("_raw")
             if isinstance(target, str) and "{{" not in target:
                 included = _sibling(document.path, target)
-                _add_file(book, included, play, section, role, seen)
+                _add_file(book, included, play, section, role, seen, own)
         elif task.short in _ROLE_INCLUDES:
             name = task.args.get("name")
+            apply = task.args.get("apply")
+            if isinstance(apply, dict):
+                own = own | _tag_set(apply.get("tags"))
             if isinstance(name, str) and "{{" not in name:
-                _add_role(book, play, name, book.main.path)
+                _add_role(book, play, name, book.main.path, own, set())
 
 
 def _add_file(
@@ -175,39 +239,82 @@ def _add_file(
     section: str,
     role: str | None,
     seen: set[str],
+    tags: frozenset[str],
 ) -> None:
     if relative in seen or not (book.root / relative).is_file():
         return
     seen.add(relative)
     try:
-        document = book.document(relative) or load_document(book.root, relative)
+        document = book.load(relative)
     except Exception:
         return
     if document not in book.documents:
         book.documents.append(document)
     if isinstance(document.data, list):
-        _add_tasks(book, document, document.data, play, section, role, seen)
+        _add_tasks(book, document, document.data, play, section, role, seen, tags, ())
 
 
-def _add_role(book: Playbook, play: Node, role: str, playbook: str) -> None:
+def _add_role(
+    book: Playbook, play: Node, role: str, playbook: str, tags: frozenset[str], chain: set[str]
+) -> None:
+    """Add a role's tasks, handlers and variables, its ``meta`` dependencies' first (they run
+    before it, with its tags)."""
     folder = _role_folder(book.root, playbook, role)
-    if folder is None:
+    if folder is None or folder in chain:
         return
+    chain = chain | {folder}
+    for dependency in _dependencies(book, folder):
+        _add_role(book, play, dependency, playbook, tags, chain)
+    if not book.selected(tags) and not _has_tagged_tasks(book, folder):
+        return
+    book.roles.append(folder)
     for section, sub in (("tasks", "tasks"), ("handlers", "handlers")):
         for name in ("main.yml", "main.yaml"):
             relative = f"{folder}/{sub}/{name}"
             if (book.root / relative).is_file():
-                _add_file(book, relative, play, section, role.rsplit("/", 1)[-1], set())
+                _add_file(book, relative, play, section, role.rsplit("/", 1)[-1], set(), tags)
                 break
     for sub in ("defaults", "vars"):
         for name in ("main.yml", "main.yaml"):
             relative = f"{folder}/{sub}/{name}"
             if (book.root / relative).is_file() and all(d.path != relative for d in book.role_vars):
                 try:
-                    book.role_vars.append(load_document(book.root, relative))
+                    book.role_vars.append(book.load(relative))
                 except Exception:
                     continue
                 break
+
+
+def _dependencies(book: Playbook, folder: str) -> list[str]:
+    for name in ("main.yml", "main.yaml"):
+        relative = f"{folder}/meta/{name}"
+        if (book.root / relative).is_file():
+            try:
+                data = book.load(relative).data
+            except Exception:
+                return []
+            items = data.get("dependencies") if isinstance(data, dict) else None
+            found = []
+            for item in items if isinstance(items, list) else []:
+                value = item.get("role") or item.get("name") if isinstance(item, dict) else item
+                if isinstance(value, str) and "{{" not in value:
+                    found.append(value)
+            return found
+    return []
+
+
+def _has_tagged_tasks(book: Playbook, folder: str) -> bool:
+    """Whether a role not selected as a whole has tasks of its own tagged with a selected
+    tag (``--tags`` runs those)."""
+    for name in ("main.yml", "main.yaml"):
+        path = book.root / folder / "tasks" / name
+        if path.is_file():
+            try:
+                text = path.read_text()
+            except (OSError, UnicodeDecodeError):
+                return False
+            return any(tag in text for tag in book.tags)
+    return False
 
 
 def _role_folder(root: Path, playbook: str, role: str) -> str | None:
@@ -245,9 +352,29 @@ def walk_values(value: Any) -> Iterator[Any]:
         yield value
 
 
+def _loop_items(book: Playbook, task: Task) -> list[Any] | None:
+    """The items of a task's literal loop, or of a loop over one variable set in the task's,
+    its blocks', the play's vars or a role's vars or defaults; ``None`` otherwise."""
+    loop = task.data.get("loop", task.data.get("with_items"))
+    if isinstance(loop, list):
+        return list(loop)
+    match = _ONE_NAME.match(loop) if isinstance(loop, str) else None
+    if match is None:
+        return None
+    name = match.group(1)
+    scopes = [task.data.get("vars"), *(b.get("vars") for b in reversed(task.blocks))]
+    scopes.append(task.play.get("vars"))
+    scopes.extend(d.data for d in book.role_vars)
+    for scope in scopes:
+        if isinstance(scope, dict) and isinstance(scope.get(name), list):
+            return list(scope[name])
+    return None
+
+
 def source_files(book: Playbook, task: Task) -> list[str]:
     """The catalog-relative files a ``template`` or ``copy`` task reads: its literal ``src``
-    (or one per item of a literal ``loop`` when ``src`` is templated with ``{{ item }}``),
+    (or one per item of its ``loop`` when ``src`` is templated with ``{{ item }}`` or
+    ``{{ item.KEY }}``: a literal loop, or one variable set where ``_loop_items`` looks),
     looked up where Ansible looks: the role's or the playbook's ``templates``/``files``
     folder, then next to the playbook."""
     src = task.args.get("src")
@@ -255,13 +382,15 @@ def source_files(book: Playbook, task: Task) -> list[str]:
         return []
     sources = [src]
     if "{{" in src:
-        loop = task.data.get("loop", task.data.get("with_items"))
         match = _ITEM.search(src)
-        if match is None or not isinstance(loop, list):
+        loop = _loop_items(book, task)
+        if match is None or loop is None:
             return []
-        if not all(isinstance(i, str) and "{{" not in i for i in loop):
+        key = match.group(1) or match.group(2)
+        values = [item.get(key) if isinstance(item, dict) and key else item for item in loop]
+        if not all(isinstance(v, str) and "{{" not in v for v in values):
             return []
-        sources = [src[: match.start()] + item + src[match.end() :] for item in loop]
+        sources = [src[: match.start()] + str(v) + src[match.end() :] for v in values]
         if any("{{" in s for s in sources):
             return []
     folder = "templates" if task.short == "template" else "files"

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from chiffon.database import Database
@@ -175,12 +175,44 @@ async def list_suggestions(
     catalog: str | None = None,
     status: Collection[str] | None = None,
     entries: Collection[str] | None = None,
-    limit: int = 200,
+    paths: Collection[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Suggestion]:
     """Suggestions, by catalog, file and line: of ``catalog``, in one of ``status``, about
-    one of ``entries`` (shared files included); at most ``limit``. Raises ``ValueError``
-    for a status that does not exist."""
-    query = select(suggestions)
+    one of ``entries`` and the shared files (those of ``paths`` only, when given); from
+    ``offset``, at most ``limit`` (every one when ``None``). Raises ``ValueError`` for a
+    status that does not exist."""
+    query = _filtered(select(suggestions), catalog, status, entries, paths)
+    query = query.order_by(
+        suggestions.c.catalog, suggestions.c.path, suggestions.c.line, suggestions.c.id
+    ).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [Suggestion.of(row) for row in await db.fetch(query)]
+
+
+async def count_suggestions(
+    db: Database,
+    *,
+    catalog: str | None = None,
+    status: Collection[str] | None = None,
+    entries: Collection[str] | None = None,
+    paths: Collection[str] | None = None,
+) -> int:
+    """How many suggestions ``list_suggestions`` would list with no limit."""
+    counted = select(func.count().label("n")).select_from(suggestions)
+    row = await db.fetch_one(_filtered(counted, catalog, status, entries, paths))
+    return int(row["n"]) if row is not None else 0
+
+
+def _filtered(
+    query: Any,
+    catalog: str | None,
+    status: Collection[str] | None,
+    entries: Collection[str] | None,
+    paths: Collection[str] | None,
+) -> Any:
     if catalog is not None:
         query = query.where(suggestions.c.catalog == catalog)
     if status:
@@ -189,13 +221,11 @@ async def list_suggestions(
             raise ValueError(f"no such status: {', '.join(sorted(unknown))}")
         query = query.where(suggestions.c.status.in_(list(status)))
     if entries is not None:
-        query = query.where(
-            or_(suggestions.c.entry.in_(list(entries)), suggestions.c.entry.is_(None))
-        )
-    query = query.order_by(
-        suggestions.c.catalog, suggestions.c.path, suggestions.c.line, suggestions.c.id
-    ).limit(limit)
-    return [Suggestion.of(row) for row in await db.fetch(query)]
+        shared: ColumnElement[bool] = suggestions.c.entry.is_(None)
+        if paths is not None:
+            shared = and_(shared, suggestions.c.path.in_(list(paths)))
+        query = query.where(or_(suggestions.c.entry.in_(list(entries)), shared))
+    return query
 
 
 async def get_suggestion(db: Database, suggestion_id: int) -> Suggestion:

@@ -20,9 +20,9 @@ from chiffon.database import Database
 from chiffon.playbooks.errors import LintUnavailable, UnknownEntry
 from chiffon.playbooks.findings import Finding
 from chiffon.playbooks.idempotence import rerun_changes
-from chiffon.playbooks.lint import LintFinding, cached_lint, lint
-from chiffon.playbooks.playbook import read_playbook
+from chiffon.playbooks.lint import LintFinding, cached_lint, collapsed, lint, missing_collection
 from chiffon.playbooks.rules import run_rules
+from chiffon.playbooks.scope import Scope
 from chiffon.playbooks.store import Recorded, Suggestion, list_suggestions, record_check
 
 # ansible-lint rules Chiffon's own rules cover with a fix: the same finding is shown once.
@@ -94,8 +94,9 @@ async def check_catalog(
     entries = tuple(e for e in entries if catalog.entries[e].executor == "ansible")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    scope = Scope(catalog)
     findings = await anyio.to_thread.run_sync(
-        lambda: run_rules(catalog, entries, pins=pins, shared=shared)
+        lambda: run_rules(catalog, entries, pins=pins, shared=shared, scope=scope)
     )
     seconds["rules"] = time.perf_counter() - started
     sources = {"chiffon"}
@@ -114,7 +115,7 @@ async def check_catalog(
         else:
             if not pending:
                 sources.add("ansible-lint")
-            findings.extend(await anyio.to_thread.run_sync(_from_lint, catalog, entries, linted))
+            findings.extend(await anyio.to_thread.run_sync(_from_lint, scope, linted))
         seconds["lint"] = time.perf_counter() - started
     started = time.perf_counter()
     findings.extend(await rerun_changes(db, catalog, entries))
@@ -126,26 +127,24 @@ async def check_catalog(
         db, catalog=root, findings=findings, entries=entries, shared=shared,
         sources=sources, run_id=run_id,
     )  # fmt: skip
-    current = await list_suggestions(db, catalog=root, status=("open",), entries=entries)
+    # A review of some entries shows the shared files' suggestions of the files they read.
+    files = None if shared else await anyio.to_thread.run_sync(scope.paths_of, entries)
+    current = await list_suggestions(
+        db, catalog=root, status=("open",), entries=entries, paths=files, limit=None
+    )
     seconds["store"] = time.perf_counter() - started
     return CheckReport(root, entries, current, recorded, lint_error, seconds, tuple(pending))
 
 
-def _from_lint(
-    catalog: Catalog, entries: Sequence[str], linted: Sequence[LintFinding]
-) -> list[Finding]:
-    owners: dict[str, str] = {}
-    for entry_id in entries:
-        book = read_playbook(catalog.root, catalog.entries[entry_id].playbook)
-        for document in book.documents:
-            owners.setdefault(document.path, entry_id)
+def _from_lint(scope: Scope, linted: Sequence[LintFinding]) -> list[Finding]:
     counts: dict[tuple[str, str, str], int] = {}
     found = []
-    for item in linted:
+    for item in collapsed(linted):
         mark = (item.path, item.rule, item.message)
         counts[mark] = counts.get(mark, 0) + 1
         family = item.rule.split("[", 1)[0]
         url = f"https://docs.ansible.com/projects/lint/rules/{family}/"
+        missing = missing_collection(item)
         found.append(
             Finding(
                 rule=item.rule,
@@ -153,10 +152,18 @@ def _from_lint(
                 path=item.path,
                 line=item.line,
                 message=item.message,
-                why=_LINT_WHY.get(family, "ansible-lint, Ansible's own linter, reports it."),
-                fix=f"See {url}",
-                key=f"{item.message}\0{counts[mark]}",
-                entry=owners.get(item.path),
+                why=_LINT_WHY.get(family, "ansible-lint, Ansible's own linter, reports it.")
+                if missing is None
+                else "Ansible cannot load a playbook whose modules it cannot find: every run "
+                "of it fails before a task runs.",
+                fix=f"See {url}"
+                if missing is None
+                else f"Install it: ansible-galaxy collection install {missing} (or the "
+                "repository's requirements: ansible-galaxy install -r requirements.yml).",
+                key=f"collection {missing}"
+                if missing is not None
+                else f"{item.message}\0{counts[mark]}",
+                entry=scope.owner(item.path, None),
                 severity=item.severity,
             )
         )
@@ -165,11 +172,16 @@ def _from_lint(
 
 def _without_covered(findings: list[Finding]) -> list[Finding]:
     ours = {(f.rule, f.path, f.line) for f in findings if f.source == "chiffon"}
+    # Chiffon's collection-missing says it once for every module of the collection.
+    collections = {f"collection {f.key}" for f in findings if f.rule == "collection-missing"}
     return [
         f
         for f in findings
         if f.source == "chiffon"
-        or not any(
-            (rule, f.path, f.line) in ours for rule in _COVERED.get(f.rule.split("[", 1)[0], ())
+        or (
+            f.key not in collections
+            and not any(
+                (rule, f.path, f.line) in ours for rule in _COVERED.get(f.rule.split("[", 1)[0], ())
+            )
         )
     ]

@@ -166,9 +166,12 @@ class StepSummary(WireModel):
 
     playbook: str
     status: str
-    hosts: tuple[str, ...]
+    hosts: tuple[str, ...] = Field(description="The hosts the approved plan names.")
     stats: HostStats
     attempt: int = 1
+    touched: tuple[str, ...] = Field(
+        default=(), description="Every host Ansible's recap names: the hosts the step ran on."
+    )
     left_for_you: tuple[str, ...] = Field(
         default=(), description="What the step left for a person to do (`StepResult`)."
     )

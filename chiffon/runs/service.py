@@ -406,12 +406,20 @@ class Runs:
         return await list_suggestions(self.db, status=status or None, limit=limit)
 
     async def dead_letters(
-        self, *, since: dt.timedelta | None = None, code: str | None = None, limit: int = 100
+        self,
+        *,
+        since: dt.timedelta | None = None,
+        code: str | None = None,
+        reported_by: str | None = None,
+        limit: int = 100,
     ) -> Sequence[DeadLetterRecord]:
-        """Messages refused over RabbitMQ, newest first (``chiffon audit dead-letters``)."""
+        """Messages refused over RabbitMQ, newest first (``chiffon audit dead-letters``);
+        ``reported_by`` keeps one reporter's (``orchestrator``, ``agent:<name>``…)."""
         from chiffon.audit.dead_letters import list_dead_letters
 
-        return await list_dead_letters(self.db, since=since, code=code, limit=limit)
+        return await list_dead_letters(
+            self.db, since=since, code=code, reported_by=reported_by, limit=limit
+        )
 
     async def statistics(self) -> RecordStatistics:
         """Runs by state, run and step durations, dead letters by code, model calls and cost

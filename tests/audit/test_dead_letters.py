@@ -26,7 +26,8 @@ def refusal(code: str, **changes: Any) -> dict[str, Any]:
         "queue": "chiffon.agent.infra-1", "code": code,
         "reason": "the signature does not match infra-1's key", "message_id": "m-1",
         "kind": "step.execute", "sender": "orchestrator:host-1", "user_id": "chiffon",
-        "routing_key": "agent.infra-1", "headers": {"x-chiffon-key": "infra-1"},
+        "reported_by": "agent:infra-1", "routing_key": "agent.infra-1",
+        "headers": {"x-chiffon-key": "infra-1"},
         "body": b'[{"kind":"step.execute"}]', "body_size": 25,
     }  # fmt: skip
     fields.update(changes)
@@ -148,8 +149,9 @@ def test_audit_dead_letters_prints_the_records_as_json_or_a_table(
     table = chiffon("--code", code, "--since", "7d", env=env)
     assert table.returncode == 0, table.stderr
     header, row = table.stdout.strip().splitlines()
-    assert header.split()[:4] == ["when", "(UTC)", "code", "queue"]
+    assert header.split()[:6] == ["when", "(UTC)", "code", "reported", "by", "queue"]
     assert f" {code} " in row
+    assert " agent:infra-1 " in row  # the reporter has its own column
     assert "step.execute" in row
     assert "orchestrator:host-1" in row
     assert row.endswith("the signature does not match infra-1's key")

@@ -140,4 +140,4 @@ def test_the_command_prints_each_problem_and_exits_1_and_0_on_a_valid_catalog(
     )
     assert bad.stderr == "8 problems\n"
     assert good.returncode == 0, good.stdout
-    assert good.stdout.endswith("examples/homelab: 10 entries, no problems\n")
+    assert good.stdout.endswith("examples/homelab: 11 entries, no problems\n")

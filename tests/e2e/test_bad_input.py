@@ -31,6 +31,20 @@ def test_a_request_no_playbook_matches_is_rejected_naming_what_is_missing(
     assert not target.exists() or not any(target.rglob("*"))
 
 
+def test_a_question_without_a_terminal_is_recorded_and_said_in_a_sentence(
+    env: dict[str, str], machine_dsn: str
+) -> None:
+    done = chiffon(
+        "run", "--catalog", str(CATALOG), "--yes", "--json", "deploy grafana on the toaster",
+        env=env,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "rejected"
+    assert 'no host or group "toaster"' in summary["reason"]
+    assert "without a terminal no one can be asked" in words(done.stderr)
+
+
 def test_planning_an_ambiguous_request_exits_2_with_the_question(
     home_env: dict[str, str],
 ) -> None:
@@ -68,7 +82,7 @@ def test_run_without_yes_on_a_pipe_exits_2_with_one_sentence(home_env: dict[str,
     (line,) = done.stderr.strip().splitlines()
     assert line == (
         "chiffon: stdin is not a terminal, so no one can be asked to approve: pass --yes to "
-        "approve explicitly"
+        "approve explicitly, or --check to see what the plan would change"
     )
 
 

@@ -147,3 +147,31 @@ def test_no_answer_before_the_approval_expires_exits_3_and_records_the_expiry(
     ((decision, channel, _approver, plan_hash),) = decisions(machine_dsn, run_id)
     assert (decision, channel, plan_hash) == ("expired", "timer", run["plan_hash"])
     assert not (tmp_path / "target" / "core" / "srv").exists()
+
+
+def test_a_question_is_asked_at_the_terminal_and_the_request_planned_again_with_the_answer(
+    env: dict[str, str], machine_dsn: str
+) -> None:
+    terminal = Terminal("run", "--catalog", str(CATALOG), "deploy uptime kuma on the toaster",
+                        env=env)  # fmt: skip
+    asked = terminal.expect("Your answer?")
+    assert 'The inventory has no host or group "toaster"' in " ".join(asked.split())
+    terminal.answer("core")
+    revised = terminal.expect(PROMPT)
+    assert "planning again: deploy uptime kuma on core" in revised
+    terminal.answer("r")
+    assert terminal.finish() == 2, terminal.seen[-3000:]
+    run = run_row(machine_dsn, terminal.run_id())
+    assert run["request"] == "deploy uptime kuma on core"
+    assert run["status"] == "rejected"
+
+
+def test_an_empty_answer_to_the_question_ends_the_command_with_nothing_planned(
+    env: dict[str, str],
+) -> None:
+    terminal = Terminal("run", "--catalog", str(CATALOG), "deploy grafana on the toaster",
+                        env=env)  # fmt: skip
+    terminal.expect("Your answer?")
+    terminal.answer("")
+    assert terminal.finish() == 2
+    assert "no answer: nothing was planned" in terminal.seen

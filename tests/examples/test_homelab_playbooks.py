@@ -35,6 +35,7 @@ ORDER = (
     "pihole",
     "home-assistant",
     "ollama",
+    "vaultwarden",
     "backup",
 )
 VARIABLES: dict[str, dict[str, Any]] = {
@@ -49,6 +50,14 @@ COMPOSED = {  # service directory -> (catalog entry, image variable)
     "nginx-proxy-manager": ("nginx-proxy-manager", "npm_image"),
     "home-assistant": ("home-assistant", "hass_image"),
     "ollama": ("ollama", "ollama_image"),
+    "vaultwarden": ("vaultwarden", "vaultwarden_image"),
+}
+# entry -> (its directory under srv/, what its removal keeps unless told to delete its data)
+REMOVABLE = {
+    "grafana": ("grafana", "data"),
+    "uptime-kuma": ("uptime-kuma", "data"),
+    "pihole": ("pihole", "etc-pihole"),
+    "ollama": ("ollama", "models"),
 }
 
 
@@ -100,7 +109,8 @@ def portals() -> list[Mapping[str, Any]]:
 def test_the_catalog_loads_and_every_play_targets_chiffon_hosts_or_its_default_group(
     catalog: Catalog,
 ) -> None:
-    assert set(catalog.entries) == set(ORDER)
+    assert set(catalog.deployable()) == set(ORDER)
+    assert {e.removes for e in catalog.entries.values() if e.removes} == set(REMOVABLE)
     for entry in catalog.entries.values():
         plays = yaml.safe_load(catalog.playbook_path(entry.id).read_text())
         for play in plays:
@@ -109,7 +119,7 @@ def test_the_catalog_loads_and_every_play_targets_chiffon_hosts_or_its_default_g
 
 
 def test_every_playbook_passes_ansible_syntax_check(catalog: Catalog) -> None:
-    playbooks = [str(catalog.playbook_path(entry)) for entry in ORDER]
+    playbooks = [str(catalog.playbook_path(entry)) for entry in catalog.entries]
     done = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible-playbook"),
@@ -126,6 +136,9 @@ def test_every_playbook_passes_ansible_syntax_check(catalog: Catalog) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+# The module's first round (every entry deployed once, one ansible-playbook each) runs inside
+# this test, the first to ask for it: on a loaded 2-core machine that takes minutes.
+@pytest.mark.timeout(600)
 def test_a_first_run_of_every_entry_changes_every_host_it_targets(
     catalog: Catalog, first_round: dict[str, PlaybookOutcome]
 ) -> None:
@@ -174,6 +187,7 @@ def test_restarts_are_requested_once_per_deployed_service(
         "uptime-kuma",
         "nginx-proxy-manager",
         "ollama",
+        "vaultwarden",
         "homelab-backup.timer",
     ]
 
@@ -274,3 +288,41 @@ def test_in_check_mode_the_monitors_playbook_previews_before_kuma_is_deployed(
     assert f"+++ after: {monitors}\n" in outcome.diff
     assert '+      "name": "Grafana",\n' in outcome.diff
     assert snapshot(tmp_path / "target") == {}
+
+
+@pytest.mark.parametrize("entry", sorted(REMOVABLE))
+def test_a_removal_deletes_what_the_deploy_wrote_and_keeps_the_data_unless_told(
+    entry: str, catalog: Catalog, tmp_path: Path
+) -> None:
+    service, data = REMOVABLE[entry]
+    removal = f"remove-{entry}"
+    target, work = tmp_path / "target", tmp_path / "work"
+    assert run_entry(catalog, entry, target, work).status == "succeeded"
+    (host,) = catalog.inventory.resolve(catalog.entries[entry].hosts)
+    home = target / host / "srv" / service
+    assert (home / "compose.yaml").is_file()
+
+    removed = run_entry(catalog, removal, target, work)
+    assert removed.status == "succeeded", removed.failure
+    assert all(s.changed > 0 for s in removed.stats.values())
+    assert not (home / "compose.yaml").exists()
+    assert (home / data).is_dir()
+    actions = (target / host / "var/lib/homelab/pending-actions").read_text().splitlines()
+    assert actions[-1].endswith(f"remove {entry}: docker rm -f {service}")
+
+    before = snapshot(target)
+    again = run_entry(catalog, removal, target, work)
+    assert again.status == "succeeded", again.failure
+    assert {h: s.changed for h, s in again.stats.items()} == dict.fromkeys(again.stats, 0)
+    assert snapshot(target) == before
+
+    (remove_data,) = catalog.entries[removal].variables
+
+    async def with_data() -> PlaybookOutcome:
+        return await run_playbook(
+            catalog, removal, (host,), {remove_data: True}, target_root=target,
+            work_dir=work / "data",
+        )  # fmt: skip
+
+    assert anyio.run(with_data).status == "succeeded"
+    assert not home.exists()

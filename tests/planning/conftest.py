@@ -17,15 +17,19 @@ HOMELAB = Path(__file__).resolve().parents[2] / "examples" / "homelab"
 
 def copy_homelab(target: Path) -> Path:
     """Copy the homelab's catalog.yml and inventory.yml into ``target`` and write a one-play
-    playbook for each entry; returns ``target``."""
+    playbook for each entry and each removal; returns ``target``."""
     target.mkdir(parents=True, exist_ok=True)
     for name in ("catalog.yml", "inventory.yml"):
         shutil.copy(HOMELAB / name, target / name)
     index = yaml.safe_load((HOMELAB / "catalog.yml").read_text())
     for entry in index["entries"]:
-        playbook = target / entry["playbook"]
-        playbook.parent.mkdir(parents=True, exist_ok=True)
-        playbook.write_text(f"- name: {entry['id']}\n  hosts: all\n  tasks: []\n")
+        removal = (entry.get("removal") or {}).get("playbook")
+        for name, path in ((entry["id"], entry["playbook"]), (f"remove-{entry['id']}", removal)):
+            if path is None:
+                continue
+            playbook = target / path
+            playbook.parent.mkdir(parents=True, exist_ok=True)
+            playbook.write_text(f"- name: {name}\n  hosts: all\n  tasks: []\n")
     return target
 
 

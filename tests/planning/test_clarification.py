@@ -11,7 +11,7 @@ from chiffon.planning.planner import NeedsClarification, PlanRequest
 
 EVERY_ID = (
     "uptime-kuma, uptime-kuma-monitors, grafana, prometheus, node-exporter, pihole, "
-    "nginx-proxy-manager, home-assistant, backup and ollama"
+    "nginx-proxy-manager, home-assistant, backup, ollama and vaultwarden"
 )
 
 
@@ -88,10 +88,21 @@ def test_a_value_no_planned_playbook_takes_is_not_dropped_silently(
 def test_a_value_the_playbook_refuses_is_asked_about_with_the_reason(
     homelab_catalog: Catalog,
 ) -> None:
-    answer = ask(homelab_catalog, "install prometheus with 30 minutes of retention")
+    answer = ask(homelab_catalog, "install node exporter version 1.9.0.1")
+    assert answer.question == (
+        "I could not make a valid plan: step 1 (node-exporter): variable "
+        '"node_exporter_version" must match ^[0-9]+\\.[0-9]+\\.[0-9]+$, not "1.9.0.1".'
+    )
+
+
+def test_a_duration_without_its_unit_is_asked_about_never_guessed(
+    homelab_catalog: Catalog,
+) -> None:
+    answer = ask(homelab_catalog, "install prometheus with prometheus_retention=1800")
     assert answer.question == (
         "I could not make a valid plan: step 1 (prometheus): variable "
-        '"prometheus_retention" must match ^[0-9]+[dhw]$, not "30m".'
+        '"prometheus_retention" must be a duration with its unit (e.g. 30s, 15m, 2h, 7d), '
+        "not the bare number '1800'."
     )
 
 

@@ -174,10 +174,52 @@ def test_a_value_of_the_wrong_shape_is_rejected_with_its_reason(
 
 def test_a_value_that_breaks_the_declared_pattern_is_rejected(homelab_catalog: Catalog) -> None:
     assert reasons_of(
-        plan(step("prometheus", prometheus_retention="30 days")), homelab_catalog
+        plan(step("node-exporter", node_exporter_version="1.9")), homelab_catalog
     ) == [
-        'step 1 (prometheus): variable "prometheus_retention" must match ^[0-9]+[dhw]$, '
-        'not "30 days"'
+        'step 1 (node-exporter): variable "node_exporter_version" must match '
+        '^[0-9]+\\.[0-9]+\\.[0-9]+$, not "1.9"'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("variable", "given", "kept"),
+    [
+        ("prometheus_retention", "30 days", "30d"),
+        ("prometheus_retention", "2 weeks", "2w"),
+        ("prometheus_retention", "1h 30m", "1h30m"),
+        ("prometheus_scrape_interval", "15s", "15s"),
+        ("prometheus_retention_size", "5 GB", "5GB"),
+        ("prometheus_retention_size", "512 megabytes", "512MB"),
+    ],
+)
+def test_durations_and_sizes_are_kept_with_their_units(
+    homelab_catalog: Catalog, variable: str, given: str, kept: str
+) -> None:
+    checked = validate_plan(plan(step("prometheus", **{variable: given})), homelab_catalog)
+    assert checked.steps[0].variables[variable] == kept
+
+
+@pytest.mark.parametrize(
+    ("variable", "given", "reason"),
+    [
+        ("prometheus_retention", 1800, "must be a duration with its unit (e.g. 30s, 15m, 2h, "
+         "7d), not the bare number '1800'"),
+        ("prometheus_scrape_interval", "1800", "must be a duration with its unit (e.g. 30s, "
+         "15m, 2h, 7d), not the bare number '1800'"),
+        ("prometheus_retention", "3 parsecs", "must be a duration with its unit (ms, s, m, h, "
+         "d, w, y), not '3 parsecs'"),
+        ("prometheus_retention_size", 5, "must be a size with its unit (e.g. 512MB, 5GB), not "
+         "the bare number '5'"),
+        ("prometheus_retention_size", "5 GW", "must be a size with its unit (B, KB, MB, GB, "
+         "TB, PB), not '5 GW'"),
+    ],
+)  # fmt: skip
+def test_a_duration_or_size_without_a_known_unit_is_rejected(
+    homelab_catalog: Catalog, variable: str, given: object, reason: str
+) -> None:
+    given_step = PlanStep(playbook="prometheus", hosts=("core",), variables={variable: given})
+    assert reasons_of(plan(given_step), homelab_catalog) == [
+        f'step 1 (prometheus): variable "{variable}" {reason}'
     ]
 
 

@@ -113,7 +113,7 @@ def test_accept_commits_the_diff_on_a_branch_and_the_audit_lists_it(
     assert f"Chiffon-Suggestion: {suggestion['id']}" in message
     listed = chiffon("audit", "suggestions", "--status", "accepted", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
-    assert suggestion["id"] in [s["id"] for s in json.loads(listed.stdout)]
+    assert suggestion["id"] in [s["id"] for s in json.loads(listed.stdout)["suggestions"]]
     twice = chiffon("playbooks", "accept", str(suggestion["id"]), env=env)
     assert twice.returncode == 2
     assert f"suggestion {suggestion['id']} is accepted, not open" in twice.stderr
@@ -142,8 +142,27 @@ def test_accept_outside_a_repository_is_refused_and_the_suggestion_stays_open(
     assert done.returncode == 2
     assert "is not inside a git repository" in done.stderr
     listed = json.loads(chiffon("audit", "suggestions", "--status", "open", "--json",
-                                env=env).stdout)  # fmt: skip
-    assert target["id"] in [s["id"] for s in listed]
+                                "--limit", "100000", env=env).stdout)  # fmt: skip
+    assert target["id"] in [s["id"] for s in listed["suggestions"]]
+    assert listed["total"] >= len(report["suggestions"])
+
+
+def test_suggestions_are_listed_a_page_at_a_time_saying_how_many_there_are(
+    seeded: Path, env: dict[str, str]
+) -> None:
+    checked(seeded, env, "--no-lint", "hosts", "commands")
+    every = json.loads(chiffon("audit", "suggestions", "--json", "--limit", "100000",
+                               env=env).stdout)  # fmt: skip
+    total = every["total"]
+    assert total == len(every["suggestions"]) >= 2
+    page = chiffon("audit", "suggestions", "--limit", "1", "--offset", "1", env=env)
+    assert page.returncode == 0, page.stderr
+    assert page.stdout.splitlines()[-1] == (
+        f"showing 2-2 of {total}" + (": --offset 2 for the next page" if total > 2 else "")
+    )
+    second = json.loads(chiffon("audit", "suggestions", "--json", "--limit", "1", "--offset",
+                                "1", env=env).stdout)  # fmt: skip
+    assert [s["id"] for s in second["suggestions"]] == [every["suggestions"][1]["id"]]
 
 
 def test_dismiss_then_dismiss_again(seeded: Path, env: dict[str, str]) -> None:

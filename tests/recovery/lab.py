@@ -4,8 +4,9 @@
 tests plan: each first appends its name to ``executions.log`` under the target root (so a test
 can count how often a playbook really ran) and then, when ``RECOVERY_SLEEP_S`` is set in the
 environment of the ``chiffon`` process (ansible-playbook inherits it), waits that many
-seconds — a step slow enough to be killed while it runs. ``Records`` reads what the processes
-left in the database.
+seconds — a step slow enough to be killed while it runs — and, when ``RECOVERY_RELEASE``
+names a file, waits until that file exists: a step that runs until the test lets it go.
+``Records`` reads what the processes left in the database.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class Lab:
         plays = yaml.safe_load(path.read_text())
         log = '"{{ chiffon_target_root }}/executions.log"'
         sleep = "lookup('ansible.builtin.env', 'RECOVERY_SLEEP_S') | default('0', true) | int"
+        release = "lookup('ansible.builtin.env', 'RECOVERY_RELEASE') | default('', true)"
         plays[0]["tasks"][:0] = [
             {
                 "name": "Count this execution",
@@ -166,12 +168,19 @@ class Lab:
                 "ansible.builtin.wait_for": {"timeout": f"{{{{ {sleep} }}}}"},
                 "when": f"({sleep}) > 0",
             },
+            {
+                "name": "Wait until the test lets this step go",
+                "ansible.builtin.wait_for": {"path": f"{{{{ {release} }}}}", "timeout": 600},
+                "when": f"({release}) | length > 0",
+            },
         ]
         path.write_text(yaml.safe_dump(plays, sort_keys=False))
 
     # -- processes -------------------------------------------------------------------------
 
-    def env(self, *, sleep_s: int = 0, approval_ttl_s: float | None = None) -> dict[str, str]:
+    def env(
+        self, *, sleep_s: int = 0, approval_ttl_s: float | None = None, release: Path | None = None
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CHIFFON_", "RECOVERY_"))}
         env.update(
             CHIFFON_HOME=str(self.root / "home"),
@@ -183,6 +192,8 @@ class Lab:
         )
         if sleep_s:
             env["RECOVERY_SLEEP_S"] = str(sleep_s)
+        if release is not None:
+            env["RECOVERY_RELEASE"] = str(release)
         if approval_ttl_s is not None:
             env["CHIFFON_APPROVAL_TTL_S"] = str(approval_ttl_s)
         return env

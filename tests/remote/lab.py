@@ -366,7 +366,7 @@ class RemoteLab(Lab):
     def probe_entries(self) -> tuple[str, str]:
         """Two ``shell-check`` entries added to the lab's copy of the catalog, on the NAS
         (``storage``): ``nas-space`` (is there free space under the lab's root?) and
-        ``nas-arrival`` (wait up to a minute for ``release_file``); their ids."""
+        ``nas-arrival`` (wait up to ten minutes for ``release_file``); their ids."""
         catalog = self.catalog / "catalog.yml"
         data = yaml.safe_load(catalog.read_text())
         (self.catalog / "checks").mkdir(exist_ok=True)
@@ -374,7 +374,7 @@ class RemoteLab(Lab):
             "- probe: disk\n  path: ${path}\n  min_free_mb: 1\n"
         )
         (self.catalog / "checks" / "nas-arrival.yml").write_text(
-            "- probe: path\n  path: ${file}\n  wait_s: 60\n"
+            "- probe: path\n  path: ${file}\n  wait_s: 600\n"
         )
         data["entries"] += [
             {
@@ -397,8 +397,13 @@ class RemoteLab(Lab):
 
     @property
     def release_file(self) -> Path:
-        """What ``nas-arrival`` waits for."""
+        """What ``nas-arrival`` waits for, and an instrumented playbook run by an agent
+        started with ``release=release_file``."""
         return self.root / "release"
+
+    def release(self) -> None:
+        """Let every step that waits for ``release_file`` go."""
+        self.release_file.write_text("")
 
     @staticmethod
     def desktop_file(path: Path, *, vram_free_mb: int, vram_total_mb: int = 24564) -> Path:

@@ -1,6 +1,7 @@
 """The happy paths of a homelab spread over processes: ``chiffon agent``, ``chiffon serve`` and
 ``chiffon run`` as real processes joined by the machine's RabbitMQ, on the session's
-PostgreSQL, running the README's request with real Ansible.
+PostgreSQL, running the README's request with real Ansible, and a probe step on a
+``shell-check`` agent (routed by its declared capabilities, never to an Ansible agent).
 
 Each test checks what the processes left: the runs and their attempts in the database, the
 agents table, the agents' ledgers, the files in the target root and how often each playbook
@@ -272,3 +273,34 @@ def test_two_orchestrators_on_one_broker_each_get_their_own_replies(
     used = {s["agent"] for r in run_ids for s in lab.records.steps(r)}
     print(f"two orchestrators: agents used {sorted(used)}; "
           f"seconds {[s['seconds'] for s in summaries]}")  # fmt: skip
+
+
+def test_a_probe_step_runs_on_the_remote_shell_check_agent_of_its_host(
+    remote_lab: RemoteLab,
+) -> None:
+    lab = remote_lab
+    space, _ = lab.probe_entries()
+    infra = lab.add_agent("infra")
+    nas = lab.add_agent("nas")
+    lab.start_agent(infra)
+    lab.start_agent(nas, kind="shell-check", hosts=("nas",))
+
+    done = lab.cli("run", "--yes", "--json", "is there free disk space on the nas", timeout=300)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout)
+    run_id = uuid.UUID(summary["run_id"])
+    assert summary["status"] == "succeeded", summary
+    steps = lab.records.steps(run_id)
+    assert [(s["playbook"], s["attempt"], s["status"], s["agent"]) for s in steps] == [
+        (space, 1, "succeeded", nas)
+    ]
+    entry = lab.ledger(nas)[(steps[0]["id"], 1)]
+    assert entry["state"] == "finished"
+    assert entry["result"]["stats"]["nas"]["ok"] == 1
+    row = lab.agent_row(nas)
+    assert row is not None
+    assert row["kind"] == "shell-check"
+    assert {"shell-check", "host:nas"} <= set(row["capabilities"])
+    assert lab.ledger(infra) == {}, "a probe step went to the Ansible agent"
+    lab.assert_survived(run_id)

@@ -147,7 +147,8 @@ def dead_letters() -> list[DeadLetterRecord]:
         DeadLetterRecord(
             id=uuid.uuid4(), at=NOW, queue="chiffon.orchestrator.x", code="bad_signature",
             reason="the signature does not match", message_id=None, kind="step.result",
-            sender="infra-1", user_id="infra-1", routing_key="k", headers={}, body=b"{}",
+            sender="infra-1", user_id="infra-1", reported_by="orchestrator", routing_key="k",
+            headers={}, body=b"{}",
             body_size=2,
         )
     ]  # fmt: skip

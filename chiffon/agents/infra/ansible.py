@@ -1,10 +1,15 @@
 """Run one catalog playbook with ansible-runner, streaming its events as they happen.
 
-``run_playbook`` finds the playbook by catalog id (never by a path from a message), gives it
-the step's variables (typed, checked against what the entry declares, defaults filled in) and
-two of Chiffon's own: ``chiffon_target_root`` (where localhost targets write) and
-``chiffon_hosts`` (the step's hosts, which every catalog play targets). ansible-runner runs in
-a worker thread; each event is redacted there and handed to ``on_event`` on the event loop.
+``run_playbook`` finds the playbook by catalog id (never by a path from a message) and runs
+it with ``--limit`` the step's hosts: a play of ``hosts: <group>`` touches only the hosts
+the plan names. Of the step's variables (typed, checked against what the entry declares)
+only those whose value is not what the repository itself gives each host (group_vars,
+host_vars, role defaults, play vars: ``extra_vars``) are passed as extra vars, so the
+repository's own precedence is kept otherwise; two of Chiffon's own always are:
+``chiffon_target_root`` (where localhost targets write) and ``chiffon_hosts`` (the step's
+hosts, for plays that target them). The hosts Ansible's recap names are the hosts the step
+touched; one outside the step's hosts fails the step. ansible-runner runs in a worker
+thread; each event is redacted there and handed to ``on_event`` on the event loop.
 
 ansible_runner is imported inside ``run_playbook``: importing this module costs nothing.
 """
@@ -35,7 +40,8 @@ from chiffon.agents.infra.events import (
 )
 from chiffon.agents.infra.processes import inside, kill_processes_naming
 from chiffon.agents.infra.redaction import Redactor
-from chiffon.catalog import Catalog
+from chiffon.catalog import Catalog, CatalogError
+from chiffon.catalog.plays import CHIFFON_HOSTS, ansible_cfg_paths
 from chiffon.protocol import StepFailure
 
 CANCEL_GRACE_S = 30.0
@@ -63,6 +69,20 @@ def playbook_variables(
     merged = {n: v.default for n, v in entry.variables.items() if v.default is not None}
     merged.update(variables)
     return merged
+
+
+def extra_vars(
+    catalog: Catalog, entry_id: str, hosts: Sequence[str], variables: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The step's variables Ansible must be given as extra vars (which override everything
+    else): a value the step sets that is not what the repository already gives each of
+    ``hosts``, and a declared default the repository does not set on every host. A value
+    equal to the repository's own is left out, and the repository's precedence kept.
+
+    Raises ``UnknownPlaybook`` and ``UndeclaredVariable`` as ``playbook_variables`` does.
+    """
+    playbook_variables(catalog, entry_id, variables)
+    return catalog.passed_variables(entry_id, hosts, variables)
 
 
 async def run_playbook(
@@ -94,12 +114,16 @@ async def run_playbook(
     """
     merged = playbook_variables(catalog, entry_id, variables)
     redactor = Redactor.for_entry(catalog.entries[entry_id], merged)
+    try:
+        passed = extra_vars(catalog, entry_id, hosts, variables)
+    except CatalogError as exc:
+        raise PlaybookRunError(f"cannot read the playbook of {entry_id}: {exc}") from exc
     entry = catalog.entries[entry_id]
     # The entry's flags select what a site playbook runs: a plan does not unset them.
-    extravars: dict[str, Any] = {**merged, **entry.flags, "chiffon_target_root": str(target_root)}
+    extravars: dict[str, Any] = {**passed, **entry.flags, "chiffon_target_root": str(target_root)}
     if hosts:
-        extravars["chiffon_hosts"] = ",".join(hosts)
-    kwargs = _runner_kwargs(catalog, entry_id, extravars, work_dir, check)
+        extravars[CHIFFON_HOSTS] = ",".join(hosts)
+    kwargs = _runner_kwargs(catalog, entry_id, extravars, work_dir, check, tuple(hosts))
 
     loop = asyncio.get_running_loop()
     recorder = EventRecorder(output_cap)
@@ -147,11 +171,16 @@ async def run_playbook(
         raise PlaybookRunError(f"ansible-runner could not run {entry_id}: {exc}") from exc
     if callback_error:
         raise callback_error[0]
-    return _outcome(runner, recorder, redactor, time.monotonic() - started)
+    return _outcome(runner, recorder, redactor, time.monotonic() - started, tuple(hosts))
 
 
 def _runner_kwargs(
-    catalog: Catalog, entry_id: str, extravars: dict[str, Any], work_dir: Path, check: bool
+    catalog: Catalog,
+    entry_id: str,
+    extravars: dict[str, Any],
+    work_dir: Path,
+    check: bool,
+    hosts: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     venv_bin = str(Path(sys.executable).parent)
     envvars = {
@@ -164,6 +193,7 @@ def _runner_kwargs(
         "ANSIBLE_LOCAL_TEMP": str(work_dir / "tmp" / "local"),
         "ANSIBLE_REMOTE_TEMP": str(work_dir / "tmp" / "remote"),
         "ANSIBLE_FORCE_COLOR": "0",
+        **repository_env(catalog, entry_id),
     }
     return {
         "private_data_dir": str(work_dir),
@@ -173,6 +203,8 @@ def _runner_kwargs(
         "extravars": extravars,
         "envvars": envvars,
         "cmdline": "--check --diff" if check else None,
+        # The plan's hosts, and no other: ansible-runner passes it as --limit.
+        "limit": ",".join(hosts) if hosts else None,
         "tags": ",".join(catalog.entries[entry_id].run_tags) or None,
         "quiet": True,
         "settings": {"suppress_output_file": True, "pexpect_timeout": _POLL_S},
@@ -207,20 +239,66 @@ def _forget_variables(work_dir: Path) -> None:
     shutil.rmtree(work_dir / "artifacts", ignore_errors=True)
 
 
+def repository_env(catalog: Catalog, entry_id: str) -> dict[str, str]:
+    """What keeps the repository's own ``ansible.cfg`` in force where ansible-runner would
+    override it: its ``callback_plugins`` (ansible-runner sets ``ANSIBLE_CALLBACK_PLUGINS``
+    to its own, which hides the file's); and ``ANSIBLE_ROLES_PATH`` /
+    ``ANSIBLE_COLLECTIONS_PATH`` with Chiffon's requirements directory first
+    (``Catalog.requirements_dir``), then what ansible.cfg says, then Ansible's defaults —
+    only once something has been installed there."""
+    base = catalog.requirements_dir
+    root = catalog.base(entry_id)
+    env: dict[str, str] = {}
+    callbacks = ansible_cfg_paths(root, "callback_plugins")
+    if callbacks:
+        env["ANSIBLE_CALLBACK_PLUGINS"] = os.pathsep.join(str(p) for p in callbacks)
+    home = Path.home() / ".ansible"
+    for kind, key, cfg_key, defaults in (
+        ("roles", "ANSIBLE_ROLES_PATH", "roles_path",
+         [home / "roles", Path("/usr/share/ansible/roles"), Path("/etc/ansible/roles")]),
+        ("collections", "ANSIBLE_COLLECTIONS_PATH", "collections_path",
+         [home / "collections", Path("/usr/share/ansible/collections")]),
+    ):  # fmt: skip
+        if (base / kind).is_dir():
+            configured = ansible_cfg_paths(root, cfg_key) or defaults
+            env[key] = os.pathsep.join(str(p) for p in [base / kind, *configured])
+    return env
+
+
+def _head(error: str, suffix: str) -> str:
+    # The start says why (Ansible's "[ERROR]: …" line): a long error loses its end.
+    if len(error) + len(suffix) <= MAX_ERROR:
+        return error + suffix
+    return error[: MAX_ERROR - len(suffix) - 1] + "…" + suffix
+
+
 def _outcome(
-    runner: Any, recorder: EventRecorder, redactor: Redactor, seconds: float
+    runner: Any,
+    recorder: EventRecorder,
+    redactor: Redactor,
+    seconds: float,
+    hosts: tuple[str, ...] = (),
 ) -> PlaybookOutcome:
     tail = redactor.text(recorder.output_tail())
     rc = runner.rc
-    succeeded = rc == 0 and runner.status == "successful" and recorder.no_hosts is None
+    # A play with no host under --limit is skipped (a site playbook's other plays); the step
+    # did nothing only when no play ran anywhere.
+    nothing = recorder.no_hosts is not None and not recorder.stats
+    outside = [h for h in recorder.stats if hosts and h not in hosts]
+    succeeded = rc == 0 and runner.status == "successful" and not nothing and not outside
     failure = None
     if not succeeded:
         failure = recorder.first_failure()
-        if failure is None and recorder.no_hosts is not None:
+        if outside:
+            failure = StepFailure(
+                error="Ansible ran on hosts the plan does not name: " + ", ".join(outside)
+            )
+        if failure is None and nothing:
+            assert recorder.no_hosts is not None
             failure = StepFailure(error=recorder.no_hosts)
         if failure is None:
             error = recorder.last_error() or f"ansible-playbook ended with status {runner.status}"
-            failure = StepFailure(error=redactor.text(f"{error} (exit code {rc})")[-MAX_ERROR:])
+            failure = StepFailure(error=_head(redactor.text(error), f" (exit code {rc})"))
         failure = failure.model_copy(update={"output_tail": tail[-MAX_FAILURE_TAIL:]})
     return PlaybookOutcome(
         status="succeeded" if succeeded else "failed",

@@ -27,6 +27,8 @@ MAX_FAILURE_TAIL = 16384
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _BANNER_STARS = re.compile(r"\s*\*+\s*$")
+_ERROR_START = re.compile(r"^(\[ERROR\]|ERROR!)")
+_OTHER_START = re.compile(r"^\[(WARNING|DEPRECATION WARNING)\]|^(PLAY|TASK|RUNNING HANDLER) \[")
 _RESULT_LINE = re.compile(r"^(ok|changed|fatal|failed|skipping|unreachable)\b")
 _RESULT_EVENTS = {
     "runner_on_ok": "ok",
@@ -121,6 +123,10 @@ class EventRecorder:
         self._tail: deque[str] = deque()
         self._tail_chars = 0
         self._errors: deque[str] = deque(maxlen=5)
+        # ansible-core 2.19 errors are blocks: "[ERROR]: why", "Origin: file:line:col", the
+        # lines around it; each block kept whole, in order (a few of them).
+        self._blocks: deque[list[str]] = deque(maxlen=8)
+        self._in_error = False
 
     def add(self, raw: Mapping[str, Any]) -> PlaybookEvent:
         """Record one redacted runner event and return it as a ``PlaybookEvent``."""
@@ -143,6 +149,7 @@ class EventRecorder:
             self.no_hosts = "no host of the inventory matched the play's hosts"
         elif name in {"verbose", "error"} and stdout.strip():
             self._errors.append(_ANSI.sub("", stdout).strip())
+            self._error_lines(_ANSI.sub("", stdout))
         failed = status in {"failed", "unreachable"} and not data.get("ignore_errors")
         if failed and len(self.failures) < 100:
             self.failures.append(
@@ -185,8 +192,22 @@ class EventRecorder:
             return text
         return data[-self.output_cap :].decode(errors="ignore")
 
+    def _error_lines(self, text: str) -> None:
+        for line in text.rstrip().splitlines():
+            if _ERROR_START.match(line):
+                self._blocks.append([line.rstrip()])
+                self._in_error = True
+            elif _OTHER_START.match(line):
+                self._in_error = False
+            elif self._in_error:
+                self._blocks[-1].append(line.rstrip())
+
     def last_error(self) -> str | None:
-        """The last error lines ansible-playbook printed outside a task, if any."""
+        """What ansible-playbook said went wrong outside a task: its error blocks, each
+        whole (``[ERROR]: the role 'x' was not found…``, its ``Origin:`` and the lines
+        shown), else its last lines."""
+        if self._blocks:
+            return "\n\n".join("\n".join(block).strip() for block in self._blocks)
         return "\n".join(self._errors) if self._errors else None
 
     def diff(self) -> str:

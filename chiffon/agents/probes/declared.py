@@ -31,7 +31,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -45,58 +45,52 @@ _CONTAINER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 class _Probe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    subject: ClassVar[str]
+    """The field that names what the probe looks at, in its ``title``."""
+
+    probe: str
     wait_s: float = Field(default=0.0, ge=0.0, le=3600.0)
+
+    @property
+    def title(self) -> str:
+        """What the probe looks at, as its results name it (``unit jellyfin.service``)."""
+        return f"{self.probe} {getattr(self, self.subject)}"
 
 
 class DiskProbe(_Probe):
+    subject = "path"
     probe: Literal["disk"]
     path: str = Field(min_length=1, max_length=4096)
     min_free_mb: int | None = Field(default=None, ge=0)
     max_used_percent: float | None = Field(default=None, ge=0.0, le=100.0)
 
-    @property
-    def title(self) -> str:
-        return f"disk {self.path}"
-
 
 class UnitProbe(_Probe):
+    subject = "unit"
     probe: Literal["unit"]
     unit: str = Field(pattern=_UNIT)
     expect: Literal["active", "inactive", "failed"] = "active"
 
-    @property
-    def title(self) -> str:
-        return f"unit {self.unit}"
-
 
 class ContainerProbe(_Probe):
+    subject = "name"
     probe: Literal["container"]
     name: str = Field(pattern=_CONTAINER)
     expect: Literal["running", "stopped", "absent"] = "running"
 
-    @property
-    def title(self) -> str:
-        return f"container {self.name}"
-
 
 class PortProbe(_Probe):
+    subject = "port"
     probe: Literal["port"]
     port: int = Field(ge=1, le=65535)
     expect: Literal["listening", "free"] = "listening"
 
-    @property
-    def title(self) -> str:
-        return f"port {self.port}"
-
 
 class PathProbe(_Probe):
+    subject = "path"
     probe: Literal["path"]
     path: str = Field(min_length=1, max_length=4096)
     expect: Literal["present", "absent"] = "present"
-
-    @property
-    def title(self) -> str:
-        return f"path {self.path}"
 
 
 Probe = Annotated[

@@ -82,6 +82,12 @@ async def dead_letters(
     ctx: Context,
     since_days: SinceDays = None,
     code: Annotated[str | None, Query(max_length=100)] = None,
+    reported_by: Annotated[
+        str | None,
+        Query(max_length=300, description="orchestrator, agent:<name>, user:<login>, unverified"),
+    ] = None,
     limit: Limit = 100,
 ) -> Sequence[DeadLetterRecord]:
-    return await ctx.system.runs.dead_letters(since=_days(since_days), code=code, limit=limit)
+    return await ctx.system.runs.dead_letters(
+        since=_days(since_days), code=code, reported_by=reported_by, limit=limit
+    )

@@ -46,6 +46,7 @@ class _Site:
     line: int
     reference: str
     template: bool  # in a Jinja template (no YAML quoting around a replacement)
+    derived: bool = False  # put together from variables: no mechanical fix
 
 
 def repository(reference: str) -> str | None:
@@ -90,10 +91,41 @@ def _sites(context: Context) -> Iterator[_Site]:
         yield from _task_sites(context, task)
         for source in source_files(book, task):
             yield from _compose_sites(context, task, source)
+    # A variable written before a tag (`{{ x_image }}:{{ x_tag }}`) holds a name, not a
+    # whole reference: untagged is what it should be.
+    names = _name_parts(context)
     for document, mapping in _vars_mappings(context):
         for name, value in mapping.items():
+            if name in names:
+                continue
+            if document is context.index and isinstance(name, str):
+                own = _repository_value(context, None, name)
+                if own is not None and own[2] == value:
+                    continue  # a copy of the repository's value: reported where that is set
             if isinstance(name, str) and _IMAGE_NAME.search(name) and isinstance(value, str):
                 yield from _resolved(context, document, mapping.key_line[name], value, None)
+
+
+_NAME_PART = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}\s*:")
+
+
+def _name_parts(context: Context) -> set[str]:
+    found: set[str] = set()
+    book = context.book
+    texts: list[str] = []
+    for task in book.tasks:
+        texts.extend(v for v in task.args.values() if isinstance(v, str))
+        for source in source_files(book, task):
+            try:
+                texts.append((book.root / source).read_text())
+            except (OSError, UnicodeDecodeError):
+                continue
+    for document in book.role_vars:
+        if isinstance(document.data, Node):
+            texts.extend(v for v in document.data.values() if isinstance(v, str))
+    for text in texts:
+        found.update(_NAME_PART.findall(text))
+    return found
 
 
 def _vars_mappings(context: Context) -> Iterator[tuple[Document, Node]]:
@@ -161,31 +193,84 @@ def _resolved(
     task: Task | None,
     *,
     template: bool = False,
+    depth: int = 0,
 ) -> Iterator[_Site]:
-    """The site of ``value``, or of the variable it names, where that variable is set."""
+    """The site of ``value``, or of the variables it is made of, where they are set: one
+    variable (``{{ kuma_image }}``) is reported where it is set; a name and a tag
+    (``{{ x_image_name }}:{{ x_image_version }}``, or a literal and a variable) where the
+    part that leaves it unpinned is set."""
     match = _ONE_VARIABLE.match(value)
-    if match is None:
-        if "{{" not in value:
-            yield _Site(document, line, value.strip().strip("\"'"), template)
+    if match is not None:
+        found = _lookup(context, task, match.group(1))
+        if found is not None and "{{" in found[2] and depth < 3:
+            yield from _resolved(context, found[0], found[1], found[2], task, depth=depth + 1)
+        elif found is not None:
+            yield _Site(*found, template=False)
         return
-    name = match.group(1)
+    if "{{" not in value:
+        yield _Site(document, line, value.strip().strip("\"'"), template)
+        return
+    written = value.strip().strip("\"'")
+    pieces: list[tuple[str, _Site | None]] = []
+    at = 0
+    for variable in _VARIABLE.finditer(written):
+        pieces.append((written[at : variable.start()], None))
+        found = _lookup(context, task, variable.group(1))
+        if found is None or "{{" in found[2]:
+            return  # a variable set somewhere Chiffon does not follow: not guessed
+        pieces.append((found[2].strip(), _Site(*found, template=False)))
+        at = variable.end()
+    pieces.append((written[at:], None))
+    if any("{" in text for text, site in pieces if site is None):
+        return  # an expression, not variables put together
+    reference = "".join(text for text, _ in pieces)
+    if repository(reference) is None:
+        return
+    # Reported where the tag is (or should be) written: the last variable's site.
+    owner = next((site for _, site in reversed(pieces) if site is not None), None)
+    if owner is not None:
+        yield _Site(owner.document, owner.line, reference, False, derived=True)
+
+
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*(?:\|\s*(?:string|trim)\s*)?\}\}")
+
+
+def _lookup(context: Context, task: Task | None, name: str) -> tuple[Document, int, str] | None:
+    """Where ``name`` is set to a string, as Ansible would find it for this task: the
+    catalog entry's default, the task's and the play's vars, the roles' vars and defaults."""
     variables = context.variable_nodes
     declared = variables.get(name) if variables is not None else None
+    own = _repository_value(context, task, name)
     if isinstance(declared, Node) and isinstance(declared.get("default"), str):
-        yield _Site(context.index, declared.key_line["default"], declared["default"], False)
-        return
-    if task is None:
-        return
-    for owner, scope in (
-        (task.document, task.data.get("vars")),
-        (context.book.main, task.play.get("vars")),
-    ):
+        if own is not None and own[2] == declared["default"]:
+            return own  # the catalog copies the repository's value: fixed there
+        return context.index, declared.key_line["default"], declared["default"]
+    return own
+
+
+def _repository_value(
+    context: Context, task: Task | None, name: str
+) -> tuple[Document, int, str] | None:
+    scopes: list[tuple[Document, object]] = []
+    if task is not None:
+        scopes.append((task.document, task.data.get("vars")))
+        for block in reversed(task.blocks):
+            scopes.append((task.document, block.get("vars")))
+        scopes.append((context.book.main, task.play.get("vars")))
+    scopes.extend((d, d.data) for d in context.book.role_vars if "/vars/" in d.path)
+    scopes.extend((d, d.data) for d in context.book.role_vars if "/defaults/" in d.path)
+    for owner, scope in scopes:
         if isinstance(scope, Node) and isinstance(scope.get(name), str):
-            yield _Site(owner, scope.key_line[name], scope[name], False)
-            return
+            return owner, scope.key_line[name], scope[name]
+    return None
 
 
 def _fix(context: Context, site: _Site, repo: str) -> tuple[str, str | None]:
+    if site.derived:
+        return (
+            f"Set a tested tag of {repo} here (this variable makes the image's tag), or a digest.",
+            None,
+        )
     pin = context.pins.get(repo)
     if pin is not None:
         return (

@@ -25,10 +25,10 @@ from chiffon.playbooks.findings import Finding, Severity
 from chiffon.playbooks.playbook import source_files
 from chiffon.playbooks.rules.context import CATALOG_FILE, Context
 from chiffon.playbooks.rules.vars_scope import (
+    condition_guards,
     defined_names,
-    expression_names,
+    guarded_names,
     is_defined,
-    template_names,
 )
 
 RULE = "catalog-metadata"
@@ -114,11 +114,12 @@ def _variables(context: Context, node: Node) -> Iterator[Finding]:
                 "them in the plan.",
                 f"Add `description:` to {name}.", name,
             )  # fmt: skip
-    used = _used(context)
-    if used is None:
+    reads = _used(context)
+    if reads is None:
         return
+    used, unguarded = reads
     defined = defined_names(context)
-    for name, (path, line) in sorted(used.items()):
+    for name, (path, line) in sorted(unguarded.items()):
         if is_defined(name, defined):
             continue
         yield _finding(
@@ -141,37 +142,59 @@ def _variables(context: Context, node: Node) -> Iterator[Finding]:
             )  # fmt: skip
 
 
-def _used(context: Context) -> dict[str, tuple[str, int]] | None:
-    """Every name the playbook and its templates read, with where it is first read; ``None``
-    when the playbook loads variables by name at run time (``include_vars``)."""
+Reads = dict[str, tuple[str, int]]
+
+
+def _used(context: Context) -> tuple[Reads, Reads] | None:
+    """Every name the playbook and its templates read, with where it is first read, and
+    those of them read somewhere unguarded (not under ``default()`` or a ``when: … is
+    defined``); ``None`` when the playbook loads variables by name at run time
+    (``include_vars``)."""
     book = context.book
-    used: dict[str, tuple[str, int]] = {}
+    used: Reads = {}
+    unguarded: Reads = {}
     skipped = ("tasks", "pre_tasks", "post_tasks", "handlers", "roles", "name")
     for play in book.plays:
-        _collect(used, book.main.path, play, play.line, skip=skipped)
+        _collect(used, unguarded, book.main.path, play, play.line, skip=skipped)
+    for document, block in book.blocks:
+        guards = condition_guards(_conditions(block))
+        _collect(used, unguarded, document.path, block, block.line, skip=_PARTS, guards=guards)
     for task in book.tasks:
         if task.short == "include_vars":
             return None
-        _collect(used, task.document.path, task.data, task.data.line)
+        guards = condition_guards(task.conditions)
+        _collect(used, unguarded, task.document.path, task.data, task.data.line, guards=guards)
         for source in source_files(book, task) if task.short == "template" else []:
-            for name in _template_file_names(book.root / source):
-                used.setdefault(name, (source, first_line(book.root, source, name)))
+            free, guarded = _template_file_names(book.root / source)
+            for name in free | guarded:
+                at = (source, first_line(book.root, source, name))
+                used.setdefault(name, at)
+                if name in free and name not in guards:
+                    unguarded.setdefault(name, at)
     for document in book.role_vars:
-        _collect(used, document.path, document.data, 1)
-    return used
+        _collect(used, unguarded, document.path, document.data, 1)
+    return used, unguarded
 
 
 _RAW = frozenset({"when", "changed_when", "failed_when", "until"})
+_PARTS = ("block", "rescue", "always")
+
+
+def _conditions(node: Node) -> list[str]:
+    when = node.get("when")
+    return [str(w) for w in (when if isinstance(when, list) else [when]) if isinstance(w, str)]
 
 
 def _collect(
-    used: dict[str, tuple[str, int]],
+    used: Reads,
+    unguarded: Reads,
     path: str,
     value: Any,
     line: int,
     *,
     raw: bool = False,
     skip: tuple[str, ...] = (),
+    guards: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Add the names read in ``value`` (at ``line``, or the line of the key holding them)."""
     if isinstance(value, Node):
@@ -179,27 +202,29 @@ def _collect(
             if key in skip:
                 continue
             at = value.span.get(key, (value.key_line.get(key, line), 0))[0]
-            _collect(used, path, item, at, raw=raw or key in _RAW)
+            _collect(used, unguarded, path, item, at, raw=raw or key in _RAW, guards=guards)
     elif isinstance(value, Items):
         for index, item in enumerate(value):
             at = value.span[index][0] if index < len(value.span) else line
-            _collect(used, path, item, at, raw=raw)
+            _collect(used, unguarded, path, item, at, raw=raw, guards=guards)
     elif isinstance(value, str):
         if raw and "{{" not in value:
-            names = expression_names(value)
+            free, guarded = guarded_names("{{ " + value + " }}")
         elif "{{" in value or "{%" in value:
-            names = template_names(value)
+            free, guarded = guarded_names(value)
         else:
             return
-        for name in names:
+        for name in free | guarded:
             used.setdefault(name, (path, line))
+        for name in free - guards:
+            unguarded.setdefault(name, (path, line))
 
 
-def _template_file_names(path: Path) -> set[str]:
+def _template_file_names(path: Path) -> tuple[set[str], set[str]]:
     try:
-        return template_names(path.read_text())
+        return guarded_names(path.read_text())
     except (OSError, UnicodeDecodeError):
-        return set()
+        return set(), set()
 
 
 def first_line(root: Path, source: str, name: str) -> int:

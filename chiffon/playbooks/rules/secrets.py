@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from chiffon.catalog.secret_names import secret_name
+from chiffon.catalog.secret_names import placeholder, secret_name
 from chiffon.playbooks.documents import Document, Items, Node, Vaulted, load_document
 from chiffon.playbooks.edits import Edit, diff_of, insert_after, key_column, replace
 from chiffon.playbooks.errors import UnreadableFile
@@ -24,6 +24,15 @@ from chiffon.playbooks.playbook import source_files
 from chiffon.playbooks.rules.context import CATALOG_FILE, Context
 
 RULE = "plaintext-secret"
+PLACEHOLDER_RULE = "placeholder-secret"
+PLACEHOLDER_WHY = (
+    "A placeholder is not a secret, but whatever runs with it is open to anyone who guesses "
+    "it (`changeme` is the first guess), and nothing says it was never set."
+)
+PLACEHOLDER_FIX = (
+    "Set a real secret: declare it as a catalog variable with `secret: true` and no default, "
+    "and give the value at run time, or keep it in an ansible-vault file."
+)
 _SHAPES = re.compile(
     r"AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abpr]-[A-Za-z0-9-]{10,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|glpat-[A-Za-z0-9_-]{20}"
@@ -123,6 +132,9 @@ def _in_mapping(document: Document, mapping: Node, entry: str | None) -> Iterato
         if not isinstance(name, str) or name not in mapping.key_line:
             continue
         line = mapping.key_line[name]
+        if secret_name(name) and placeholder(value):
+            yield _placeholder(document.path, line, name, str(value), entry)
+            continue
         if secret_name(name) and _plain(value):
             what = f'"{name}" is set to a literal value'
         elif isinstance(value, str) and not isinstance(value, Vaulted) and _SHAPES.search(value):
@@ -154,6 +166,9 @@ def _in_text(root: Path, relative: str, entry: str) -> Iterator[Finding]:
         if shape is None and (assignment is None or "{{" in text or "{%" in text):
             continue
         name = assignment.group(1) if assignment else shape.group(0)[:12] if shape else ""
+        if shape is None and assignment is not None and placeholder(assignment.group(2)):
+            yield _placeholder(relative, number, name, assignment.group(2), entry)
+            continue
         yield Finding(
             rule=RULE,
             source="chiffon",
@@ -167,6 +182,21 @@ def _in_text(root: Path, relative: str, entry: str) -> Iterator[Finding]:
             entry=entry,
             severity="error",
         )
+
+
+def _placeholder(path: str, line: int, name: str, value: str, entry: str | None) -> Finding:
+    return Finding(
+        rule=PLACEHOLDER_RULE,
+        source="chiffon",
+        path=path,
+        line=line,
+        message=f'"{name}" is the placeholder {value!r}: set a real secret',
+        why=PLACEHOLDER_WHY,
+        fix=PLACEHOLDER_FIX,
+        key=name,
+        entry=entry,
+        severity="warning",
+    )
 
 
 def _catalog_variables(context: Context) -> Iterator[Finding]:

@@ -64,6 +64,54 @@ def template_names(text: str) -> set[str]:
         return set()
 
 
+_GUARD_FILTERS = frozenset({"default", "d"})
+_GUARD_TESTS = frozenset({"defined", "undefined", "none"})
+
+
+def guarded_names(text: str) -> tuple[set[str], set[str]]:
+    """The names a template reads outside any guard, and those it reads only under one:
+    ``x | default(…)``, ``x is defined`` (Ansible does not stop on an undefined name
+    there). Both empty when it does not parse."""
+    import jinja2
+    from jinja2 import nodes
+
+    try:
+        tree = _environment().parse(text)
+    except jinja2.TemplateError:
+        return set(), set()
+    free: set[str] = set()
+    guarded: set[str] = set()
+
+    def visit(node: nodes.Node, under: bool) -> None:
+        if isinstance(node, nodes.Name) and node.ctx == "load":
+            (guarded if under else free).add(node.name)
+            return
+        if isinstance(node, nodes.Filter) and node.name in _GUARD_FILTERS:
+            if node.node is not None:
+                visit(node.node, True)
+            for argument in (*node.args, *(k.value for k in node.kwargs)):
+                visit(argument, under)
+            return
+        if isinstance(node, nodes.Test) and node.name in _GUARD_TESTS:
+            visit(node.node, True)
+            return
+        for child in node.iter_child_nodes():
+            visit(child, under)
+
+    visit(tree, False)
+    declared = template_names(text)
+    return free & declared, (guarded - free) & declared
+
+
+def condition_guards(conditions: list[str]) -> set[str]:
+    """The names a task's ``when:`` conditions test with ``is defined`` (or read under
+    ``default``): using them in the task is guarded."""
+    found: set[str] = set()
+    for condition in conditions:
+        found |= guarded_names("{{ " + condition + " }}")[1]
+    return found
+
+
 def expression_names(expression: str) -> set[str]:
     """The names a bare Jinja expression (a ``when:``) reads."""
     return template_names("{{ " + expression + " }}")
@@ -83,6 +131,8 @@ def defined_names(context: Context) -> set[str]:
         for name in files if isinstance(files, list) else []:
             if isinstance(name, str) and "{{" not in name:
                 names |= _file_keys(book.root, (Path(book.main.path).parent / name).as_posix())
+    for _, block in book.blocks:
+        names |= _keys(block.get("vars"))
     for task in book.tasks:
         names |= _keys(task.data.get("vars"))
         register = task.data.get("register")
