@@ -10,6 +10,7 @@ server's own ``Origin``. A bearer token is never sent on its own, so it needs ne
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -21,12 +22,14 @@ from chiffon.access import InsufficientScope, Principal, Scope, Unauthenticated
 from chiffon.api.context import ApiContext, context
 from chiffon.api.limits import RateLimited
 from chiffon.api.problems import ProblemError
+from chiffon.errors import ChiffonError
 from chiffon.runs import Identity
 
 SESSION_COOKIE = "chiffon_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_TOKEN_ID = re.compile(r"chf_([0-9a-f]{12})_")
 
 bearer_scheme = HTTPBearer(auto_error=False, description="A token from `chiffon tokens create`.")
 cookie_scheme = APIKeyCookie(
@@ -54,6 +57,62 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 
     dependency.__name__ = f"require_{scope}"
     return dependency
+
+
+def require_recorded(scope: Scope, action: str) -> Callable[..., Awaitable[Principal]]:
+    """``require(scope)`` for a route acting on a run's approval (a decision, a cancel): a
+    request refused here — no or a bad, expired or revoked credential, a forged CSRF token,
+    a foreign ``Origin``, a scope short of ``scope`` — is also kept as a refused attempt on
+    the run (``Access.record_refusal``) before its problem document goes out. ``action`` is
+    recorded, unless the body names the decision (``approve``, ``reject``, ``modify``)."""
+
+    async def dependency(
+        request: Request,
+        ctx: Annotated[ApiContext, Depends(context)],
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        cookie: Annotated[str | None, Depends(cookie_scheme)],
+    ) -> Principal:
+        principal: Principal | None = None
+        try:
+            principal = await authenticate(request, ctx, bearer, cookie)
+            request.state.principal = principal
+            if not principal.allows(scope):
+                raise InsufficientScope(principal.user, scope)
+        except (ChiffonError, ProblemError) as refused:
+            token = None if bearer is None else _TOKEN_ID.match(bearer.credentials)
+            await ctx.access.record_refusal(
+                action=await _action_of(request, action), code=refused.code,
+                reason=str(refused), channel="web" if bearer is None and cookie else "api",
+                target=await _run_of(ctx, request.path_params.get("run_id")),
+                user=None if principal is None else principal.user,
+                token_id=token.group(1) if token else None,
+                address=client_address(request),
+                user_agent=(request.headers.get("user-agent") or "")[:500] or None,
+            )  # fmt: skip
+            raise
+        return principal
+
+    dependency.__name__ = f"require_{scope}_recorded"
+    return dependency
+
+
+async def _run_of(ctx: ApiContext, text: str | None) -> str | None:
+    """The full id of the run ``text`` names (an id or a prefix), else ``text`` itself."""
+    if text is None:
+        return None
+    try:
+        return str((await ctx.system.runs.get(text)).id)
+    except ChiffonError:
+        return text
+
+
+async def _action_of(request: Request, default: str) -> str:
+    """The decision a refused request's body names, else ``default``."""
+    try:
+        named = (await request.json()).get("decision") if not _is_form(request) else None
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return default
+    return named if named in ("approve", "reject", "modify") else default
 
 
 async def authenticate(

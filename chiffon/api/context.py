@@ -50,7 +50,8 @@ class ApiContext:
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def context(request: Request) -> ApiContext:
-    """The ``ApiContext`` of the app serving ``request`` (a FastAPI dependency)."""
+async def context(request: Request) -> ApiContext:
+    """The ``ApiContext`` of the app serving ``request`` (a FastAPI dependency; async, or
+    FastAPI would call it on a worker thread, twice a request)."""
     found: ApiContext = request.app.state.chiffon
     return found

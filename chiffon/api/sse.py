@@ -14,11 +14,12 @@ for, and a task group inside an async generator would yield across its cancel sc
 
 from __future__ import annotations
 
+import asyncio
+import collections
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
-from anyio.abc import ObjectSendStream
 from fastapi import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -28,6 +29,9 @@ from chiffon.api.problems import ProblemError
 MEDIA_TYPE = "text/event-stream"
 HEARTBEAT = b": keep-alive\n\n"
 END = b"event: end\ndata: {}\n\n"
+_BURST = 64
+_ENDED = object()
+"""Put after the last event: the stream's events ended."""
 
 
 class StreamedEvent(Protocol):
@@ -45,9 +49,22 @@ class StreamedEvent(Protocol):
 E = TypeVar("E")
 
 
+_RECENT = 256
+_encoded: collections.OrderedDict[int, tuple[object, bytes]] = collections.OrderedDict()
+"""The last events encoded, by object: one event goes to every stream of its run, and is
+encoded once. Each entry holds its event, so the ``id()`` it is found by stays its own."""
+
+
 def encode(event: StreamedEvent) -> bytes:
     """One event in SSE framing; JSON has no raw newlines, so ``data`` is one line."""
-    return f"id: {event.id}\nevent: {event.kind}\ndata: {event.model_dump_json()}\n\n".encode()
+    found = _encoded.get(id(event))
+    if found is not None and found[0] is event:
+        return found[1]
+    chunk = f"id: {event.id}\nevent: {event.kind}\ndata: {event.model_dump_json()}\n\n".encode()
+    _encoded[id(event)] = (event, chunk)
+    if len(_encoded) > _RECENT:
+        _encoded.popitem(last=False)
+    return chunk
 
 
 def resume_after(request: Request, after: int | None = None) -> int | None:
@@ -112,26 +129,41 @@ class EventStreamResponse(Response, Generic[E]):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _stream(self, send: Send) -> None:
-        sender, receiver = anyio.create_memory_object_stream[E](16)
+        # asyncio's queue and timeout rather than anyio's stream and scope: they are on the
+        # path of every event to every client, and cost a fraction.
+        queue: asyncio.Queue[Any] = asyncio.Queue(16)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._pump, sender)
-            async with receiver:
-                while True:
-                    event: Any = None
-                    with anyio.move_on_after(self.heartbeat_s):
-                        try:
-                            event = await receiver.receive()
-                        except anyio.EndOfStream:
-                            break
-                    chunk = HEARTBEAT if event is None else self.encode(event)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            tg.start_soon(self._pump, queue)
+            ended = False
+            while not ended:
+                if queue.empty():
+                    try:
+                        async with asyncio.timeout(self.heartbeat_s):
+                            first = await queue.get()
+                    except TimeoutError:
+                        await send({"type": "http.response.body", "body": HEARTBEAT,
+                                    "more_body": True})  # fmt: skip
+                        continue
+                else:
+                    first = queue.get_nowait()
+                if first is _ENDED:
+                    break
+                chunks = [self.encode(first)]
+                while len(chunks) < _BURST and not queue.empty():  # one write for a burst
+                    item = queue.get_nowait()
+                    if item is _ENDED:
+                        ended = True
+                        break
+                    chunks.append(self.encode(item))
+                body = b"".join(chunks)
+                await send({"type": "http.response.body", "body": body, "more_body": True})
             await send({"type": "http.response.body", "body": END, "more_body": True})
 
-    async def _pump(self, sender: ObjectSendStream[E]) -> None:
+    async def _pump(self, queue: asyncio.Queue[Any]) -> None:
         try:
-            async with sender:
-                async for event in self.events:
-                    await sender.send(event)
+            async for event in self.events:
+                await queue.put(event)
+            await queue.put(_ENDED)
         finally:
             # Cut short, the events' generator would be left suspended: close it now, shielded
             # from the cancellation that got us here.

@@ -235,6 +235,12 @@ class System:
         return self._store.database  # type: ignore[no-any-return]
 
     @property
+    def dsn(self) -> str:
+        """The database's connection string, password included: for a tool that connects on
+        its own beside the system (``chiffon bench api``'s baseline)."""
+        return str(self._store.dsn)
+
+    @property
     def database_url(self) -> str:
         """The database in use, password masked."""
         return str(self._store.display_url)

@@ -262,8 +262,8 @@ def pattern_hosts(inventory: Inventory, pattern: str) -> tuple[str, ...]:
     (union), ``&a`` (intersection), ``!a`` (exclusion), wildcards, ``~regex``, group or host
     names; ``localhost`` when the inventory lacks it is Ansible's implicit one."""
     terms = [t.strip() for t in re.split(r",|:(?![^\[]*\])", pattern) if t.strip()]
-    if "," not in pattern and pattern.count(":") > 1 and "[" not in pattern:
-        terms = [pattern]  # an IPv6 address
+    if "," not in pattern and _is_ipv6(pattern.strip()):
+        terms = [pattern.strip()]
     plain = [t for t in terms if t[0] not in "&!"]
     selected: dict[str, None] = {}
     for term in plain or [EVERYWHERE]:
@@ -278,6 +278,15 @@ def pattern_hosts(inventory: Inventory, pattern: str) -> tuple[str, ...]:
             selected = {h: None for h in selected if h not in drop}
     order = {h: n for n, h in enumerate(inventory.hosts)}
     return tuple(sorted(selected, key=lambda h: order.get(h, -1)))
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _term(inventory: Inventory, term: str) -> tuple[str, ...]:

@@ -18,13 +18,17 @@ class Scenario(enum.StrEnum):
     persisted = "persisted"
     spawn = "spawn"
     amqp = "amqp"
+    api = "api"
     all = "all"
 
 
 _DEFAULT_MESSAGES = {
     "local": 300_000, "ask": 50_000, "persisted": 100_000, "spawn": 100_000, "amqp": 8192,
+    "api": 5000,
 }  # fmt: skip
-_DEFAULT_CONCURRENCY = {"local": 1, "ask": 1, "persisted": 256, "spawn": 1, "amqp": 64}
+_DEFAULT_CONCURRENCY = {
+    "local": 1, "ask": 1, "persisted": 256, "spawn": 1, "amqp": 64, "api": 8,
+}  # fmt: skip
 _DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 _ASKS_PER_TELL = 8
 """amqp: one ask round trip for this many tells (sequential round trips are slow)."""
@@ -41,6 +45,10 @@ def bench(
     ] = None,
     repeat: Annotated[int, typer.Option(help="Runs per scenario; the median is reported.")] = 1,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    runs: Annotated[int, typer.Option(help="api: runs in the database while listing.")] = 10_000,
+    subscribers: Annotated[int, typer.Option(help="api: clients of one run's events.")] = 100,
+    events: Annotated[int, typer.Option(help="api: events streamed (100 a second).")] = 300,
+    starts: Annotated[int, typer.Option(help="api: timed starts of chiffon serve.")] = 3,
 ) -> None:
     """Measure Chiffon's hot paths against the raw libraries in the same run.
 
@@ -49,16 +57,35 @@ def bench(
     CHIFFON_DATABASE_URL is set. amqp reports two results, amqp-tell and amqp-ask (an
     eighth as many round trips as tells), against CHIFFON_AMQP_URL (default: guest on
     127.0.0.1:5672); `all` includes it when that URL is set or the default broker answers.
+    api reports api-runs (GET /api/v1/runs?limit=50 with --runs runs in the database, --messages
+    requests from --concurrency clients), api-sse (one run's events to --subscribers clients:
+    delivery lag) and api-ready (chiffon serve to /ready), each against a bare FastAPI/uvicorn
+    app; it seeds the runs in the configured database and deletes them afterwards, so `all`
+    leaves it out.
     """
     from chiffon.cli.runner import run
 
-    names = [s.value for s in Scenario if s is not Scenario.all]
+    names = [s.value for s in Scenario if s not in (Scenario.all, Scenario.api)]
     chosen = names if scenario is Scenario.all else [scenario.value]
-    results = run(
-        lambda: _measure(
-            chosen, messages, concurrency, max(1, repeat), json_output, scenario is Scenario.all
+    if scenario is Scenario.api:
+        results = run(
+            lambda: _api(
+                messages, concurrency, max(1, repeat), runs, subscribers, events, max(1, starts)
+            )
         )
-    )
+        if json_output:
+            from chiffon.bench.report import to_json
+
+            for result in results:
+                typer.echo(to_json(result))
+            return
+    else:
+        results = run(
+            lambda: _measure(
+                chosen, messages, concurrency, max(1, repeat), json_output,
+                scenario is Scenario.all,
+            )
+        )  # fmt: skip
     if not json_output:
         from chiffon.bench.report import to_table
 
@@ -103,6 +130,29 @@ async def _measure(
         if json_output:
             typer.echo(to_json(result))
     return results
+
+
+async def _api(
+    messages: int | None,
+    concurrency: int | None,
+    repeat: int,
+    runs: int,
+    subscribers: int,
+    events: int,
+    starts: int,
+) -> list[Result]:
+    from chiffon.bench.api import api
+    from chiffon.logs import configure_logging
+    from chiffon.settings import Settings
+
+    settings = Settings.load()
+    level = settings.log_level if "log_level" in settings.model_fields_set else "warning"
+    configure_logging(level, settings.log_format)  # the system's notes go to stderr, quietly
+    return await api(
+        settings, requests=messages or _DEFAULT_MESSAGES["api"],
+        connections=concurrency or _DEFAULT_CONCURRENCY["api"], runs=runs,
+        subscribers=subscribers, events=events, starts=starts, repeat=repeat,
+    )  # fmt: skip
 
 
 async def _persisted(settings: Settings, count: int, senders: int) -> Result:

@@ -36,7 +36,7 @@ def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> N
     table.add_column("#", justify="right")
     table.add_column("playbook", style="bold")
     table.add_column("hosts")
-    table.add_column("variables")
+    table.add_column("variables", overflow="fold")  # a source path is never cut
     table.add_column("why", style="dim")
     for n, (step, variables) in enumerate(
         zip(plan.steps, shown_variables(plan, catalog), strict=True)
@@ -60,7 +60,7 @@ def _from(source: str | None) -> str:
     # A value the repository sets is left to it (not an extra var): say where it is set.
     if source is None or source in ("plan", "catalog default"):
         return "" if source is None else f" [dim]({source})[/]"
-    return f" [dim](from {source})[/]"
+    return f" [dim](from {source.rsplit(' (', 1)[0]})[/]"  # the file:line; the scope is in --json
 
 
 def print_generated(console: Console, plan: Plan, catalog: Catalog) -> None:

@@ -15,6 +15,7 @@ gaps (a missed notice) by number: ``chiffon.runs`` reads the store from its last
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import uuid
@@ -34,6 +35,7 @@ from chiffon.run_records import run_events, runs
 log = structlog.get_logger("chiffon.events")
 
 CHANNEL = "chiffon_run_events"
+_MINE_KEPT = 4096
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,6 +63,9 @@ class EventLog:
     def __init__(self, database: Database) -> None:
         self.db = database
         self._watchers: dict[uuid.UUID, list[Watcher]] = {}
+        self._mine: collections.OrderedDict[tuple[uuid.UUID, int], None] = collections.OrderedDict()
+        """Events written here whose notice has not come back yet: their watchers are
+        handed them whole, so the notice would only send each to the store for nothing."""
         self.listening = False
         """Whether notices from other processes reach the watchers (``listen``)."""
 
@@ -87,6 +92,9 @@ class EventLog:
             )
         )
         await tx.execute(select(func.pg_notify(CHANNEL, f"{run_id} {event.id} {kind}")))
+        self._mine[(run_id, event.id)] = None
+        while len(self._mine) > _MINE_KEPT:  # rolled back: their notices never come
+            self._mine.popitem(last=False)
         return event
 
     async def append(self, run_id: uuid.UUID, kind: str, data: Mapping[str, Any]) -> RunEvent:
@@ -146,6 +154,8 @@ class EventLog:
         except ValueError:
             log.warning("notification ignored: not a run event", payload=payload[:200])
             return
+        if self._mine.pop((notice.run_id, notice.seq), False) is None:
+            return  # written here: published whole (a lost publish shows as a gap)
         self._tell(notice.run_id, notice)
 
     def _tell(self, run_id: uuid.UUID, what: RunEvent | Notice) -> None:

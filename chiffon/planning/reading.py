@@ -46,6 +46,7 @@ _REMOVE = re.compile(
 _PLACES = {"on", "onto", "at", "to"}
 # "add it to uptime kuma": the verbs that put something into an entry's care.
 _ADDING = {"add", "adding", "include", "register", "attach", "put"}
+_KEEP = re.compile(r"\s*(?:keep|keeping|leave|leaving)\b", re.IGNORECASE)
 _WANTING = {"want", "wants", "need", "needs", "like", "how", "able", "going", "have", "has"}
 _CONTINUES = {"and", ",", "or", "nor", "&"}
 VERBS = {
@@ -178,6 +179,9 @@ def _clauses(
         verbs = any(tokens[i].text in VERBS for i in range(lo, hi))
         after_negation = out and out[-1].negated_at is not None
         if negated_at is None and after_negation and joiner in _CONTINUES and not verbs:
+            negated_at = start
+        # "remove grafana but keep prometheus": what a removal keeps is left alone.
+        if negated_at is None and removals and _KEEP.match(masked, start):
             negated_at = start
         removal = any(start <= a < end for a, _ in removals) or bool(
             out and out[-1].removal and joiner in _CONTINUES and not verbs

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -42,7 +43,14 @@ async def rerun_changes(db: Database, catalog: Catalog, entry_ids: Sequence[str]
     """Findings for tasks that changed on a rerun of one of ``entry_ids`` (their current
     files). Raises what the ``Database`` raises, and ``UnreadableFile`` when a playbook
     that has such a task cannot be read."""
-    digests = {entry_id: catalog.digest(entry_id) for entry_id in entry_ids}
+    # Entries of one site playbook share its files, so its digest is computed once.
+    by_file: dict[Path, str] = {}
+    digests: dict[str, str] = {}
+    for entry_id in entry_ids:
+        path = catalog.playbook_path(entry_id)
+        if path not in by_file:
+            by_file[path] = catalog.digest(entry_id)
+        digests[entry_id] = by_file[path]
     if not digests:
         return []
     rows = await db.fetch(

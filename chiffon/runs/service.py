@@ -11,6 +11,7 @@ what it was given: the database, and when the process drives runs, the orchestra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
@@ -62,6 +63,8 @@ prompt, the store makes it right (a notice lost with a dropped connection costs 
 POLL_UNLISTENED_S = 0.25
 """The same, in a process that does not listen for other processes' events."""
 HIDDEN = "***"
+PAGE = 500
+"""Events read from the store at a time."""
 
 
 class Runs:
@@ -275,45 +278,60 @@ class Runs:
         The watcher is registered before the store is read, so an event committed while it
         reads is heard; each event is yielded once, by its number: one this process wrote
         comes whole, one another process wrote is a ``Notice`` and is read from the store,
-        as is anything after a gap."""
+        as is anything after a gap. The store is read only then (and when a wait runs out):
+        a hundred watchers of one run cost a hundred reads per event otherwise."""
         last = after or 0
         news: asyncio.Queue[RunEvent | Notice] = asyncio.Queue()
         unwatch = self.log.watch(run_id, news.put_nowait)
-        checked_end = False
         try:
-            while True:
-                batch = await self.log.stored(run_id, after=last)
+            while True:  # what the store holds, a page at a time
+                batch = await self.log.stored(run_id, after=last, limit=PAGE)
                 for event in batch:
                     yield event
                     last = event.id
                     if event.kind == FINISHED:
                         return
-                if batch:
-                    continue  # there may be more than a page
-                if not follow:
-                    return
-                if not checked_end:  # a run that ended before it told its end (older ones)
-                    checked_end = True
-                    if (await self.store.run(run_id)).status in RUN_TERMINAL:
-                        return
-                wait = POLL_S if self.log.listening else POLL_UNLISTENED_S
-                try:
-                    heard: RunEvent | Notice | None = await asyncio.wait_for(news.get(), wait)
-                except TimeoutError:
-                    continue
+                if len(batch) < PAGE:
+                    break
+            if not follow:
+                return
+            if (await self.store.run(run_id)).status in RUN_TERMINAL:
+                # Ended before it told its end (older runs), or between the read and this.
+                for event in await self.log.stored(run_id, after=last):
+                    yield event
+                return
+            wait = POLL_S if self.log.listening else POLL_UNLISTENED_S
+            while True:
+                heard: RunEvent | Notice | None = None
+                if not news.empty():
+                    heard = news.get_nowait()
+                else:
+                    with contextlib.suppress(TimeoutError):  # nothing heard: look in the store
+                        async with asyncio.timeout(wait):  # not wait_for: no task per event
+                            heard = await news.get()
+                behind = heard is None
                 while heard is not None:
                     if isinstance(heard, RunEvent) and heard.id == 0:
                         yield heard  # its end, which the database could not store
                         return
                     seq = heard.id if isinstance(heard, RunEvent) else heard.seq
                     if seq > last + 1 or (seq == last + 1 and isinstance(heard, Notice)):
-                        break  # read it (and what comes before it) from the store
+                        behind = True  # read it (and what comes before it) from the store
+                        break
                     if seq == last + 1 and isinstance(heard, RunEvent):
                         yield heard
                         last = seq
                         if heard.kind == FINISHED:
                             return
                     heard = news.get_nowait() if not news.empty() else None
+                while behind:
+                    batch = await self.log.stored(run_id, after=last, limit=PAGE)
+                    for event in batch:
+                        yield event
+                        last = event.id
+                        if event.kind == FINISHED:
+                            return
+                    behind = len(batch) == PAGE
         finally:
             unwatch()
 

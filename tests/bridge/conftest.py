@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
+import anyio
 import pytest
 
 from chiffon.actors import ActorSystem
@@ -136,6 +137,26 @@ class OrchestratorSide:
     bridge: Bridge
     system: ActorSystem
     dead: list[DeadLetter]
+
+
+class Letters:
+    """Dead letters as the bridge hands them to its recorder, awaited by count."""
+
+    """The orchestrator's dead-letter audit records, awaitable."""
+
+    def __init__(self) -> None:
+        self.kept: list[DeadLetter] = []
+        self.changed = anyio.Event()
+
+    async def record(self, letter: DeadLetter) -> None:
+        self.kept.append(letter)
+        self.changed.set()
+        self.changed = anyio.Event()
+
+    async def wait(self, count: int) -> list[DeadLetter]:
+        while len(self.kept) < count:
+            await self.changed.wait()
+        return self.kept
 
 
 @contextlib.asynccontextmanager

@@ -16,28 +16,12 @@ import anyio
 import pytest
 from aiormq.abc import FieldValue
 
-from chiffon.bridge.dead_letters import DeadLetter, reporter
+from chiffon.bridge.dead_letters import reporter
 from tests.bridge.broker_users import UsersBroker, url_for
-from tests.bridge.conftest import orchestrator_only
+from tests.bridge.conftest import Letters, orchestrator_only
 
 WAIT_S = 20
 AGENT = "agent-1"
-
-
-class Letters:
-    def __init__(self) -> None:
-        self.kept: list[DeadLetter] = []
-        self.changed = anyio.Event()
-
-    async def record(self, letter: DeadLetter) -> None:
-        self.kept.append(letter)
-        self.changed.set()
-        self.changed = anyio.Event()
-
-    async def wait(self, count: int) -> list[DeadLetter]:
-        while len(self.kept) < count:
-            await self.changed.wait()
-        return self.kept
 
 
 @pytest.mark.parametrize(

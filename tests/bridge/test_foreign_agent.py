@@ -41,7 +41,6 @@ import pytest
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
 from chiffon.actors import Actor, ActorRef, handler
-from chiffon.bridge.dead_letters import DeadLetter
 from chiffon.bridge.errors import RemoteError
 from chiffon.bridge.remote_ref import RemoteRef
 from chiffon.protocol import (
@@ -61,7 +60,13 @@ from chiffon.protocol import (
 from chiffon.protocol.codec import MESSAGE_MODELS
 from chiffon.protocol.signing import new_key, sign
 from chiffon.protocol.wire import WireEnvelope, decode_packet, encode_packet
-from tests.bridge.conftest import OrchestratorSide, execute, orchestrator_only, run_requested
+from tests.bridge.conftest import (
+    Letters,
+    OrchestratorSide,
+    execute,
+    orchestrator_only,
+    run_requested,
+)
 from tests.conftest import unavailable
 
 # -- the foreign agent: aio-pika, json, hmac, hashlib -------------------------------------
@@ -432,24 +437,6 @@ class Run(Actor):
         while len(self.told) < count:
             await self.changed.wait()
         return self.told
-
-
-class Letters:
-    """The orchestrator's dead-letter audit records, awaitable."""
-
-    def __init__(self) -> None:
-        self.kept: list[DeadLetter] = []
-        self.changed = anyio.Event()
-
-    async def record(self, letter: DeadLetter) -> None:
-        self.kept.append(letter)
-        self.changed.set()
-        self.changed = anyio.Event()
-
-    async def wait(self, count: int) -> list[DeadLetter]:
-        while len(self.kept) < count:
-            await self.changed.wait()
-        return self.kept
 
 
 @contextlib.asynccontextmanager

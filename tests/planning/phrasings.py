@@ -57,6 +57,9 @@ PHRASINGS: tuple[Phrasing, ...] = (
         (("remove-grafana", ("core",), {"grafana_remove_data": True}),),
         source="13",
     ),
+    Phrasing(
+        "remove grafana but keep prometheus", (("remove-grafana", ("core",), {}),), source="13"
+    ),
     # -- issue 13: a host the inventory lacks is a question ----------------------------------
     Phrasing("deploy grafana on the toaster", asks=("toaster",), source="13"),
     Phrasing("install pihole on my toaster and grafana", asks=("toaster",), source="13"),

@@ -22,7 +22,7 @@ def test_a_host_the_inventory_lacks_is_asked_about_naming_what_it_has(
     assert isinstance(answer, NeedsClarification)
     assert answer.question == (
         'The inventory has no host or group "toaster": it has the hosts core, hass, pi and nas '
-        "and the groups monitoring, proxy, automation, dns, storage, homelab and gpu. Where "
+        "and the groups monitoring, proxy, automation, dns, storage, apps, homelab and gpu. Where "
         "should grafana run?"
     )
     assert answer.candidates == ("grafana",)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, model_validator
 
 from chiffon.access import InsufficientScope, Principal
-from chiffon.api.auth import Reader, channel_of, client_address, identity_of
+from chiffon.api.auth import Reader, channel_of, client_address, identity_of, require_recorded
 from chiffon.api.context import ApiContext, context
 from chiffon.api.problems import RUN_NOT_FOUND, ProblemError, answers
 from chiffon.api.sse import MEDIA_TYPE, EventStreamResponse, resume_after
@@ -27,6 +27,8 @@ from chiffon.runs import DecisionRecord, RunHandle
 router = APIRouter(tags=["runs"])
 
 Context = Annotated[ApiContext, Depends(context)]
+Decider = Annotated[Principal, Depends(require_recorded("read", "decide"))]
+"""Whoever may try: the route checks ``approve`` itself, to record the decision refused."""
 
 
 class DecisionBody(Body):
@@ -54,7 +56,7 @@ class DecisionBody(Body):
     }),
 )  # fmt: skip
 async def decide(
-    run_id: RunId, body: DecisionBody, request: Request, principal: Reader, ctx: Context
+    run_id: RunId, body: DecisionBody, request: Request, principal: Decider, ctx: Context
 ) -> DecisionRecord:
     handle = await ctx.system.runs.get(run_id)
     try:

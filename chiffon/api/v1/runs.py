@@ -14,10 +14,20 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from chiffon.api.auth import Reader, Runner, identity_of, rate_limit
+from chiffon.access import Principal
+from chiffon.api.auth import (
+    Reader,
+    Runner,
+    channel_of,
+    client_address,
+    identity_of,
+    rate_limit,
+    require_recorded,
+)
 from chiffon.api.context import ApiContext, context
 from chiffon.api.problems import RUN_NOT_FOUND, answers
 from chiffon.api.v1.models import Body
+from chiffon.errors import ChiffonError
 from chiffon.runs import (
     Page,
     PlanPreview,
@@ -123,7 +133,9 @@ async def _existing(ctx: ApiContext, run_id: uuid.UUID | None) -> RunHandle | No
         return None
 
 
-@router.get("/runs", summary="Runs, newest first, a page at a time")
+@router.get(
+    "/runs", summary="Runs, newest first, a page at a time", response_model=Page[RunSummary]
+)
 async def list_runs(
     principal: Reader,
     ctx: Context,
@@ -142,14 +154,16 @@ async def list_runs(
         str | None, Query(max_length=500, description="A page's next_cursor.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> Page[RunSummary]:
+) -> Response:
     if since is None and until is None:
         since = dt.datetime.now(dt.UTC) - DEFAULT_WINDOW
     filters = RunFilters(
         status=tuple(status_ or ()), since=since, until=until, service=service, host=host,
         playbook=playbook, approver=approver,
     )  # fmt: skip
-    return await ctx.system.runs.list(filters, cursor=cursor, limit=limit)
+    page = await ctx.system.runs.list(filters, cursor=cursor, limit=limit)
+    # Serialised here: FastAPI would validate the page again against its own model first.
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -171,9 +185,23 @@ async def describe(run_id: RunId, principal: Reader, ctx: Context) -> RunDescrip
         409: "The run has already ended",
     }),
 )  # fmt: skip
-async def cancel(run_id: RunId, request: Request, principal: Runner, ctx: Context) -> Submitted:
+async def cancel(
+    run_id: RunId,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_recorded("run", "cancel"))],
+    ctx: Context,
+) -> Submitted:
     handle = await ctx.system.runs.get(run_id)
-    await handle.cancel(by=identity_of(request, principal))
+    try:
+        await handle.cancel(by=identity_of(request, principal))
+    except ChiffonError as refused:
+        await ctx.access.record_refusal(
+            action="cancel", code=refused.code, reason=str(refused),
+            channel=channel_of(principal), target=str(handle.id), user=principal.user,
+            token_id=principal.token_id, address=client_address(request),
+            user_agent=request.headers.get("user-agent"),
+        )  # fmt: skip
+        raise
     location = f"/api/v1/runs/{handle.id}"
     return Submitted(id=str(handle.id), location=location, events=f"{location}/events")
 

@@ -306,7 +306,7 @@ def default_target(spec: ServiceSpec, catalog: Catalog) -> str:
             return group
     counts: dict[str, int] = {}
     for entry in catalog.entries.values():
-        if inventory.resolve(entry.hosts):
+        if entry.removes is None and inventory.resolve(entry.hosts):  # removals deploy nothing
             counts[entry.hosts] = counts.get(entry.hosts, 0) + 1
     if counts:
         return max(counts, key=lambda target: counts[target])

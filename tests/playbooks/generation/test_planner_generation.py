@@ -118,8 +118,8 @@ def test_a_request_giving_image_and_port_generates_an_unknown_service(
 
 
 def test_a_generated_service_is_planned_beside_catalog_entries(planning: Planning) -> None:
-    plan = planning.proposed("Deploy grafana and vaultwarden")
-    assert [s.playbook for s in plan.steps] == ["grafana", "vaultwarden"]
+    plan = planning.proposed("Deploy grafana and gitea")
+    assert [s.playbook for s in plan.steps] == ["grafana", "gitea"]
     assert not plan.steps[0].reason.startswith(GENERATED_REASON)
     assert plan.steps[1].reason.startswith(GENERATED_REASON)
 

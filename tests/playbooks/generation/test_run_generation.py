@@ -108,14 +108,14 @@ def test_a_rejected_generation_leaves_the_catalog_and_the_staging_directory_empt
     # pseudo-terminal.
     with embedded_server(tmp_path / "home"):
         terminal = Terminal(
-            "run", "--catalog", str(catalog), "Deploy vaultwarden", env=process_env(tmp_path),
+            "run", "--catalog", str(catalog), "Deploy gitea", env=process_env(tmp_path),
             timeout=180,
         )  # fmt: skip
         seen = terminal.expect("Approve, reject or modify?")
-        assert "generated vaultwarden: installed into the catalog on approval" in seen
-        assert "- name: Write Vaultwarden's compose file" in seen
+        assert "generated gitea: installed into the catalog on approval" in seen
+        assert "- name: Write Gitea's compose file" in seen
         # The dry run ran the staged playbook in check mode.
-        assert "dry run 1: vaultwarden" in seen
+        assert "dry run 1: gitea" in seen
         terminal.answer("r")
         assert terminal.finish() == 2
     assert "rejected" in terminal.seen
