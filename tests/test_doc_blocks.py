@@ -120,7 +120,11 @@ def test_every_shell_line_parses_and_names_what_exists(doc: str, line: str) -> N
     if tool == "pytest":
         return  # the suite itself
     if tool == "python":
-        assert (REPO / args[-1]).is_file(), line
+        if args[0] == "-m":
+            module = REPO / args[1].replace(".", "/")
+            assert module.with_suffix(".py").is_file() or (module / "__main__.py").is_file()
+        else:
+            assert (REPO / args[-1]).is_file(), line
         return
     if tool == "ansible-playbook":
         for flag, value in itertools.pairwise(args):
