@@ -114,7 +114,8 @@ class Playbook:
     ``tags`` (an entry's ``run_tags``) keep what ``ansible-playbook --tags`` would run: the
     roles and tasks tagged so (or ``always``), the others left out. ``blocks`` are the
     blocks of the tasks read (their own keys count: ``when:``, ``vars:``). ``cache`` holds
-    the documents read, shared by the playbooks of one check.
+    the documents read and ``folders`` where each role was found, shared by the playbooks
+    of one check.
     """
 
     root: Path
@@ -125,6 +126,7 @@ class Playbook:
     blocks: list[tuple[Document, Node]] = field(default_factory=list)
     tags: frozenset[str] = frozenset()
     cache: dict[str, Document] = field(default_factory=dict)
+    folders: dict[str, str | None] = field(default_factory=dict)
     roles: list[str] = field(default_factory=list)
 
     def load(self, relative: str) -> Document:
@@ -153,15 +155,17 @@ def read_playbook(
     *,
     tags: Sequence[str] = (),
     cache: dict[str, Document] | None = None,
+    folders: dict[str, str | None] | None = None,
 ) -> Playbook:
     """Read the playbook at ``root/relative`` and what it includes, as ``--tags tags`` runs
     it (everything when ``tags`` is empty). Raises ``UnreadableFile`` when the playbook itself
     cannot be read; an included file that cannot be read is left out (ansible-lint and
     ansible-playbook report it)."""
     cache = {} if cache is None else cache
-    book = Playbook(root=root, main=load_document(root, relative), tags=frozenset(tags))
-    book.cache = cache
-    book.main = book.load(relative)
+    main = cache.get(relative) or load_document(root, relative)
+    cache[relative] = main
+    book = Playbook(root=root, main=main, tags=frozenset(tags), cache=cache)
+    book.folders = {} if folders is None else folders
     book.documents.append(book.main)
     for play in book.plays:
         play_tags = _tag_set(play.get("tags"))
@@ -259,7 +263,7 @@ def _add_role(
 ) -> None:
     """Add a role's tasks, handlers and variables, its ``meta`` dependencies' first (they run
     before it, with its tags)."""
-    folder = _role_folder(book.root, playbook, role)
+    folder = _role_folder(book, playbook, role)
     if folder is None or folder in chain:
         return
     chain = chain | {folder}
@@ -304,25 +308,31 @@ def _dependencies(book: Playbook, folder: str) -> list[str]:
 
 
 def _has_tagged_tasks(book: Playbook, folder: str) -> bool:
-    """Whether a role not selected as a whole has tasks of its own tagged with a selected
-    tag (``--tags`` runs those)."""
+    """Whether a role not selected as a whole may have tasks of its own tagged with a
+    selected tag (``--tags`` runs those): its task file names one."""
     for name in ("main.yml", "main.yaml"):
-        path = book.root / folder / "tasks" / name
-        if path.is_file():
+        relative = f"{folder}/tasks/{name}"
+        if relative in book.cache or (book.root / relative).is_file():
             try:
-                text = path.read_text()
-            except (OSError, UnicodeDecodeError):
+                text = book.load(relative).text
+            except Exception:
                 return False
             return any(tag in text for tag in book.tags)
     return False
 
 
-def _role_folder(root: Path, playbook: str, role: str) -> str | None:
+def _role_folder(book: Playbook, playbook: str, role: str) -> str | None:
+    key = f"{playbook}\0{role}"
+    if key in book.folders:
+        return book.folders[key]
+    found = None
     base = PurePosixPath(playbook).parent
     for folder in (base / "roles" / role, PurePosixPath("roles") / role):
-        if (root / folder).is_dir():
-            return folder.as_posix()
-    return None
+        if (book.root / folder).is_dir():
+            found = folder.as_posix()
+            break
+    book.folders[key] = found
+    return found
 
 
 def _sibling(document: str, target: str) -> str:

@@ -23,6 +23,7 @@ class Scope:
 
     catalog: Catalog
     cache: dict[str, Document] = field(default_factory=dict)
+    folders: dict[str, str | None] = field(default_factory=dict)
     _books: dict[str, Playbook] = field(default_factory=dict)
     _users: dict[str, set[str]] | None = None
 
@@ -33,7 +34,11 @@ class Scope:
         if book is None:
             entry = self.catalog.entries[entry_id]
             book = read_playbook(
-                self.catalog.root, entry.playbook, tags=entry.run_tags, cache=self.cache
+                self.catalog.root,
+                entry.playbook,
+                tags=entry.run_tags,
+                cache=self.cache,
+                folders=self.folders,
             )
             self._books[entry_id] = book
         return book

@@ -356,6 +356,9 @@ def _service(root: Path, name: str) -> None:
                   - "{{{{ {name}_port }}}}:80"
                 env:
                   API_KEY: "{{{{ {name}_api_key }}}}"
+                  PUID: "{{{{ {name}_user_id }}}}"
+                labels:
+                  traefik.http.routers.{name}.rule: "Host(`{{{{ {name}_hostname }}}}`)"
                 memory: "{{{{ {name}_memory }}}}"
                 restart_policy: unless-stopped
         - name: Stop {name}

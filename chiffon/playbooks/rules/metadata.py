@@ -220,11 +220,11 @@ def _collect(
             unguarded.setdefault(name, (path, line))
 
 
-def _template_file_names(path: Path) -> tuple[set[str], set[str]]:
+def _template_file_names(path: Path) -> tuple[frozenset[str], frozenset[str]]:
     try:
         return guarded_names(path.read_text())
     except (OSError, UnicodeDecodeError):
-        return set(), set()
+        return frozenset(), frozenset()
 
 
 def first_line(root: Path, source: str, name: str) -> int:

@@ -55,20 +55,27 @@ def _environment() -> Any:
 def template_names(text: str) -> set[str]:
     """The names a Jinja template reads and does not set itself; empty when it does not
     parse (ansible-lint reports that)."""
+    return set(_template_names(text))
+
+
+@functools.lru_cache(maxsize=65536)
+def _template_names(text: str) -> frozenset[str]:
+    # Cached: the entries of one site playbook read the same role files.
     import jinja2
     from jinja2 import meta
 
     try:
-        return set(meta.find_undeclared_variables(_environment().parse(text)))
+        return frozenset(meta.find_undeclared_variables(_environment().parse(text)))
     except jinja2.TemplateError:
-        return set()
+        return frozenset()
 
 
 _GUARD_FILTERS = frozenset({"default", "d"})
 _GUARD_TESTS = frozenset({"defined", "undefined", "none"})
 
 
-def guarded_names(text: str) -> tuple[set[str], set[str]]:
+@functools.lru_cache(maxsize=65536)
+def guarded_names(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The names a template reads outside any guard, and those it reads only under one:
     ``x | default(…)``, ``x is defined`` (Ansible does not stop on an undefined name
     there). Both empty when it does not parse."""
@@ -78,7 +85,7 @@ def guarded_names(text: str) -> tuple[set[str], set[str]]:
     try:
         tree = _environment().parse(text)
     except jinja2.TemplateError:
-        return set(), set()
+        return frozenset(), frozenset()
     free: set[str] = set()
     guarded: set[str] = set()
 
@@ -99,8 +106,8 @@ def guarded_names(text: str) -> tuple[set[str], set[str]]:
             visit(child, under)
 
     visit(tree, False)
-    declared = template_names(text)
-    return free & declared, (guarded - free) & declared
+    declared = _template_names(text)
+    return frozenset(free & declared), frozenset((guarded - free) & declared)
 
 
 def condition_guards(conditions: list[str]) -> set[str]:
@@ -162,10 +169,21 @@ def _keys(value: Any) -> set[str]:
 
 
 def _file_keys(root: Path, relative: str) -> set[str]:
+    path = root / relative
     try:
-        return _keys(load_document(root, relative).data)
-    except UnreadableFile:
+        stat = path.stat()
+    except OSError:
         return set()
+    return set(_keys_of(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys_of(path: str, mtime_ns: int, size: int) -> frozenset[str]:
+    # Keyed by the file's change time and size: every entry reads the same group_vars.
+    try:
+        return frozenset(_keys(load_document(Path(path).parent, Path(path).name).data))
+    except UnreadableFile:
+        return frozenset()
 
 
 def _folder_keys(folder: Path) -> set[str]:
