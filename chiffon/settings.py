@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
         description="This orchestrator's name on the broker (its queue). Unset: host-pid.",
     )
+    sealing_key_file: Path | None = Field(
+        default=None,
+        description="The key that seals secrets at rest (chiffon.sealing). Unset: "
+        "CHIFFON_HOME/sealing.key, made on first use.",
+    )
     agent_keys_dir: Path | None = Field(
         default=None,
         description="Agents' credentials (`chiffon agent add`). Unset: CHIFFON_HOME/agents.",
@@ -216,6 +221,14 @@ class Settings(BaseSettings):
     @property
     def audit_repo_dir(self) -> Path:
         return self.audit_dir if self.audit_dir is not None else self.home / "audit"
+
+    @property
+    def sealing_key_path(self) -> Path:
+        return (
+            self.sealing_key_file
+            if self.sealing_key_file is not None
+            else self.home / "sealing.key"
+        )
 
 
 def _check_url(url: str, schemes: tuple[str, ...]) -> None:

@@ -268,6 +268,12 @@ class Cell:
         log.debug("actor failed", extra={"address": self.address, "directive": directive.value})
         if directive is Directive.RESUME:
             return True
+        if self.system.closing:
+            # The system is shutting down: a failure stops the actor. A restart would only
+            # fail again (nothing may be spawned now) and escalate a clean stop — Ctrl-C — into
+            # the system's failure.
+            self.cause = exc
+            return False
         strategy = supervisor.strategy()
         if directive is Directive.RESTART:
             if strategy.all_for_one:

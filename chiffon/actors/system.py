@@ -136,6 +136,11 @@ class ActorSystem:
         return None
 
     @property
+    def closing(self) -> bool:
+        """Whether the system is shutting down (or has): nothing new may be spawned."""
+        return self._closing
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             raise SystemShutDown()

@@ -50,7 +50,7 @@ import importlib.metadata
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -89,8 +89,10 @@ from chiffon.protocol import (
     StepStatusQuery,
     StepStatusReport,
 )
+from chiffon.sealing import Sealer, Unsealable, is_sealed
 
 log = structlog.get_logger("chiffon.agents")
+_WithVariables = TypeVar("_WithVariables", StepExecute, StepPreview)
 
 LEDGER_KEEP_S = 7 * 24 * 3600.0
 """How long finished attempts stay in the ledger for status questions."""
@@ -143,11 +145,13 @@ class Agent(Actor):
         heartbeat_interval_s: float = 5.0,
         hold_s: float = 30.0,
         version: str | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         declared = kind_named(kind).capabilities + tuple(
             host_capability(host) for host in executor.hosts or ()
         )
         self.executor = executor
+        self.sealer = sealer
         self.journal = journal
         self.name = name
         self.identity = Identity(name, kind, version or chiffon_version(), declared)
@@ -230,6 +234,7 @@ class Agent(Actor):
             await self.redelivered(seen, sender)
             return
         try:
+            message = self.opened(message)
             self.executor.check(message.playbook, message.hosts, message.variables, message.digest)
         except ChiffonError as exc:
             await self.finished(failed(message, f"refused: {exc}"), Recipient(sender))
@@ -429,10 +434,23 @@ class Agent(Actor):
         """The step's dry run (the executor's), or why the step would be refused
         (``refused``)."""
         try:
+            message = self.opened(message)
             self.executor.check(message.playbook, message.hosts, message.variables, message.digest)
         except ChiffonError as exc:
             return StepPreviewResult(text=f"no dry run: {exc}", refused=True)
         return await self.executor.preview(message)
+
+    def opened(self, message: _WithVariables) -> _WithVariables:
+        """``message`` with its sealed variables opened: secrets are opened only here, to run.
+        Raises ``Unsealable`` when one cannot be (no key, or another installation's)."""
+        if not any(is_sealed(v) for v in message.variables.values()):
+            return message
+        if self.sealer is None:
+            raise Unsealable(
+                "a variable is sealed and this agent holds no sealing key "
+                "(CHIFFON_SEALING_KEY_FILE: the orchestrator's)"
+            )
+        return message.model_copy(update={"variables": self.sealer.open_values(message.variables)})
 
     @handler
     async def discover(self, _: AgentsDiscover) -> None:

@@ -12,6 +12,7 @@ from chiffon.agents.core import Agent
 from chiffon.agents.kinds import Workplace, executor_for, kind_named
 from chiffon.agents.resources import FileSampler, Sampler, SystemSampler
 from chiffon.catalog import Catalog
+from chiffon.sealing import Sealer
 from chiffon.settings import Settings
 
 
@@ -58,11 +59,14 @@ async def spawn_agent(
         hosts=hosts if hosts is not None else _unique(name, socket.gethostname()),
     )  # fmt: skip
 
+    sealer = Sealer.from_file(settings.sealing_key_path)
+
     def agent() -> Agent:
         return Agent(
             executor_for(agent_kind, place), journal=journal, name=name, kind=agent_kind.name,
             state_dir=state_dir, sampler=chosen, registry=registry,
             heartbeat_interval_s=settings.heartbeat_interval_s,
+            sealer=sealer,
         )  # fmt: skip
 
     return await actors.spawn(agent, name=actor_name or name)

@@ -33,6 +33,7 @@ from chiffon.orchestrator.store import RunRecord, RunStore
 from chiffon.ownership import this_process
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Plan, StepFailure
+from chiffon.sealing import Sealer, shown
 from chiffon.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class TrailSink:
     ) -> None:
         await self.trail.commit_milestone(
             run.id, milestone, files, status=run.status, services=run.services,  # type: ignore[arg-type]
-            subject=f"{_short(run.request)} — {subject}",
+            subject=f"{_short(shown(run.request))} — {subject}",
         )  # fmt: skip
 
 
@@ -196,6 +197,7 @@ async def start_domain(
         capacity_wait_s=settings.capacity_wait_s,
         step_max_attempts=settings.step_max_attempts,
         agent_status_wait_s=settings.agent_status_wait_s,
+        sealer=Sealer.from_file(settings.sealing_key_path),
     )
     orchestrator = await actors.spawn(
         lambda: Orchestrator(services, resume_taken=resume_taken), name="orchestrator"

@@ -60,9 +60,12 @@ async def open_runs(settings: Settings, *, catalog: Catalog | None = None) -> As
 
 
 def _runs_settings(settings: Settings) -> dict[str, Any]:
+    from chiffon.sealing import Sealer
+
     return {
         "approval_ttl": dt.timedelta(seconds=settings.approval_ttl_s),
         "budget_usd": settings.budget_usd,
+        "sealer": Sealer.from_file(settings.sealing_key_path),
     }
 
 

@@ -36,6 +36,7 @@ from chiffon.llm.tables import llm_calls
 from chiffon.orchestrator.errors import RunNotFound
 from chiffon.orchestrator.run_ids import resolve_run_id
 from chiffon.run_records import approvals, plans, runs, steps
+from chiffon.sealing import shown
 
 _SUMMARY_COLUMNS = tuple(RunSummary.model_fields)
 _RUN_COLUMNS = tuple(Run.model_fields)
@@ -140,7 +141,7 @@ async def run_timeline(
     )
     calls = [LlmCallRecord.model_validate(dict(row)) for row in call_rows]
     return RunTimeline(
-        run=Run.model_validate(dict(run_row)),
+        run=Run.model_validate({**dict(run_row), "request": shown(run_row["request"])}),
         plans=tuple(PlanRecord.model_validate(dict(row)) for row in plan_rows),
         approvals=tuple(
             ApprovalRecord.model_validate({k: v for k, v in row.items() if k != "run_id"})
@@ -209,7 +210,7 @@ async def service_changes(
     return [
         ServiceChange(
             run_id=row["id"],
-            request=row["request"],
+            request=shown(row["request"]),
             status=row["status"],
             services=tuple(row["services"]),
             created_at=row["created_at"],

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from chiffon.audit.records import StepRecord, TimelineEvent
+from chiffon.sealing import shown
 
 SUMMARY_WIDTH = 120
 
@@ -38,7 +39,7 @@ def summarize(kind: str, body: Any) -> str:
     get = b.get
     match kind:
         case "run.requested":
-            text = f"{get('request', '')!r} by {get('requested_by', '?')}"
+            text = f"{shown(str(get('request', '')))!r} by {get('requested_by', '?')}"
             if get("planner"):
                 text += f", planner {get('planner')}"
         case "plan.proposed":
@@ -83,7 +84,7 @@ def summarize(kind: str, body: Any) -> str:
 
 def step_label(step: StepRecord) -> str:
     """``step 1 deploy-kuma a2``: how a step is named in a timeline."""
-    return f"step {step.position} {step.playbook} a{step.attempt}"
+    return f"step {step.position + 1} {step.playbook} a{step.attempt}"
 
 
 def merge(

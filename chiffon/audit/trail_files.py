@@ -134,7 +134,7 @@ def trail_files(
     if (approval := _approval(timeline)) is not None:
         files["approval.json"] = approval
     for step in timeline.steps:
-        files[step_file(step.position, step.playbook, step.attempt)] = _step(
+        files[step_file(step.position + 1, step.playbook, step.attempt)] = _step(
             step, timeline, secrets
         )
     files["summary.json"] = _summary(timeline)

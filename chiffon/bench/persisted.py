@@ -80,9 +80,13 @@ async def _cleanup(store: Any) -> None:
 async def persisted(
     messages: int, concurrency: int, capacity: int, store: Any, batch_size: int
 ) -> Result:
-    per_sender = max(1, messages // concurrency)
-    total = per_sender * concurrency
-    records = [Record(c, i) for c in range(concurrency) for i in range(per_sender)]
+    # Exactly ``messages``: the remainder goes one each to the first senders (a whole share
+    # each dropped 208 of 2,000 at 256 senders), and never more senders than messages.
+    concurrency = max(1, min(concurrency, messages))
+    share, extra = divmod(messages, concurrency)
+    parts = [[Record(c, i) for i in range(share + (c < extra))] for c in range(concurrency)]
+    records = [record for part in parts for record in part]
+    total = len(records)
     try:
         baseline_s = await _baseline(store, records, batch_size)
         samples: list[int] = []
@@ -98,8 +102,8 @@ async def persisted(
 
             start = time.perf_counter()
             async with anyio.create_task_group() as tg:
-                for c in range(concurrency):
-                    tg.start_soon(send, records[c * per_sender : (c + 1) * per_sender])
+                for part in parts:
+                    tg.start_soon(send, part)
             seconds = time.perf_counter() - start
     finally:
         await _cleanup(store)

@@ -73,10 +73,11 @@ def _json(record: AgentRecord, now: dt.datetime) -> dict[str, Any]:
 
 
 def _table(found: list[AgentRecord], now: dt.datetime) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, soft_wrap=False, markup=False, emoji=False)
+    from chiffon.cli.console import make_console
+
+    console = make_console(highlight=False, soft_wrap=False, markup=False, emoji=False)
     if not console.is_terminal:
         console.width = max(console.width, 160)
     if not found:

@@ -56,9 +56,9 @@ def _print_json(value: Any) -> None:
 def _console() -> Console:
     """Rich output with markup off (playbook output has [brackets]); piped output is not cut
     to 80 columns, so ids and errors survive ``| grep``."""
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
-    console = Console(highlight=False, soft_wrap=False, markup=False, emoji=False)
+    console = make_console(highlight=False, soft_wrap=False, markup=False, emoji=False)
     if not console.is_terminal:
         console.width = max(console.width, 160)
     return console
@@ -319,7 +319,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
             steps.add_column(name)
         for step in timeline.steps:
             steps.add_row(
-                str(step.position),
+                str(step.position + 1),
                 step.playbook,
                 str(step.attempt),
                 step.status + (f" ({step.reason})" if step.reason else ""),
@@ -328,7 +328,7 @@ def _render_timeline(console: Console, timeline: RunTimeline) -> None:
                 _stats(step),
             )
         console.print(steps)
-    labels = {s.id: f"step {s.position} {s.playbook} a{s.attempt}" for s in timeline.steps}
+    labels = {s.id: f"step {s.position + 1} {s.playbook} a{s.attempt}" for s in timeline.steps}
     for failure in timeline.failures:
         where = labels.get(failure.step_id) if failure.step_id else None
         title = f"failure: {where or failure.playbook or 'run'}"
@@ -389,7 +389,7 @@ def _render_changes(console: Console, service: str, found: Sequence[ServiceChang
         for n, step in enumerate(change.steps):
             table.add_row(
                 *(first if n == 0 else ("", "", "")),
-                f"{step.position} {step.playbook} a{step.attempt}",
+                f"{step.position + 1} {step.playbook} a{step.attempt}",
                 step.status,
                 ", ".join(f"{h}={c}" for h, c in step.changed.items()) or "-",
             )

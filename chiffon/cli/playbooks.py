@@ -281,9 +281,9 @@ def _review(
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
-    return Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+    return make_console(highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 def _print_json(value: Any) -> None:

@@ -132,9 +132,9 @@ def new(
     if json_output:
         typer.echo(_dumps(_as_json(result)))
         return
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
-    _print(Console(), result)
+    _print(make_console(), result)
 
 
 def _as_json(result: NewEntry) -> dict[str, Any]:

@@ -57,6 +57,13 @@ async def read_line(console: Console, prompt: str, deadline: dt.datetime) -> str
         loop.remove_reader(fd)
 
 
+ANSWERS = (
+    "answers: [bold]a[/]pprove (run the plan as shown), [bold]r[/]eject (run nothing), "
+    "[bold]m[/]odify (say what should change: a new plan is made and shown)"
+)
+"""Printed above the prompt: what each answer does."""
+
+
 class TerminalApprover:
     """Shows the dry run and asks the person at the terminal."""
 
@@ -81,6 +88,7 @@ class TerminalApprover:
             f"expires in {until(proposal.expires_at)}; or decide from another terminal: "
             f"chiffon approve {proposal.run_id}[/]"
         )
+        console.print(ANSWERS, highlight=False)
         while True:
             answer = await read_line(
                 console, "[bold]Approve, reject or modify?[/] [a/r/m] ", proposal.expires_at

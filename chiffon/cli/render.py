@@ -21,17 +21,11 @@ STATUS_STYLE = {
 
 
 def shown_variables(plan: Plan, catalog: Catalog) -> list[dict[str, Any]]:
-    """Each step's variables with secret values replaced by ``***``."""
-    out = []
-    for step in plan.steps:
-        declared = catalog.entries[step.playbook].variables
-        out.append(
-            {
-                k: ("***" if k in declared and declared[k].secret else v)
-                for k, v in step.variables.items()
-            }
-        )
-    return out
+    """Each step's variables with secret values replaced by ``***`` (and secrets left at
+    their catalog default said to be: ``render_variables``)."""
+    from chiffon.planning.validation import render_variables
+
+    return [render_variables(step, catalog) for step in plan.steps]
 
 
 def print_plan(console: Console, plan: Plan, digest: str, catalog: Catalog) -> None:
@@ -130,6 +124,21 @@ def print_summary(console: Console, summary: RunFinished) -> None:
         f"run {summary.run_id} [{style}]{summary.status}[/]{reason}  "
         f"{summary.seconds:.1f} s  ${summary.cost_usd:.4f}"
     )
+    left = left_for_you(summary)
+    if left:
+        # "succeeded" says the playbooks ran; this says what they did not do.
+        console.print(
+            f"[bold yellow]Left for you[/] — {len(left)} thing(s) the playbooks did not do, "
+            "with the command for each:",
+            highlight=False,
+        )
+        for line in left:
+            console.print(f"  {line}", highlight=False, markup=False)
+
+
+def left_for_you(summary: RunFinished) -> list[str]:
+    """What the run's steps left for a person to do, each once, in step order."""
+    return list(dict.fromkeys(line for step in summary.steps for line in step.left_for_you))
 
 
 def _touched(step: StepSummary) -> str:
@@ -159,6 +168,7 @@ def summary_json(summary: RunFinished) -> dict[str, Any]:
             }
             for s in summary.steps
         ],
+        "left_for_you": left_for_you(summary),
         "cost_usd": summary.cost_usd,
         "seconds": summary.seconds,
     }  # fmt: skip

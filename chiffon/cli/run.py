@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from chiffon.cli.runner import fail
+from chiffon.errors import ChiffonError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -77,13 +78,19 @@ def _setup(catalog_dir: Path | None, planner: str) -> tuple[Settings, Catalog, s
     return settings, catalog, effective
 
 
-def _catalog_plan(catalog: Catalog, request: str) -> PlanPreview:
-    """The catalog planner's validated plan, question or reasons (no database)."""
+def _catalog_plan(catalog: Catalog, request: str, settings: Settings) -> PlanPreview:
+    """The catalog planner's validated plan, question or reasons (no database), its secrets
+    sealed as a run keeps them (so that its hash is the run's)."""
     import anyio
 
     from chiffon.runs.preview import plan_offline
+    from chiffon.sealing import Sealer
 
-    return anyio.run(plan_offline, catalog, request)
+    try:
+        sealer = Sealer.from_file(settings.sealing_key_path)
+    except ChiffonError as exc:
+        raise fail(str(exc)) from None
+    return anyio.run(plan_offline, catalog, request, sealer)
 
 
 def plan(
@@ -97,11 +104,11 @@ def plan(
 
     With --check, the plan's check-mode preview (its diff) is run here, with no database.
     """
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
     settings, cat, effective = _setup(catalog, planner)
     if effective == "catalog":
-        preview = _catalog_plan(cat, request)
+        preview = _catalog_plan(cat, request, settings)
     else:
         from chiffon.cli.runner import with_runs
 
@@ -110,7 +117,7 @@ def plan(
             lambda runs: runs.preview(request, planner=chosen), configured=settings,
             catalog=cat, code=1,
         )  # fmt: skip
-    console = Console(stderr=json_output)
+    console = make_console(stderr=json_output)
     if preview.status == "invalid":
         if json_output:
             typer.echo(_dumps({"status": "invalid", "reasons": list(preview.reasons)}))
@@ -168,9 +175,12 @@ def _check_here(settings: Settings, catalog: Catalog, plan: Plan) -> tuple[str, 
     from chiffon.runs.preview import check_offline
 
     async def go() -> tuple[str, ...]:
+        from chiffon.sealing import Sealer
+
         return await check_offline(
             catalog, plan, target_root=settings.target_root_dir,
             work_dir=settings.home / "work" / "check", output_cap=settings.output_cap_bytes,
+            sealer=Sealer.from_file(settings.sealing_key_path),
         )  # fmt: skip
 
     try:
@@ -203,7 +213,7 @@ def run(
     Exit status: 0 succeeded (with --check: previewed), 1 failed (a dry run failed), 2
     rejected or invalid, 3 expired or interrupted.
     """
-    from rich.console import Console
+    from chiffon.cli.console import make_console
 
     if (request is None) == (resume is None):
         raise fail("give a REQUEST, or --resume RUN_ID")
@@ -211,17 +221,24 @@ def run(
         raise fail("--check previews and stops; --yes approves: give one of them")
     settings, cat, effective = _setup(catalog, planner)
     if not yes and not check and not sys.stdin.isatty():
+        if resume is not None:
+            # A resumed run may need a decision (its approval expired, or it never had one).
+            raise fail(
+                "stdin is not a terminal, so no one here can be asked to approve what the "
+                f"resumed run may need: pass --yes (chiffon run --resume {resume} --yes) to "
+                "approve it explicitly, or resume it at a terminal"
+            )
         raise fail(
             "stdin is not a terminal, so no one can be asked to approve: pass --yes to approve "
             "explicitly, or --check to see what the plan would change"
         )
-    console = Console(stderr=json_output)
+    console = make_console(stderr=json_output)
     shown: str | None = None
     terminal = sys.stdin.isatty()
     if request is not None and effective == "catalog":
         if terminal:
-            request = _clarified(console, cat, request)
-        shown = _show_early(console, cat, request)
+            request = _clarified(console, cat, request, settings)
+        shown = _show_early(console, cat, request, settings)
     from chiffon.cli.runner import run as run_async
 
     checker = None
@@ -326,14 +343,14 @@ def _ask(console: Console, question: str, candidates: tuple[str, ...] = ()) -> s
     return answer.strip()
 
 
-def _clarified(console: Console, catalog: Catalog, request: str) -> str:
+def _clarified(console: Console, catalog: Catalog, request: str, settings: Settings) -> str:
     """``request``, with the answers to the catalog planner's questions asked at the
     terminal (as a modify is answered at the approval prompt), once it plans."""
     from chiffon.planning.catalog_planner import CatalogPlanner
 
     planner = CatalogPlanner(catalog)
     for _ in range(_MAX_QUESTIONS):
-        preview = _catalog_plan(catalog, request)
+        preview = _catalog_plan(catalog, request, settings)
         if preview.status != "needs_clarification":
             return request
         assert preview.question is not None
@@ -346,11 +363,11 @@ def _clarified(console: Console, catalog: Catalog, request: str) -> str:
     )
 
 
-def _show_early(console: Console, catalog: Catalog, request: str) -> str | None:
+def _show_early(console: Console, catalog: Catalog, request: str, settings: Settings) -> str | None:
     """The catalog plan, on screen before the system starts; its hash, or None."""
     from chiffon.cli.render import print_plan
 
-    preview = _catalog_plan(catalog, request)
+    preview = _catalog_plan(catalog, request, settings)
     if preview.plan is None or preview.plan_hash is None:
         return None  # the run records the rejection and says why
     print_plan(console, preview.plan, preview.plan_hash, catalog)

@@ -297,6 +297,8 @@ class Execution:
             step.id, step.status, result.status, message_id=cause, reason=reason, stats=stats
         )
         step = run.replace(step, status=result.status, stats=stats, reason=reason)
+        if result.left_for_you:
+            run.left_for_you[step.id] = result.left_for_you
         await run.publish("step.result", result)
         await self.settle(step)
         if run.status != "running":

@@ -39,6 +39,8 @@ class RunProgress:
         self.approval: ApprovalRecord | None = None
         self.steps: list[StepRecord] = []
         """The current attempt of each position, in order."""
+        self.left_for_you: dict[uuid.UUID, tuple[str, ...]] = {}
+        """What each finished attempt left for a person to do (``StepResult.left_for_you``)."""
 
     async def move(
         self, to_state: RunState, cause: uuid.UUID | None, reason: str | None = None

@@ -46,6 +46,7 @@ from chiffon.orchestrator.services import RunServices
 from chiffon.orchestrator.store import ApprovalRecord, StepRecord, now
 from chiffon.planning.errors import InvalidPlan, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanRequest
+from chiffon.planning.sealing import seal_plan
 from chiffon.planning.validation import validate_plan
 from chiffon.playbooks.generation.staging import discard_staged, install_staged
 from chiffon.protocol import (
@@ -60,8 +61,13 @@ from chiffon.protocol import (
     plan_hash,
 )
 from chiffon.protocol.messages import RunOutcome
+from chiffon.sealing import shown
 
 log = structlog.get_logger("chiffon.run")
+
+STOPPED_WITH_ITS_PROCESS = frozenset({"received", "planning", "approved", "running", "paused"})
+"""The states of a run its process drives: when that process stops, so does the run. A run
+awaiting approval waits for a decision, from any channel, whoever drives it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -158,10 +164,13 @@ class RunActor(Actor):
         run = self.run
         record = await self.s.store.run(self.run_id)
         planner = self.s.planner_for(self.planner_choice, self.high_value)
+        sealer = self.s.sealer
+        # The request is stored sealed; the planner reads what was typed.
+        text = sealer.open_text(record.request) if sealer is not None else record.request
         try:
             outcome = await planner.plan(
                 PlanRequest(
-                    text=record.request, run_id=self.run_id, feedback=feedback,
+                    text=text, run_id=self.run_id, feedback=feedback,
                     previous=run.plan, high_value=self.high_value, budget_usd=self.budget_usd,
                 )
             )  # fmt: skip
@@ -180,6 +189,8 @@ class RunActor(Actor):
         except InvalidPlan as exc:
             await self.finish("rejected", cause, reason=str(exc))
             return
+        if sealer is not None:
+            plan = seal_plan(plan, self.s.catalog, sealer, request=record.request)
         digest = plan_hash(plan)
         run.revision = record.revision + 1
         services = sorted(
@@ -429,6 +440,10 @@ class RunActor(Actor):
             else:
                 out = step
         run.steps = [latest[p] for p in sorted(latest)]
+        for event in await self.s.events.stored(self.run_id, after=0):
+            if event.kind == "step.result" and event.data.get("left_for_you"):
+                step_id = uuid.UUID(str(event.data["step_id"]))
+                run.left_for_you[step_id] = tuple(event.data["left_for_you"])
         if out is not None:
             # A remote agent may still run it, or have finished it: ask before anything else
             # (the answer, or the wait running out, goes on with ``proceed``).
@@ -528,6 +543,7 @@ class RunActor(Actor):
                 StepSummary(
                     playbook=step.playbook, status=step.status, hosts=step.hosts, stats=totals,
                     attempt=step.attempt, touched=tuple(step.stats or {}),
+                    left_for_you=self.run.left_for_you.get(step.id, ()),
                 )
             )  # fmt: skip
         return out
@@ -538,7 +554,7 @@ class RunActor(Actor):
         run = self.run
         try:
             record = await self.s.store.run(self.run_id)
-            files: dict[str, Any] = {"request.md": f"# Request\n\n{record.request}\n"}
+            files: dict[str, Any] = {"request.md": f"# Request\n\n{shown(record.request)}\n"}
             if run.plan is not None:
                 files["plan.json"] = {
                     "revision": run.revision, "plan_hash": run.plan_hash,
@@ -550,7 +566,9 @@ class RunActor(Actor):
                     for k, v in dataclasses.asdict(run.approval).items()
                 }
             for step in run.steps:
-                files[f"steps/{step.position + 1}-{step.playbook}-a{step.attempt}.json"] = {
+                # Named as chiffon.audit.git_trail.step_file names them: from 01, as shown.
+                path = f"steps/{step.position + 1:02d}-{step.playbook}-a{step.attempt}.json"
+                files[path] = {
                     "status": step.status, "hosts": list(step.hosts), "stats": step.stats,
                     "reason": step.reason,
                     # What the audit proves: the hosts approved are the hosts Ansible ran on.
@@ -580,3 +598,31 @@ class RunActor(Actor):
     async def on_stop(self) -> None:
         if self.unwatch is not None:
             self.unwatch()
+        if self.run.status in STOPPED_WITH_ITS_PROCESS:
+            await self.interrupted_by_stop()
+
+    async def interrupted_by_stop(self) -> None:
+        """The process is stopping (Ctrl-C, a shutdown) with this run under way: record it
+        ``interrupted`` now, with what its local agents were running — not left ``running``
+        until a resume or the next start-up's reconciliation says so. An attempt out on a
+        remote agent stays as it is: a resume asks that agent what became of it."""
+        run = self.run
+        reason = "stopped with the process driving it (Ctrl-C, or a shutdown)"
+        try:
+            for step in list(run.steps):
+                if step.status in IN_FLIGHT and (
+                    step.agent is None or step.agent in self.s.local_agents
+                ):
+                    await self.s.store.transition_step(
+                        step.id, step.status, "interrupted", message_id=None, reason=reason
+                    )
+                    run.replace(step, status="interrupted", reason=reason)
+            await run.move("interrupted", None, reason=reason)
+            summary = RunFinished(
+                run_id=self.run_id, status="interrupted", steps=tuple(self.summaries()),
+                seconds=round(time.monotonic() - self.started, 3), reason=reason,
+            )  # fmt: skip
+            await self.milestone("interrupted", reason, summary)
+            await run.publish(FINISHED, summary)
+        except Exception as exc:  # start-up reconciliation records it instead
+            log.warning("run not recorded as interrupted", run_id=str(self.run_id), error=str(exc))

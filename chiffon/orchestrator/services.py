@@ -14,6 +14,7 @@ from chiffon.orchestrator.event_log import EventLog
 from chiffon.orchestrator.store import RunRecord, RunStore
 from chiffon.planning.planner import Planner
 from chiffon.protocol import Plan, StepFailure
+from chiffon.sealing import Sealer
 
 
 class AuditSink(Protocol):
@@ -67,3 +68,6 @@ class RunServices:
     """How long a resumed run waits for an agent to say what became of an attempt."""
     route_timeout_s: float = 60.0
     """How long a run waits for the registry to find (and ask) an agent."""
+    sealer: Sealer | None = None
+    """Seals the secrets of requests and plans before they are stored (``chiffon.sealing``);
+    ``None``: they are kept as they are."""

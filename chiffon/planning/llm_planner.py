@@ -33,6 +33,7 @@ from chiffon.llm.routing import CallContext, ModelRouter, Route, complexity_of
 from chiffon.planning.catalog_planner import generated_reason
 from chiffon.planning.errors import InvalidPlan, PlanningFailed, UnusablePlan
 from chiffon.planning.planner import NeedsClarification, PlanOutcome, PlanRequest
+from chiffon.planning.sealing import secrets_for, without_secrets
 from chiffon.planning.validation import secret_variables, validate_plan
 from chiffon.protocol import Plan, PlanStep
 
@@ -194,7 +195,9 @@ def request_prompt(request: PlanRequest, catalog: Catalog, boundary: str) -> str
     variables left out) and the feedback, each inside its markers."""
     parts = [
         "Plan the request between the markers.",
-        f"<<<REQUEST {boundary}>>>\n{request.text}\n<<<END REQUEST {boundary}>>>",
+        # A secret the request gives is not the model's to see: Chiffon sets it (``_outcome``).
+        f"<<<REQUEST {boundary}>>>\n{without_secrets(catalog, request.text)}\n"
+        f"<<<END REQUEST {boundary}>>>",
     ]
     if request.previous is not None:
         previous = [
@@ -314,7 +317,10 @@ class LLMPlanner:
         try:
             plan = Plan(
                 request=request.text,
-                steps=tuple(self._step(n, raw) for n, raw in enumerate(steps, start=1)),
+                steps=tuple(
+                    self._with_secrets(self._step(n, raw), request.text)
+                    for n, raw in enumerate(steps, start=1)
+                ),
                 summary=str(data.get("summary") or "")[:1000],
                 planner=f"llm:{model}",
                 confidence=_confidence(data.get("confidence")),
@@ -327,6 +333,12 @@ class LLMPlanner:
             return validate_plan(plan, self.catalog)
         except InvalidPlan as exc:
             raise _Unusable("; ".join(exc.reasons)) from None
+
+    def _with_secrets(self, step: PlanStep, text: str) -> PlanStep:
+        given = secrets_for(self.catalog, text, step.playbook)
+        if not given:
+            return step
+        return step.model_copy(update={"variables": {**step.variables, **given}})
 
     def _step(self, n: int, raw: Any) -> PlanStep:
         if not isinstance(raw, dict):

@@ -134,10 +134,28 @@ def secret_variables(catalog: Catalog, entry_id: str) -> set[str]:
     return {name for name, var in entry.variables.items() if var.secret}
 
 
+DEFAULT_SECRET = "default, change it"
+"""How a secret variable left at the catalog's default is shown: the default goes out, and
+whoever approves should know it (a ``change-me`` hidden behind ``***`` looks chosen)."""
+
+
 def render_variables(step: PlanStep, catalog: Catalog) -> dict[str, VariableValue]:
-    """The step's variables for display, secret values replaced by ``"***"``."""
-    secret = secret_variables(catalog, step.playbook)
-    return {k: (REDACTED if k in secret else v) for k, v in step.variables.items()}
+    """The step's variables for display: secret values replaced by ``"***"``, and a secret
+    variable at its catalog default (set to it, or left out: the agent fills it in) shown as
+    ``DEFAULT_SECRET``."""
+    entry = catalog.entries.get(step.playbook)
+    declared = entry.variables if entry is not None else {}
+    shown: dict[str, VariableValue] = {}
+    for k, v in step.variables.items():
+        var = declared.get(k)
+        if var is None or not var.secret:
+            shown[k] = v
+        else:
+            shown[k] = DEFAULT_SECRET if v == var.default else REDACTED
+    for k, var in declared.items():
+        if var.secret and k not in shown and var.default not in (None, ""):
+            shown[k] = DEFAULT_SECRET
+    return shown
 
 
 def _hosts(

@@ -1,8 +1,9 @@
 """``changed-on-rerun``: tasks that reported a change when the same playbook ran again, as the
 runs' own records show.
 
-A step is a rerun of an earlier one when both ran the same entry with the same digest (the
-same files), variables and hosts on the same agent, and the earlier one succeeded. When such
+A step is a rerun of the one before it on the same hosts and agent when both ran the same
+entry with the same digest (the same files) and variables, and the earlier one succeeded; a
+step after one with other variables is not a rerun, whatever ran before. When such
 a rerun also succeeded and its recap counts changes, the ``step.output`` events journaled
 for it name the tasks that changed. Only steps of the entry's current digest count: records
 of files since edited say nothing about the files as they are. (The records do not say
@@ -71,17 +72,18 @@ async def rerun_changes(db: Database, catalog: Catalog, entry_ids: Sequence[str]
         .order_by(steps.c.finished_at, steps.c.id)
     )
     reruns: dict[str, list[Any]] = {}
-    seen: set[tuple[str, str, str, tuple[str, ...], str | None]] = set()
+    # A rerun is a step like the one just before it on the same hosts: after a run with other
+    # variables (a modified plan: port 3002, then 3001 again) a change is the new values going
+    # out, not a playbook that cannot leave a state alone.
+    last: dict[tuple[str, tuple[str, ...], str | None], tuple[str, str]] = {}
     for row in rows:
         if row["digest"] != digests[row["playbook"]]:
             continue
-        same = (
-            row["playbook"], row["digest"], _canonical(row["variables"]), tuple(row["hosts"]),
-            row["agent"],
-        )  # fmt: skip
-        if same in seen and _changed(row["stats"]):
+        where = (row["playbook"], tuple(row["hosts"]), row["agent"])
+        what = (row["digest"], _canonical(row["variables"]))
+        if last.get(where) == what and _changed(row["stats"]):
             reruns.setdefault(row["playbook"], []).append(row["id"])
-        seen.add(same)
+        last[where] = what
     findings: list[Finding] = []
     for entry_id, step_ids in reruns.items():
         tasks = await _changed_tasks(db, step_ids)

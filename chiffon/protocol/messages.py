@@ -152,6 +152,11 @@ class StepResult(WireModel):
     stats: dict[str, HostStats] = Field(default_factory=dict)
     seconds: float = Field(ge=0.0)
     failure: StepFailure | None = None
+    left_for_you: tuple[str, ...] = Field(
+        default=(),
+        description="What the step did not do and left for a person, each with its command "
+        "(a playbook says so with `set_stats: {data: {chiffon_left_for_you: [...]}}`).",
+    )
 
 
 class StepSummary(WireModel):
@@ -166,6 +171,9 @@ class StepSummary(WireModel):
     attempt: int = 1
     touched: tuple[str, ...] = Field(
         default=(), description="Every host Ansible's recap names: the hosts the step ran on."
+    )
+    left_for_you: tuple[str, ...] = Field(
+        default=(), description="What the step left for a person to do (`StepResult`)."
     )
 
 

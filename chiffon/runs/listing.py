@@ -23,6 +23,7 @@ from chiffon.database import Database
 from chiffon.errors import ChiffonError
 from chiffon.run_records import approvals, plans, runs
 from chiffon.runs.records import Page, RunFilters, RunSummary
+from chiffon.sealing import shown
 
 MAX_LIMIT = 500
 _HOSTS: Any = literal_column("'$.steps[*].hosts[*]'::jsonpath")
@@ -61,7 +62,7 @@ def why_waiting(status: str, reason: str | None) -> str | None:
 
 def summary_of(row: Mapping[str, Any]) -> RunSummary:
     return RunSummary(
-        id=row["id"], request=row["request"], status=row["status"],
+        id=row["id"], request=shown(row["request"]), status=row["status"],
         why_waiting=why_waiting(row["status"], row["reason"]), created_at=row["created_at"],
         updated_at=row["updated_at"], requested_by=row["requested_by"],
         services=tuple(row["services"] or ()), hosts=tuple(dict.fromkeys(row["hosts"] or ())),

@@ -44,6 +44,7 @@ from chiffon.runs.records import (
     RunFilters,
     RunSummary,
 )
+from chiffon.sealing import is_sealed
 
 if TYPE_CHECKING:
     from chiffon.agents.store import AgentRecord
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from chiffon.planning.planner import Planner
     from chiffon.playbooks.store import Suggestion
     from chiffon.protocol.messages import PlannerChoice
+    from chiffon.sealing import Sealer
 
 POLL_S = 2.0
 """How long a watcher waits for a notice before it reads the store anyway: notices make it
@@ -84,8 +86,10 @@ class Runs:
         planner_for: Any = None,
         approval_ttl: dt.timedelta = dt.timedelta(minutes=15),
         budget_usd: float = 0.50,
+        sealer: Sealer | None = None,
     ) -> None:
         self.db = database
+        self.sealer = sealer
         self.store = RunStore(database)
         self.log = events if events is not None else EventLog(database)
         self._orchestrator = orchestrator
@@ -113,6 +117,11 @@ class Runs:
         Raises ``JournalUnavailable`` when the database is down, ``ConfigError`` when this
         process has no catalog to plan with. ``idempotency_key`` is accepted and not yet
         kept: a second submit makes a second run."""
+        if self.sealer is not None and self._catalog is not None:
+            from chiffon.planning.sealing import seal_request
+
+            # Sealed before it is journaled: the stored text never holds what was typed.
+            request = seal_request(self._catalog, request, self.sealer)
         message = RunRequested(
             run_id=run_id or uuid.uuid4(), request=request, requested_by=by.name,
             planner=planner, high_value=high_value, budget_usd=self.budget_usd,
@@ -146,7 +155,7 @@ class Runs:
         if self._planner_for is None or self._catalog is None:
             raise ConfigError("no catalog: pass --catalog DIR or set CHIFFON_CATALOG")
         chosen: Planner = self._planner_for(planner, False)
-        return await preview_with(chosen, self._catalog, request)
+        return await preview_with(chosen, self._catalog, request, sealer=self.sealer)
 
     async def decide(
         self,
@@ -259,7 +268,7 @@ class Runs:
             entry = self._catalog.entries.get(playbook)
             declared = entry.variables if entry is not None else {}
             secret = {n for n, v in declared.items() if v.secret} if entry else variables.keys()
-        return {n: HIDDEN if n in secret else v for n, v in variables.items()}
+        return {n: HIDDEN if n in secret or is_sealed(v) else v for n, v in variables.items()}
 
     async def events(
         self, run_id: uuid.UUID, *, after: int | None = None, follow: bool = True

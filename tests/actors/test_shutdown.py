@@ -13,6 +13,7 @@ from chiffon.actors import (
     ActorStopped,
     ActorSystem,
     LocalRef,
+    OneForOne,
     StartFailed,
     SystemShutDown,
     handler,
@@ -159,3 +160,27 @@ async def test_a_spawn_waiting_for_on_start_at_shutdown_fails_instead_of_hanging
     [failure] = failures
     assert str(failure) == "actor chiffon://chiffon/$1 failed to start"
     assert isinstance(failure.__cause__, SystemShutDown)
+
+
+async def test_an_actor_failing_as_the_system_drains_is_stopped_not_restarted_to_failure() -> None:
+    class Spawner(Actor):
+        """Spawns a child per message: refused once the system shuts down."""
+
+        starts = 0
+
+        async def on_start(self) -> None:
+            type(self).starts += 1
+
+        @handler
+        async def spawn_one(self, message: Note) -> None:
+            await self.context.spawn(Gate)
+
+    with anyio.fail_after(WAIT_S):
+        # Restart is the directive; had the failures during the drain been restarted, the
+        # intensity (2 within a minute) would have escalated a clean stop into a failure.
+        async with ActorSystem(strategy=OneForOne(max_restarts=2, within_s=60)) as system:
+            ref = await system.spawn(Spawner)
+            for n in range(5):
+                ref.tell_nowait(Note(str(n)))
+            # Leaving the block drains the five: each spawn is refused (SystemShutDown).
+    assert Spawner.starts == 1

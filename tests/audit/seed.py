@@ -148,10 +148,11 @@ async def seed_run(
         await transition("run", run_id, 4, "approved", 5, decided, "awaiting_approval")
         await transition("run", run_id, 5, "running", 6, decided, "approved")
         step_ids = []
-        for position, spec in enumerate(steps_, 1):
+        # Positions count from 0, as the orchestrator's do: people see them from 1.
+        for position, spec in enumerate(steps_):
             step_id = uid()
             step_ids.append(step_id)
-            start = 10 * position
+            start = 10 * (position + 1)
             stats = {
                 host: {"ok": 3, "changed": spec.changed, "failed": int(spec.status == "failed"),
                        "unreachable": 0, "skipped": 1, "rescued": 0}

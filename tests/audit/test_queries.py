@@ -106,8 +106,8 @@ async def test_run_timeline_merges_messages_and_transitions_in_time_order(pg_dsn
     assert timeline.approval is not None
     assert timeline.approval.approver == "alice"
     assert [(s.position, s.playbook, s.status) for s in timeline.steps] == [
-        (1, "uptime-kuma", "succeeded"),
-        (2, "kuma-monitors", "succeeded"),
+        (0, "uptime-kuma", "succeeded"),
+        (1, "kuma-monitors", "succeeded"),
     ]
     assert timeline.steps[0].stats["nas"].changed == 4
     assert timeline.failures == ()

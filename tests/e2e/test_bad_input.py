@@ -84,3 +84,28 @@ def test_run_without_yes_on_a_pipe_exits_2_with_one_sentence(home_env: dict[str,
         "chiffon: stdin is not a terminal, so no one can be asked to approve: pass --yes to "
         "approve explicitly, or --check to see what the plan would change"
     )
+
+
+def test_resume_without_yes_on_a_pipe_says_how_to_resume_without_a_terminal(
+    home_env: dict[str, str],
+) -> None:
+    done = chiffon(
+        "run", "--catalog", str(CATALOG), "--resume", "0aec4956", env=home_env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line == (
+        "chiffon: stdin is not a terminal, so no one here can be asked to approve what the "
+        "resumed run may need: pass --yes (chiffon run --resume 0aec4956 --yes) to approve it "
+        "explicitly, or resume it at a terminal"
+    )
+
+
+def test_piped_output_is_not_cut_to_80_columns(home_env: dict[str, str]) -> None:
+    done = chiffon("plan", "--catalog", str(CATALOG), "deploy pihole", env=home_env)
+    assert done.returncode == 0, done.stderr
+    # Rich lays out a pipe at 80 columns: the image tag was cut ("pihole/pihole:2…").
+    assert "pihole_image=pihole/pihole:2024.07.0" in done.stdout
+    assert "pihole_web_password=default, change it" in done.stdout

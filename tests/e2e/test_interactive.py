@@ -23,6 +23,11 @@ def ask(env: dict[str, str]) -> Terminal:
     assert "dry run 1: uptime-kuma" in before
     assert "dry run 2: uptime-kuma-monitors" in before
     assert "plan revision 1" in before
+    # The prompt says what each answer does.
+    assert (
+        "answers: approve (run the plan as shown), reject (run nothing), modify (say what "
+        "should change: a new plan is made and shown)"
+    ) in " ".join(before.split())
     return terminal
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from tests.e2e.conftest import CATALOG, REQUEST, chiffon, embedded_server, query, words
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 PLAYBOOKS = ["uptime-kuma", "uptime-kuma-monitors"]
 RUN_STATES = ["received", "planning", "awaiting_approval", "approved", "running", "succeeded"]
@@ -57,6 +57,13 @@ def test_the_readme_request_with_yes_deploys_kuma_with_a_monitor_per_portal_and_
         assert step["stats"]["changed"] > 0
     assert first["cost_usd"] == 0
     assert first["seconds"] > 0
+    # Files-only: what the playbooks queued instead of doing is said, with its command.
+    compose_file = tmp_path / "target" / "core" / "srv" / "uptime-kuma" / "compose.yaml"
+    monitors_file = compose_file.parent / "data" / "chiffon-monitors.json"
+    assert first["left_for_you"] == [
+        f"core: restart uptime-kuma: docker compose -f {compose_file} up -d",
+        f"core: import the monitors into Uptime Kuma (Settings > Backup > Import): {monitors_file}",
+    ]
 
     kuma = tmp_path / "target" / "core" / "srv" / "uptime-kuma"
     compose = yaml.safe_load((kuma / "compose.yaml").read_text())
@@ -76,6 +83,7 @@ def test_the_readme_request_with_yes_deploys_kuma_with_a_monitor_per_portal_and_
         assert second["status"] == "succeeded"
         assert [s["playbook"] for s in second["steps"]] == PLAYBOOKS
         assert [s["stats"]["changed"] for s in second["steps"]] == [0, 0]
+        assert second["left_for_you"] == []  # nothing changed: nothing to restart
 
         run_ids = [first["run_id"], second["run_id"]]
         runs = query(dsn, "SELECT * FROM runs WHERE id = ANY($1::uuid[])", run_ids)
@@ -104,8 +112,10 @@ def test_the_readme_request_with_yes_deploys_kuma_with_a_monitor_per_portal_and_
         text = words(shown.stdout)
         assert first["run_id"] in text
         assert f"approve by {user} via yes" in text
-        for playbook in PLAYBOOKS:
-            assert f"{playbook} 1 succeeded core" in text
+        for n, playbook in enumerate(PLAYBOOKS, start=1):
+            # Numbered as `chiffon run` numbers them ("step 1/2 uptime-kuma on core").
+            assert f"{n} {playbook} 1 succeeded core" in text
+            assert f"step {n} {playbook} a1" in text
 
         changes = chiffon("audit", "changes", "--service", "uptime-kuma", "--json", env=home_env)
         assert changes.returncode == 0, changes.stderr

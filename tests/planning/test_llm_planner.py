@@ -401,11 +401,14 @@ async def test_secrets_never_reach_the_model_and_the_model_never_sets_them(
     llm = planner(homelab_catalog, server, database)
     previous = await llm.plan(request("Deploy Grafana, admin password hunter2"))
     assert isinstance(previous, Plan)
-    assert previous.steps[0].variables["grafana_admin_password"] == "change-me"  # the default
+    # The password the request gives is set by Chiffon: the model never saw it.
+    assert previous.steps[0].variables["grafana_admin_password"] == "hunter2"
 
     await llm.plan(request("Deploy Grafana", previous=previous, feedback="on core"))
 
-    _, repair, modify = server.received
+    first, repair, modify = server.received
+    assert "admin password ***" in first.messages[1]["content"]
+    assert all("hunter2" not in r.messages[1]["content"] for r in server.received)
     assert 'variable "grafana_admin_password" is secret' in repair.messages[3]["content"]
     assert "change-me" not in json.dumps(modify.body)
 

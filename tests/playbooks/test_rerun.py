@@ -4,6 +4,7 @@ is named with its task and file:line; one run alone, or a changed playbook, is n
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import anyio
@@ -23,6 +24,10 @@ def own_copy(seeded: Path) -> None:
     records of another test's identical playbook would count."""
     playbook = seeded / "playbooks" / "stamp.yml"
     playbook.write_text(playbook.read_text() + f"# {seeded.parent.name}\n")
+
+
+def own_copy_of(playbook: Path, tag: str) -> None:
+    playbook.write_text(playbook.read_text() + f"# {tag}\n")
 
 
 def settings(tmp_path: Path, dsn: str) -> Settings:
@@ -77,3 +82,21 @@ async def test_records_of_a_playbook_since_changed_say_nothing_about_it(
             playbook = seeded / "playbooks" / "stamp.yml"
             playbook.write_text(playbook.read_text().replace("isoformat()", "date().isoformat()"))
             assert await rerun_changes(system.database, catalog, ["stamp"]) == []
+
+
+async def test_changes_after_a_run_with_other_values_are_not_reported_as_not_idempotent(
+    machine_dsn: str, tmp_path: Path
+) -> None:
+    homelab = tmp_path / "homelab"
+    shutil.copytree(Path(__file__).parents[2] / "examples" / "homelab", homelab)
+    own_copy_of(homelab / "playbooks" / "uptime-kuma.yml", tmp_path.name)
+    catalog = load_catalog(homelab)
+    with anyio.fail_after(300):
+        async with System(settings(tmp_path, machine_dsn), catalog=catalog) as system:
+            for request in ("deploy uptime kuma", "deploy uptime kuma on port 3002",
+                            "deploy uptime kuma"):  # fmt: skip
+                done = await system.run(request, approver=lambda p: True)
+                assert done.status == "succeeded", done.reason
+                assert done.steps[0].stats.changed > 0  # each one changed the port
+            found = await rerun_changes(system.database, catalog, ["uptime-kuma"])
+    assert found == []

@@ -308,4 +308,5 @@ def _outcome(
         output_tail=tail,
         diff=redactor.text(recorder.diff()),
         rc=rc,
+        left_for_you=recorder.left_for_you,
     )

@@ -18,6 +18,9 @@ from chiffon.protocol import HostStats, StepFailure
 EventStatus = Literal["ok", "changed", "failed", "skipped", "unreachable", "info"]
 
 MAX_TEXT = 8192
+LEFT_FOR_YOU = "chiffon_left_for_you"
+"""The custom stat (``set_stats``) a playbook lists what it left for a person to do under:
+a restart it only queued, a file to import by hand — each line with its command."""
 """The longest event text (``StepOutput.text``'s limit)."""
 MAX_ERROR = 4000
 MAX_FAILURE_TAIL = 16384
@@ -71,6 +74,9 @@ class PlaybookOutcome:
     output_tail: str
     diff: str = ""
     rc: int | None = None
+    left_for_you: tuple[str, ...] = ()
+    """What the playbook did not do and says a person must (``set_stats`` of
+    ``chiffon_left_for_you``: a list of lines, each with its command)."""
 
 
 def event_status(name: str, data: Mapping[str, Any]) -> EventStatus:
@@ -112,6 +118,7 @@ class EventRecorder:
         self.stats: dict[str, HostStats] = {}
         self.failures: list[StepFailure] = []
         self.no_hosts: str | None = None
+        self.left_for_you: tuple[str, ...] = ()
         self._diffs: list[str] = []
         self._tail: deque[str] = deque()
         self._tail_chars = 0
@@ -134,6 +141,10 @@ class EventRecorder:
         task = data.get("task") or None
         if name == "playbook_on_stats":
             self.stats = _stats(data)
+            custom = data.get("artifact_data")
+            left = custom.get(LEFT_FOR_YOU) if isinstance(custom, Mapping) else None
+            if isinstance(left, list):
+                self.left_for_you = tuple(dict.fromkeys(str(line) for line in left))
         elif name == "playbook_on_no_hosts_matched":
             self.no_hosts = "no host of the inventory matched the play's hosts"
         elif name in {"verbose", "error"} and stdout.strip():

@@ -75,4 +75,5 @@ def outcome_result(message: StepExecute, outcome: PlaybookOutcome) -> StepResult
         stats=outcome.stats,
         seconds=outcome.seconds,
         failure=outcome.failure,
+        left_for_you=outcome.left_for_you,
     )
