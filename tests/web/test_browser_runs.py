@@ -178,9 +178,12 @@ def test_a_rejected_plan_ends_the_run_and_leaves_nothing_to_decide(
     log_in(page, serve.url, name)
     submit(page, serve.url, "Set up nightly backups of the NAS", dry_run=False)
     awaiting_decision(page)
-    # The repository's password is a declared secret: masked on the page.
-    expect(page.locator("#plan .secret")).to_have_count(1)
+    # The repository's password is a declared secret: never shown in clear. (Since the plan
+    # passes only the values that differ from the repository's own, its default may not be
+    # among the step's variables at all; where it is, it is masked.)
     expect(page.locator("#plan")).not_to_contain_text("change-me")
+    password = page.locator("#plan tr", has_text="restic_password")
+    expect(password.locator(".secret")).to_have_count(password.count())
     page.click("button[value=reject]")
     expect(page.locator("#run-status")).to_contain_text("rejected")
     expect(page.locator("#decision")).to_contain_text(name)
