@@ -55,7 +55,7 @@ def test_bench_api_prints_listing_fanout_and_start_up_beside_bare_fastapi(
     async def left() -> tuple[int, int]:
         async with database(machine_dsn) as db:
             bench_runs = await db.fetch_one(
-                select(func.count())
+                select(func.count().label("n"))
                 .select_from(runs)
                 .where(runs.c.requested_by.like("chiffon-bench-%"))
             )
