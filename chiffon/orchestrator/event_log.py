@@ -63,6 +63,7 @@ class EventLog:
     def __init__(self, database: Database) -> None:
         self.db = database
         self._watchers: dict[uuid.UUID, list[Watcher]] = {}
+        self._any: list[Watcher] = []
         self._mine: collections.OrderedDict[tuple[uuid.UUID, int], None] = collections.OrderedDict()
         """Events written here whose notice has not come back yet: their watchers are
         handed them whole, so the notice would only send each to the store for nothing."""
@@ -137,6 +138,17 @@ class EventLog:
 
         return unwatch
 
+    def watch_any(self, watcher: Watcher) -> Callable[[], None]:
+        """Have ``watcher`` told about every run's events (what lists runs live: the
+        dashboard's approvals inbox); returns what stops it."""
+        self._any.append(watcher)
+
+        def unwatch() -> None:
+            if watcher in self._any:
+                self._any.remove(watcher)
+
+        return unwatch
+
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[None]:
         """Hear every process's events (``LISTEN``) while the context is open."""
@@ -165,3 +177,9 @@ class EventLog:
             except Exception:
                 log.exception("run event watcher failed; dropped", run_id=str(run_id))
                 self._watchers.get(run_id, []).remove(watcher)
+        for watcher in list(self._any):
+            try:
+                watcher(what)
+            except Exception:
+                log.exception("run event watcher failed; dropped", run_id=str(run_id))
+                self._any.remove(watcher)

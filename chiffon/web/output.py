@@ -27,6 +27,9 @@ BANNERS = frozenset({"playbook_on_play_start", "playbook_on_task_start", "playbo
 SHOWN = frozenset({"step.output", "step.started", "step.result", "run.paused", "run.resumed",
                    "run.finished"})  # fmt: skip
 """The kinds of event the log shows; the others change the page's state panels."""
+UNSHOWN_OUTPUT = frozenset({"runner_on_start", "playbook_on_notify"})
+"""Ansible events its own default output does not print either (a task starting on a host,
+a handler notified): on the page and in the download they would double every task."""
 
 
 class Tail:
@@ -51,11 +54,16 @@ class Tail:
 
 
 def is_line(event: RunEvent) -> bool:
+    """Whether ``event`` is a line of the log (and of the raw download)."""
+    if event.kind == "step.output":
+        return event.data.get("event") not in UNSHOWN_OUTPUT
     return event.kind in SHOWN
 
 
 def line_html(event: RunEvent) -> str:
     """One event as one line of the log (``""`` for kinds the log does not show)."""
+    if not is_line(event):
+        return ""
     data = event.data
     if event.kind == "step.output":
         return _output(event.id, data)
@@ -74,7 +82,10 @@ def lines_html(events: Iterable[RunEvent]) -> str:
 
 
 def line_text(event: RunEvent) -> str | None:
-    """One event as a line of the raw download (no markup, no colours)."""
+    """One event as a line of the raw download (no markup, no colours); ``None`` for one
+    that is no line of the log."""
+    if not is_line(event):
+        return None
     data = event.data
     if event.kind == "step.output":
         host = data.get("host")

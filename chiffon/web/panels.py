@@ -5,16 +5,20 @@ event changes them."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from chiffon.audit.records import StepRecord
+from chiffon.audit.records import StepRecord, TimelineEvent
 from chiffon.runs import RunDescription, RunHandle
 from chiffon.web.templating import fragment
 from chiffon.web.viewer import Viewer
 
+FINISHED = frozenset({"succeeded", "failed", "rejected", "expired", "cancelled"})
+"""States a run does not leave (an interrupted run may be resumed)."""
+
 PANELS = (
-    "fragments/status.html",
+    "fragments/head_actions.html",
     "fragments/decision.html",
     "fragments/plan.html",
     "fragments/steps.html",
@@ -45,6 +49,32 @@ def steps_of(records: Sequence[StepRecord]) -> list[StepView]:
     return views
 
 
+TIMELINE_MESSAGES = frozenset({"run.requested", "plan.decision", "step.result", "run.finished",
+                               "error"})  # fmt: skip
+"""The messages the run page's timeline shows beside the transitions: the others (a step sent
+to an agent, a capacity request) say again what a transition says, or say it in JSON."""
+_STEP = re.compile(r"^step (\d+) (.+) a(\d+)$")
+
+
+def timeline_of(events: Sequence[TimelineEvent]) -> list[TimelineEvent]:
+    """A run's timeline as people read it: transitions, and the messages that add to them,
+    each once (a decision is journaled to the orchestrator and to the run), steps counted
+    from 1 as everywhere on the page."""
+    shown: list[TimelineEvent] = []
+    seen: set[tuple[str | None, str]] = set()
+    for event in events:
+        if event.source == "message":
+            if event.kind not in TIMELINE_MESSAGES or (event.kind, event.summary) in seen:
+                continue
+            seen.add((event.kind, event.summary))
+        elif event.entity and (step := _STEP.match(event.entity)):
+            position, playbook, attempt = int(step[1]) + 1, step[2], int(step[3])
+            again = f" (attempt {attempt})" if attempt > 1 else ""
+            event = event.model_copy(update={"entity": f"step {position} {playbook}{again}"})
+        shown.append(event)
+    return shown
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Panels:
     viewer: Viewer
@@ -57,6 +87,9 @@ class Panels:
             "pending": description.pending,
             "steps": steps_of(description.steps),
             "can_approve": self.viewer.may("approve"),
+            "can_run": self.viewer.may("run"),
+            "finished": description.summary.status in FINISHED,
+            "timeline": timeline_of(description.transitions),
             "csrf": self.viewer.csrf_token,
         }
 

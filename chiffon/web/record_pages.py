@@ -42,8 +42,17 @@ async def audit_page(
     return render(
         request, "audit.html", viewer=viewer, title="Audit", section="/audit",
         waiting=await waiting(ctx), failures=failures, failures_window="7 days",
-        service=service, changes=changes,
+        service=service, changes=changes, services=_services(ctx),
     )  # fmt: skip
+
+
+def _services(ctx: ApiContext) -> list[str]:
+    """The catalog's services, to choose from (none in a server without a catalog)."""
+    try:
+        catalog = ctx.system.domain.catalog
+    except RuntimeError:
+        return []
+    return sorted({s for entry in catalog.entries.values() for s in entry.services})
 
 
 @router.get("/suggestions")

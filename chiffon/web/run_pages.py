@@ -26,7 +26,7 @@ from chiffon.runs import (
     RunHandle,
     RunNotFound,
 )
-from chiffon.web import live, output
+from chiffon.web import inbox, live, output
 from chiffon.web.panels import Panels
 from chiffon.web.templating import fragment, render
 from chiffon.web.viewer import PageViewer, Viewer, form_viewer
@@ -41,8 +41,6 @@ WINDOWS = (("24h", "last 24 hours"), ("7d", "last 7 days"), ("30d", "last 30 day
 WINDOW_SPANS = {"24h": dt.timedelta(days=1), "7d": dt.timedelta(days=7),
                 "30d": dt.timedelta(days=30)}  # fmt: skip
 DEFAULT_WINDOW = "7d"
-FINISHED = frozenset({"succeeded", "failed", "rejected", "expired", "cancelled"})
-"""States a run does not leave (an interrupted run may be resumed)."""
 
 router = APIRouter(include_in_schema=False)
 Context = Annotated[ApiContext, Depends(context)]
@@ -108,9 +106,30 @@ async def approvals_page(request: Request, ctx: Context, viewer: PageViewer) -> 
 
 @router.get("/approvals/list")
 async def approvals_list(ctx: Context, viewer: PageViewer) -> HTMLResponse:
-    """The inbox's table alone: the page polls it."""
+    """The inbox's table alone (with the navigation's count, out of band)."""
+    return HTMLResponse(await _inbox_html(ctx))
+
+
+@router.get("/approvals/live", response_model=None)
+async def approvals_live(ctx: Context, viewer: PageViewer) -> EventStreamResponse[live.Message]:
+    """The inbox's table again whenever a plan starts or stops waiting, in any process."""
+
+    async def render() -> str:
+        return await _inbox_html(ctx)
+
+    return EventStreamResponse(
+        inbox.messages(ctx.system.runs.log, render),
+        stop=ctx.stop,
+        heartbeat_s=ctx.options.heartbeat_s,
+        encode=live.encode,
+    )
+
+
+async def _inbox_html(ctx: ApiContext) -> str:
     page = await ctx.system.runs.list(RunFilters(status=("awaiting_approval",)), limit=100)
-    return HTMLResponse(fragment("fragments/approvals_list.html", page=page))
+    return fragment("fragments/approvals_list.html", page=page) + fragment(
+        "fragments/waiting_count.html", waiting=len(page.items), oob=True
+    )
 
 
 @router.get("/runs/new")
@@ -197,8 +216,7 @@ def run_page_context(
         **Panels(viewer).context(description),
         "lines": "".join(tail.lines), "trimmed": tail.total - len(tail.lines),
         "last_event": tail.last, "cap": tail.cap, "all_hosts": sorted(hosts),
-        "finished": description.summary.status in FINISHED,
-        "live_href": f"/runs/{run_id}/live", "can_run": viewer.may("run"),
+        "live_href": f"/runs/{run_id}/live",
     }  # fmt: skip
 
 

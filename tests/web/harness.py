@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import json
 import os
 import re
 import signal
@@ -183,12 +184,18 @@ def refusals(dsn: str, target: str) -> list[dict[str, Any]]:
 
 def shown_events(dsn: str, run_id: str) -> dict[int, str]:
     """The run's stored events the page's log shows a line for: id → kind."""
-    from chiffon.web.output import SHOWN
+    from chiffon.runs import RunEvent
+    from chiffon.web.output import is_line
 
-    query = "SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq"
+    query = "SELECT * FROM run_events WHERE run_id = $1 ORDER BY seq"
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         rows = pool.submit(Records(dsn).fetch, query, uuid.UUID(run_id)).result()
-    return {int(r["seq"]): str(r["kind"]) for r in rows if r["kind"] in SHOWN}
+    events = [
+        RunEvent(id=r["seq"], run_id=r["run_id"], at=r["at"], kind=r["kind"],
+                 data=json.loads(r["data"]) if isinstance(r["data"], str) else r["data"])
+        for r in rows
+    ]  # fmt: skip
+    return {e.id: e.kind for e in events if is_line(e)}
 
 
 def log_in(page: Page, url: str, user: str, *, password: str = PASSWORD) -> None:

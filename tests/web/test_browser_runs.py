@@ -125,6 +125,29 @@ def test_a_decision_in_one_browser_shows_live_in_another_whose_stale_approval_is
     assert refused[0]["code"] in {"already_decided", "not_awaiting_approval"}
 
 
+def test_the_inbox_and_the_run_page_follow_a_decision_made_at_a_terminal(
+    serve: Serve, browsers: Browsers
+) -> None:
+    inbox = browsers.page()
+    log_in(inbox, serve.url, user(serve))
+    inbox.goto(f"{serve.url}/approvals")
+    page = browsers.page()
+    log_in(page, serve.url, user(serve))
+    run_id = submit(page, serve.url, "Deploy Pi-hole", dry_run=False)
+    awaiting_decision(page)
+    row = inbox.locator(f"#approvals-list tr[data-run='{run_id}']")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("Deploy Pi-hole")
+    expect(inbox.locator("nav #waiting-count .count")).to_be_visible()
+
+    decided = serve.chiffon("reject", run_id, "--reason", "not this week")
+    assert "rejected" in decided.stdout
+    expect(row).to_have_count(0)
+    expect(page.locator("#run-status")).to_contain_text("rejected")
+    expect(page.locator("#decision")).to_contain_text("terminal")
+    expect(page.locator("#decision form")).to_have_count(0)
+
+
 def test_modify_with_feedback_makes_revision_2_which_needs_its_own_approval(
     serve: Serve, browsers: Browsers
 ) -> None:

@@ -7,8 +7,10 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from chiffon.audit.records import TimelineEvent
 from chiffon.runs import RunEvent
 from chiffon.web import ansi, output
+from chiffon.web.panels import timeline_of
 
 
 def event(kind: str, **data: Any) -> RunEvent:
@@ -52,3 +54,31 @@ def test_banners_and_the_runs_milestones_are_lines_of_their_own() -> None:
     failed = output.line_html(event("run.finished", status="failed", reason="a task failed"))
     assert 'class="task milestone failed"' in failed
     assert output.line_html(event("decision", decision="approve")) == ""
+
+
+def test_task_starts_and_notified_handlers_are_no_lines_as_in_ansibles_own_output() -> None:
+    started = event("step.output", event="runner_on_start", host="core", status="info",
+                    text="runner_on_start [core] [Install]")  # fmt: skip
+    assert not output.is_line(started)
+    assert output.line_html(started) == ""
+    assert output.line_text(started) is None
+    tail = output.Tail(10)
+    tail.add(started)
+    assert (tail.total, tail.last) == (0, 7)  # no line, but the stream resumes after it
+
+
+def test_the_timeline_shows_each_message_once_and_counts_steps_from_1() -> None:
+    at = dt.datetime(2026, 12, 7, 21, 0, tzinfo=dt.UTC)
+    decision = TimelineEvent(at=at, source="message", kind="plan.decision",
+                             summary="approve by ann via web")  # fmt: skip
+    shown = timeline_of([
+        TimelineEvent(at=at, source="transition", entity="run", to_state="approved"),
+        decision, decision,
+        TimelineEvent(at=at, source="message", kind="capacity.request", summary='{"needs":{}}'),
+        TimelineEvent(at=at, source="transition", entity="step 0 uptime-kuma a1",
+                      to_state="running"),
+        TimelineEvent(at=at, source="transition", entity="step 1 monitors a2", to_state="failed"),
+    ])  # fmt: skip
+    assert [(e.entity or e.summary) for e in shown] == [
+        "run", "approve by ann via web", "step 1 uptime-kuma", "step 2 monitors (attempt 2)",
+    ]  # fmt: skip

@@ -92,7 +92,7 @@ def test_the_agents_page_shows_each_agents_state_and_its_machines_room() -> None
     assert html.count('class="pill offline"') == 1
     assert "missed 2 heartbeats" in html
     assert '<meter min="0" max="1" low="0.7" high="0.85" optimum="0.2" value="0.420">' in html
-    assert "7.5 GB free" in html  # VRAM
+    assert "7.5 of 12.0 GB free" in html  # VRAM
     assert "no sample yet" in html
 
 

@@ -14,6 +14,7 @@
   "use strict";
 
   var FLUSH_MS = 50;
+  var flushLog = null; // set by setupLog: appends what waits for the next frame, now
 
   function resumeUrl(url, live) {
     var last = live && live.dataset.lastEvent;
@@ -54,6 +55,7 @@
   });
   document.addEventListener("htmx:sseClose", function (e) {
     if (e.target.id !== "live" || !e.detail || e.detail.type !== "message") return;
+    if (flushLog) flushLog(); // "finished" means every line is on the page
     setState("ended", "finished");
   });
 
@@ -67,7 +69,7 @@
     // inline style.
     var hostSheet = new CSSStyleSheet();
     document.adoptedStyleSheets = document.adoptedStyleSheets.concat([hostSheet]);
-    var dropped = 0;
+    var dropped = Number(live.dataset.trimmed || 0);
     var pending = [];
     var scheduled = false;
 
@@ -94,6 +96,7 @@
 
     function flush() {
       scheduled = false;
+      if (!pending.length) return;
       log.insertAdjacentHTML("beforeend", pending.join(""));
       pending = [];
       trim();
@@ -109,6 +112,7 @@
     if (failedOnly) {
       failedOnly.addEventListener("change", function () {
         log.classList.toggle("failed-only", failedOnly.checked);
+        tail(); // what is left to see may be shorter or longer: keep the end in view
       });
     }
     if (hostFilter) {
@@ -117,9 +121,11 @@
         hostSheet.replaceSync(
           host ? '#log .line:not([data-host="' + CSS.escape(host) + '"]) { display: none; }' : ""
         );
+        tail();
       });
     }
     tail();
+    flushLog = flush;
 
     return function (event) {
       var id = Number(event.lastEventId);
