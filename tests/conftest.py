@@ -156,6 +156,30 @@ def machine_dsn(machine_admin_dsn: str) -> Iterator[str]:
     yield from _fresh_database(machine_admin_dsn)
 
 
+@pytest.fixture
+def own_database(machine_admin_dsn: str) -> Iterator[str]:
+    """A database of this test's own on the machine's server, migrated: for tests that must
+    not see the runs other tests recorded (the homelab run by tests/e2e, say), and for those
+    starting a ``chiffon serve``, which takes over every unfinished run of a dead process it
+    finds in its database."""
+    name = f"chiffon_own_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(machine_admin_dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    run_async(admin, f'CREATE DATABASE "{name}"')
+    try:
+        dsn = with_database(machine_admin_dsn, name)
+        run_async(migrate.upgrade, dsn)
+        yield dsn
+    finally:
+        run_async(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session", params=["embedded", "machine"])
 def pg_dsn(request: pytest.FixtureRequest) -> str:
     """This session's database on each server in turn."""

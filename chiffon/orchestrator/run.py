@@ -140,7 +140,13 @@ class RunActor(Actor):
 
     async def on_failure(self, error: Exception, message: Any) -> None:
         """Something broke (planner, database) while handling ``message``: the run ends
-        ``failed``, the transitions it writes caused by that message when it was journaled."""
+        ``failed``, the transitions it writes caused by that message when it was journaled.
+        While the process stops (Ctrl-C), a failure is the shutdown's doing — its agents
+        stopping first, say — not the run's: the run stops and is recorded ``interrupted``."""
+        if self.context.system.closing:
+            log.info("run stopped by the shutdown", run_id=str(self.run_id), error=str(error))
+            self.context.stop()
+            return
         if isinstance(message, StartRun):
             cause: uuid.UUID | None = message.cause
         elif self.context.system.durability_of(type(message)) is Durability.TRANSIENT:

@@ -6,19 +6,16 @@ once per file version)."""
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from chiffon.journal import migrate, open_store
+from chiffon.journal import open_store
 from chiffon.journal.store import Store
-from tests.conftest import run_async, with_database
 
 ROOT = Path(__file__).parent.parent.parent
 SEEDED = Path(__file__).parent / "seeded"
@@ -56,28 +53,6 @@ def repository(seeded: Path) -> Path:
 @pytest.fixture(scope="session")
 def lint_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("lint-cache")
-
-
-@pytest.fixture
-def own_database(machine_admin_dsn: str) -> Iterator[str]:
-    """A database of this test's own on the machine's server: for checks that must not see
-    the runs other tests recorded (the homelab run by tests/e2e, say)."""
-    name = f"chiffon_playbooks_{os.getpid()}_{secrets.token_hex(3)}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(machine_admin_dsn)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    run_async(admin, f'CREATE DATABASE "{name}"')
-    try:
-        dsn = with_database(machine_admin_dsn, name)
-        run_async(migrate.upgrade, dsn)
-        yield dsn
-    finally:
-        run_async(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @asynccontextmanager

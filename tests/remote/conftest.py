@@ -12,8 +12,10 @@ from .lab import RemoteLab
 
 
 @pytest.fixture
-def remote_lab(tmp_path: Path, machine_dsn: str, amqp_url: str) -> Iterator[RemoteLab]:
-    lab = RemoteLab(tmp_path, machine_dsn, amqp_url)
+def remote_lab(tmp_path: Path, own_database: str, amqp_url: str) -> Iterator[RemoteLab]:
+    # A database of its own: the lab's `chiffon serve` takes over and resumes the unfinished
+    # runs of dead processes it finds, which other tests leave behind.
+    lab = RemoteLab(tmp_path, own_database, amqp_url)
     try:
         yield lab
     finally:

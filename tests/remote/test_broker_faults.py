@@ -68,9 +68,9 @@ def broker(rabbitmq_node: RabbitNode) -> Iterator[RabbitNode]:
 
 
 @pytest.fixture
-def own_lab(tmp_path: Path, machine_dsn: str, broker: RabbitNode) -> Iterator[RemoteLab]:
-    """A homelab of the test's own on the broker it may stop."""
-    lab = RemoteLab(tmp_path, machine_dsn, broker.amqp_url)
+def own_lab(tmp_path: Path, own_database: str, broker: RabbitNode) -> Iterator[RemoteLab]:
+    """A homelab of the test's own on the broker it may stop (and a database of its own)."""
+    lab = RemoteLab(tmp_path, own_database, broker.amqp_url)
     try:
         yield lab
     finally:
