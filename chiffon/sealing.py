@@ -134,7 +134,9 @@ class Sealer:
 def _create(path: Path) -> str:
     # Written aside, then linked into place: a process racing us reads a whole key or none.
     text = os.urandom(_KEY_BYTES).hex()
-    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    # Named for this call, not just the process: two threads making it at once each write
+    # their own file (sharing one, the first to finish unlinked it under the other's link).
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
